@@ -1,0 +1,278 @@
+#include "config/setting_table.hpp"
+
+#include "config/values.hpp"
+
+#include <array>
+#include <utility>
+
+namespace herald::config {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+template <class Root, class T>
+using field_ref = std::function<T&(Root&)>;
+
+/// Reference to a member of a member, for the two-level settings struct.
+template <class Section, class T>
+field_ref<settings, T> at(Section settings::*section, T Section::*member) {
+  return [=](settings& s) -> T& { return (s.*section).*member; };
+}
+
+template <class T>
+field_ref<namespace_settings, T> at(T namespace_settings::*member) {
+  return [=](namespace_settings& s) -> T& { return s.*member; };
+}
+
+template <class Root, class T>
+std::function<std::string(const Root&)> printer(field_ref<Root, T> ref,
+                                                std::string (*fmt)(const T&)) {
+  return [ref, fmt](const Root& r) { return fmt(ref(const_cast<Root&>(r))); };
+}
+
+/// Turns a parse result into "store the value, or return the reason".
+template <class Root, class T, class Parse>
+std::function<std::optional<std::string>(Root&, std::string_view)> storer(field_ref<Root, T> ref,
+                                                                          Parse parse) {
+  return [ref, parse](Root& r, std::string_view text) -> std::optional<std::string> {
+    auto result = parse(text);
+    if (auto* bad = std::get_if<invalid>(&result))
+      return bad->reason;
+    ref(r) = std::move(std::get<0>(result));
+    return std::nullopt;
+  };
+}
+
+template <class Root>
+setting<Root> integer(std::string key, std::string description, int64_t min, int64_t max,
+                      field_ref<Root, int64_t> ref) {
+  return {std::move(key),
+          std::move(description),
+          std::to_string(min) + ".." + std::to_string(max),
+          toml_kind::integer,
+          storer(ref, [=](std::string_view t) { return parse_integer(t, min, max); }),
+          printer<Root, int64_t>(ref, [](const int64_t& v) { return std::to_string(v); })};
+}
+
+template <class Root>
+setting<Root> size(std::string key, std::string description, int64_t min, int64_t max,
+                   field_ref<Root, int64_t> ref) {
+  return {std::move(key),
+          std::move(description),
+          format_size(min) + ".." + format_size(max),
+          toml_kind::integer_or_string,
+          storer(ref, [=](std::string_view t) { return parse_size(t, min, max); }),
+          printer<Root, int64_t>(ref, [](const int64_t& v) { return format_size(v); })};
+}
+
+template <class Root>
+setting<Root> time_span(std::string key, std::string description, duration min, duration max,
+                        field_ref<Root, duration> ref) {
+  return {std::move(key),
+          std::move(description),
+          format_duration(min) + ".." + format_duration(max),
+          toml_kind::string,
+          storer(ref, [=](std::string_view t) { return parse_duration(t, min, max); }),
+          printer<Root, duration>(ref, [](const duration& v) { return format_duration(v); })};
+}
+
+template <class Root>
+setting<Root> boolean(std::string key, std::string description, field_ref<Root, bool> ref) {
+  return {
+    std::move(key),
+    std::move(description),
+    "true|false",
+    toml_kind::boolean,
+    storer(ref, [](std::string_view t) { return parse_bool(t); }),
+    printer<Root, bool>(ref, [](const bool& v) { return std::string(v ? "true" : "false"); })};
+}
+
+template <class Root>
+setting<Root> text(std::string key, std::string description, std::string bounds,
+                   field_ref<Root, std::string> ref,
+                   parsed<std::string> (*check)(std::string_view)) {
+  return {
+    std::move(key),     std::move(description),
+    std::move(bounds),  toml_kind::string,
+    storer(ref, check), printer<Root, std::string>(ref, [](const std::string& v) { return v; })};
+}
+
+/// An enum setting spelled as one of a fixed list of words.
+template <class Root, class E, size_t N>
+setting<Root> choice(std::string key, std::string description, std::array<E, N> values,
+                     field_ref<Root, E> ref) {
+  std::string bounds;
+  for (auto v : values)
+    bounds += (bounds.empty() ? "" : "|") + std::string(to_string(v));
+  auto parse = [values, bounds](std::string_view t) -> parsed<E> {
+    for (auto v : values)
+      if (to_string(v) == t)
+        return v;
+    return invalid{"\"" + std::string(t) + "\" is not one of " + bounds};
+  };
+  return {std::move(key),
+          std::move(description),
+          bounds,
+          toml_kind::string,
+          storer(ref, parse),
+          printer<Root, E>(ref, [](const E& v) { return std::string(to_string(v)); })};
+}
+
+parsed<std::string> non_empty_path(std::string_view t) {
+  if (t.empty())
+    return invalid{"must not be empty"};
+  return std::string(t);
+}
+
+parsed<std::string> event_type_name(std::string_view t) {
+  if (t.empty() || t.size() > 128)
+    return invalid{"must be 1..128 characters"};
+  return std::string(t);
+}
+
+std::vector<setting<settings>> make_node_settings() {
+  using S = settings;
+  constexpr int64_t kib = 1024, mib = 1024 * kib, gib = 1024 * mib;
+  return {
+    // [server]
+    {"server.listen", "Address and port of the HTTP and WebSocket listener", "HOST:PORT",
+     toml_kind::string,
+     storer(at(&S::server, &server_settings::listen),
+            [](std::string_view t) { return parse_endpoint(t); }),
+     printer<S, endpoint>(at(&S::server, &server_settings::listen),
+                          [](const endpoint& e) { return format_endpoint(e); })},
+    text<S>("server.data_dir", "Directory holding the journal, read models and snapshots", "PATH",
+            at(&S::server, &server_settings::data_dir), non_empty_path),
+    choice<S>("server.log_level", "Least severe log level written to stderr",
+              std::array{log_level::trace, log_level::debug, log_level::info, log_level::warn,
+                         log_level::error, log_level::off},
+              at(&S::server, &server_settings::level)),
+    integer<S>("server.io_threads", "Threads running the network I/O loop", 1, 64,
+               at(&S::server, &server_settings::io_threads)),
+    integer<S>("server.scheduler_threads", "Threads running the actor scheduler", 1, 64,
+               at(&S::server, &server_settings::scheduler_threads)),
+    // [journal]
+    choice<S>("journal.durability",
+              "full: an acknowledged append was fsynced; normal: it survives a "
+              "process crash but not a power loss",
+              std::array{durability::full, durability::normal},
+              at(&S::journal, &journal_settings::mode)),
+    integer<S>("journal.max_batch_events", "Most events written in one group-commit transaction", 1,
+               1000000, at(&S::journal, &journal_settings::max_batch_events)),
+    size<S>("journal.max_batch_bytes", "Most payload bytes written in one group-commit transaction",
+            4 * kib, gib, at(&S::journal, &journal_settings::max_batch_bytes)),
+    integer<S>("journal.max_queue",
+               "Appends waiting for the writer before new ones get a temporary "
+               "error",
+               1, 10000000, at(&S::journal, &journal_settings::max_queue)),
+    integer<S>("journal.readers",
+               "Reader actors serving stream and log reads, each with its own "
+               "connection",
+               1, 64, at(&S::journal, &journal_settings::readers)),
+    integer<S>("journal.stream_cache", "Streams whose current version the writer keeps in memory",
+               16, 100000000, at(&S::journal, &journal_settings::stream_cache)),
+    boolean<S>("journal.verify_on_open",
+               "Run SQLite's quick_check on the journal at start (slow on big "
+               "files)",
+               at(&S::journal, &journal_settings::verify_on_open)),
+    // [channels]
+    integer<S>("channels.ring_size", "Recent events each channel keeps in memory for fast catch-up",
+               0, 1000000, at(&S::channels, &channel_settings::ring_size)),
+    time_span<S>("channels.idle_stop",
+                 "How long a channel with no subscribers lives before it stops", duration(0),
+                 std::chrono::hours(24), at(&S::channels, &channel_settings::idle_stop)),
+    integer<S>("channels.max_name_length", "Longest channel name accepted, in bytes", 1, 4096,
+               at(&S::channels, &channel_settings::max_name_length)),
+    // [projections]
+    integer<S>("projections.apply_batch", "Most events a projection applies in one transaction", 1,
+               1000000, at(&S::projections, &projection_settings::apply_batch)),
+    integer<S>("projections.snapshot_every_events",
+               "Take a snapshot after this many applied events (0 = never by count)", 0,
+               int64_t{1} << 40, at(&S::projections, &projection_settings::snapshot_every_events)),
+    time_span<S>("projections.snapshot_every",
+                 "Take a snapshot after this much time with new events (0ms = "
+                 "never by time)",
+                 duration(0), std::chrono::hours(24 * 30),
+                 at(&S::projections, &projection_settings::snapshot_every)),
+    integer<S>("projections.snapshot_keep", "Snapshots kept per projection", 1, 1000,
+               at(&S::projections, &projection_settings::snapshot_keep)),
+    // [queries]
+    integer<S>("queries.pool", "Query actors answering named queries", 1, 64,
+               at(&S::queries, &query_settings::pool)),
+    integer<S>("queries.row_limit", "Most rows one named query returns", 1, 1000000,
+               at(&S::queries, &query_settings::row_limit)),
+    time_span<S>("queries.timeout", "Longest a named query may run", 1ms, std::chrono::minutes(10),
+                 at(&S::queries, &query_settings::timeout)),
+  };
+}
+
+std::vector<setting<namespace_settings>> make_namespace_options() {
+  using N = namespace_settings;
+  constexpr std::array permissions{permission::off, permission::any, permission::subscriber,
+                                   permission::token, permission::server};
+  return {
+    boolean<N>("anonymous", "Clients without a token may use this namespace", at(&N::anonymous)),
+    choice<N>("subscribe", "Who may subscribe", permissions, at(&N::subscribe)),
+    choice<N>("publish", "Who may publish", permissions, at(&N::publish)),
+    choice<N>("history", "Who may read history", permissions, at(&N::history)),
+    choice<N>("presence", "Who may read presence (off disables it)", permissions, at(&N::presence)),
+    boolean<N>("join_leave", "Send join and leave pushes to subscribers", at(&N::join_leave)),
+    boolean<N>("recovery", "Subscribers may recover missed events from the journal",
+               at(&N::recovery)),
+    text<N>("default_type", "Event type of a publish whose data has no string \"type\"",
+            "1..128 characters", at(&N::default_type), event_type_name),
+  };
+}
+
+} // namespace
+
+const std::vector<setting<settings>>& node_settings() {
+  static const auto table = make_node_settings();
+  return table;
+}
+
+const std::vector<setting<namespace_settings>>& namespace_options() {
+  static const auto table = make_namespace_options();
+  return table;
+}
+
+std::string_view to_string(durability d) {
+  return d == durability::full ? "full" : "normal";
+}
+
+std::string_view to_string(log_level l) {
+  switch (l) {
+    case log_level::trace:
+      return "trace";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
+    case log_level::off:
+      return "off";
+  }
+  return "info";
+}
+
+std::string_view to_string(permission p) {
+  switch (p) {
+    case permission::off:
+      return "off";
+    case permission::any:
+      return "any";
+    case permission::subscriber:
+      return "subscriber";
+    case permission::token:
+      return "token";
+    case permission::server:
+      return "server";
+  }
+  return "off";
+}
+
+} // namespace herald::config

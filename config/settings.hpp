@@ -1,0 +1,139 @@
+// The typed settings of a herald node. Every scalar field here is described
+// (default, bounds, one-line help) in setting_table.cpp and can be set from the
+// TOML file or overridden on the command line; the structured parts
+// (namespaces, projections, queries) come from the file only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace herald::config {
+
+using duration = std::chrono::milliseconds;
+
+/// What an acknowledged append promises (see docs/configuration.md).
+enum class durability : uint8_t {
+  full,   ///< the batch's WAL frames were fsynced before the acknowledgement
+  normal, ///< written to the OS; survives a process crash, not a power loss
+};
+
+enum class log_level : uint8_t { trace, debug, info, warn, error, off };
+
+/// Who may perform an operation on a channel of a namespace.
+enum class permission : uint8_t {
+  off,        ///< nobody; the feature is disabled in this namespace
+  any,        ///< any connected client (anonymous ones if the namespace allows)
+  subscriber, ///< clients subscribed to the channel
+  token,      ///< clients holding a subscription token for the channel
+  server,     ///< only the server API (REST with the API key)
+};
+
+struct endpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;
+};
+
+struct server_settings {
+  endpoint listen;
+  std::string data_dir = "./herald-data";
+  log_level level = log_level::info;
+  int64_t io_threads = 1;
+  int64_t scheduler_threads = 2;
+};
+
+struct journal_settings {
+  durability mode = durability::full;
+  int64_t max_batch_events = 2000;
+  int64_t max_batch_bytes = 8 * 1024 * 1024;
+  int64_t max_queue = 50000;
+  int64_t readers = 2;
+  int64_t stream_cache = 100000;
+  bool verify_on_open = false;
+};
+
+struct channel_settings {
+  int64_t ring_size = 1024;
+  duration idle_stop = std::chrono::seconds(30);
+  int64_t max_name_length = 255;
+};
+
+struct projection_settings {
+  int64_t apply_batch = 1000;
+  int64_t snapshot_every_events = 100000;
+  duration snapshot_every = std::chrono::minutes(10);
+  int64_t snapshot_keep = 3;
+};
+
+struct query_settings {
+  int64_t pool = 2;
+  int64_t row_limit = 1000;
+  duration timeout = std::chrono::seconds(2);
+};
+
+/// Options of one channel namespace (the part of a channel name before ':').
+struct namespace_settings {
+  bool anonymous = false;
+  permission subscribe = permission::any;
+  permission publish = permission::subscriber;
+  permission history = permission::subscriber;
+  permission presence = permission::off;
+  bool join_leave = false;
+  bool recovery = true;
+  std::string default_type = "message";
+};
+
+/// One projection handler: which events it applies to and the SQL it runs.
+struct handler_def {
+  std::string namespace_name;     ///< empty = events of every namespace
+  std::vector<std::string> types; ///< empty = every type
+  std::string sql;
+  int line = 0;
+};
+
+struct projection_def {
+  std::string name;
+  std::string schema;
+  std::vector<handler_def> handlers;
+  int line = 0;
+};
+
+struct query_param {
+  enum class kind : uint8_t { text, integer };
+  std::string name;
+  kind type = kind::text;
+  bool required = false;
+  std::optional<std::string> default_value;
+};
+
+struct query_def {
+  std::string name;
+  std::string projection;
+  std::string sql;
+  std::vector<query_param> params;
+  bool public_read = true;
+  int line = 0;
+};
+
+struct settings {
+  server_settings server;
+  journal_settings journal;
+  channel_settings channels;
+  projection_settings projections;
+  query_settings queries;
+  std::map<std::string, namespace_settings> namespaces;
+  std::vector<projection_def> projection_defs;
+  std::vector<query_def> query_defs;
+
+  /// The namespace of a channel name: the part before the first ':', or
+  /// "default" for names without one. Returns nullptr when not configured.
+  const namespace_settings* namespace_of(std::string_view channel) const;
+};
+
+/// Name of the namespace a channel belongs to ("default" when it has no ':').
+std::string_view namespace_name(std::string_view channel);
+
+} // namespace herald::config

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Sets up herald on Debian 12: installs the Debian (and npm) packages the
+# build and the tests need, then configures and builds the release tree in
+# build/ (the server binary is build/herald). Idempotent; run as root or with
+# sudo available.
+#
+#   scripts/setup.sh              install what is missing, build build/
+#   scripts/setup.sh --deps-only  only install what is missing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deps_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --deps-only) deps_only=1 ;;
+    *) echo "setup.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates
+  libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev
+  libsqlite3-dev sqlite3 libgtest-dev libgmock-dev
+  libtomlplusplus-dev rapidjson-dev libspdlog-dev libjwt-dev libssl-dev
+  clang-format
+)
+# Node.js and npm drive the end-to-end tests and build the demo page; keep a
+# newer Node that is already installed rather than replacing it.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup.sh: installing ${missing[*]}"
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
+fi
+
+((deps_only)) && exit 0
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$(nproc)"
+echo "setup.sh: built build/herald"

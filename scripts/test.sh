@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the test tree with AddressSanitizer and
+# UndefinedBehaviorSanitizer (build-asan/) and runs every test: unit, crash
+# and end-to-end. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh --deps-only
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_SANITIZE=ON \
+  -DHERALD_BUILD_BENCH=OFF
+cmake --build build-asan -j"$(nproc)"
+
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+cd build-asan
+ctest --output-on-failure -j2 --timeout 600

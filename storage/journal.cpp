@@ -1,0 +1,451 @@
+#include "storage/journal.hpp"
+
+#include "storage/ids.hpp"
+#include "storage/journal_file.hpp"
+#include "storage/journal_format.hpp"
+#include "storage/position_list.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace herald::storage {
+
+std::string_view to_string(append_status s) {
+  switch (s) {
+    case append_status::ok:
+      return "ok";
+    case append_status::idempotent:
+      return "idempotent";
+    case append_status::wrong_expected_version:
+      return "wrong_expected_version";
+    case append_status::duplicate_id:
+      return "duplicate_id";
+    case append_status::invalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
+namespace {
+
+struct stream_state {
+  int64_t stream_id = 0; ///< 0: no row in `streams` yet
+  uint64_t version = 0;
+};
+
+/// What the writer remembers of a stream: its committed state, and its state
+/// within the batch being written (valid while `batch` matches).
+struct stream_entry {
+  stream_state committed;
+  stream_state pending;
+  uint64_t batch = 0;
+  bool loaded = false;
+};
+
+/// An event of the tail: written to the log, not yet to stream_index.
+struct tail_entry {
+  int64_t stream_id;
+  uint64_t version;
+  uint64_t position;
+};
+
+/// A stream's part of the tail, as one stream_chunks row.
+struct chunk {
+  uint64_t first_version = 0;
+  uint64_t last_version = 0;
+  std::vector<uint64_t> positions;
+};
+
+/// Where an already stored event id lives.
+struct stored_id {
+  uint64_t position = 0;
+  int64_t stream_id = 0;
+  uint64_t version = 0;
+};
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+struct journal::impl {
+  opened_journal file;
+  database& db;
+  statement begin, commit, rollback;
+  statement insert_event, insert_stream, find_stream, index_version, find_id, find_position;
+  statement fold, set_indexed_through;
+  uint64_t head = 0;
+  /// Everything up to here is in stream_index; later events are the tail.
+  uint64_t indexed_through = 0;
+  /// The tail, in position order, and the last version of each stream in it.
+  std::vector<tail_entry> tail;
+  std::unordered_map<int64_t, uint64_t> tail_versions;
+  size_t cache_limit;
+  std::unordered_map<std::string, stream_entry> streams;
+  uint64_t batch_number = 1;
+  // Scratch space reused across batches.
+  std::vector<stream_entry*> touched;
+  std::unordered_map<std::string, stored_id> batch_ids;
+
+  explicit impl(const journal_options& o)
+    : file(open_journal_file(o.path, true, true)), db(*file.db),
+      begin(db.prepare("BEGIN IMMEDIATE")), commit(db.prepare("COMMIT")),
+      rollback(db.prepare("ROLLBACK")),
+      insert_event(db.prepare("INSERT INTO events (position, stream_id, version, type, id, "
+                              "time, meta, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")),
+      insert_stream(db.prepare("INSERT INTO streams (name) VALUES (?1)")),
+      find_stream(db.prepare("SELECT stream_id FROM streams WHERE name = ?1")),
+      index_version(db.prepare("SELECT last_version FROM stream_chunks WHERE stream_id = ?1 "
+                               "ORDER BY first_version DESC LIMIT 1")),
+      find_id(db.prepare("SELECT position, stream_id, version FROM events WHERE id = ?1")),
+      find_position(db.prepare("SELECT stream_id, version FROM events "
+                               "WHERE position = ?1 AND id IS NULL")),
+      fold(db.prepare("INSERT INTO stream_chunks (stream_id, first_version, last_version, "
+                      "positions) VALUES (?1, ?2, ?3, ?4)")),
+      set_indexed_through(db.prepare("UPDATE journal_meta SET value = ?1 "
+                                     "WHERE key = 'indexed_through'")),
+      cache_limit(o.stream_cache) {
+    db.exec(o.durability == config::durability::full ? "PRAGMA synchronous = FULL"
+                                                     : "PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY");
+    if (o.verify_on_open)
+      verify_journal(db);
+    head = static_cast<uint64_t>(db.query_int("SELECT max(position) FROM events"));
+    indexed_through = static_cast<uint64_t>(db.query_int(
+      "SELECT CAST(value AS INTEGER) FROM journal_meta WHERE key = 'indexed_through'"));
+    auto scan = db.prepare("SELECT stream_id, version, position FROM events "
+                           "WHERE position > ?1 ORDER BY position");
+    scan.bind(1, static_cast<int64_t>(indexed_through));
+    while (scan.step()) {
+      tail.push_back({scan.column_int(0), static_cast<uint64_t>(scan.column_int(1)),
+                      static_cast<uint64_t>(scan.column_int(2))});
+      tail_versions[tail.back().stream_id] = tail.back().version;
+    }
+  }
+
+  /// The state of a stream within the current batch; one lookup per append.
+  stream_entry& stream(const std::string& name) {
+    auto& en = streams.try_emplace(name).first->second;
+    if (!en.loaded) {
+      en.committed = load_stream(name);
+      en.loaded = true;
+    }
+    if (en.batch != batch_number) {
+      en.pending = en.committed;
+      en.batch = batch_number;
+      touched.push_back(&en);
+    }
+    return en;
+  }
+
+  /// The committed state of a stream, from the file.
+  stream_state load_stream(const std::string& name) {
+    stream_state st;
+    find_stream.bind(1, name);
+    if (find_stream.step())
+      st.stream_id = find_stream.column_int(0);
+    find_stream.reset();
+    if (st.stream_id == 0)
+      return st;
+    if (auto t = tail_versions.find(st.stream_id); t != tail_versions.end()) {
+      st.version = t->second;
+    } else {
+      index_version.bind(1, st.stream_id);
+      if (index_version.step())
+        st.version = static_cast<uint64_t>(index_version.column_int(0));
+      index_version.reset();
+    }
+    return st;
+  }
+
+  /// Where a client-supplied id is stored, if anywhere. Sets `reserved` for
+  /// an id of the generated form that names no generated event.
+  std::optional<stored_id> lookup_id(const std::string& id, bool& reserved) {
+    if (auto position = generated_id_position(file.journal_id, id)) {
+      std::optional<stored_id> found;
+      find_position.bind(1, static_cast<int64_t>(*position));
+      if (find_position.step())
+        found = stored_id{*position, find_position.column_int(0),
+                          static_cast<uint64_t>(find_position.column_int(1))};
+      find_position.reset();
+      reserved = !found;
+      return found;
+    }
+    if (auto it = batch_ids.find(id); it != batch_ids.end())
+      return it->second;
+    std::optional<stored_id> found;
+    find_id.bind(1, id);
+    if (find_id.step())
+      found = stored_id{static_cast<uint64_t>(find_id.column_int(0)), find_id.column_int(1),
+                        static_cast<uint64_t>(find_id.column_int(2))};
+    find_id.reset();
+    return found;
+  }
+
+  /// Idempotency: returns true (and fills `result`) when the append's event
+  /// ids decide its outcome: all already stored, consecutively, in this
+  /// stream (idempotent) or only partly / elsewhere (duplicate_id).
+  bool check_ids(const append_request& req, const stream_state& st, append_result& result) {
+    bool any_client_id = false;
+    for (const auto& e : req.events)
+      any_client_id |= !e.id.empty();
+    if (!any_client_id)
+      return false;
+    std::unordered_set<std::string_view> seen;
+    std::vector<std::optional<stored_id>> found;
+    size_t hits = 0;
+    for (const auto& e : req.events) {
+      bool reserved = false;
+      if (!e.id.empty() && !seen.insert(e.id).second) {
+        result.status = append_status::invalid;
+        result.message = "event id " + e.id + " appears twice in one append";
+        return true;
+      }
+      found.push_back(e.id.empty() ? std::nullopt : lookup_id(e.id, reserved));
+      if (reserved) {
+        result.status = append_status::invalid;
+        result.message = "event id " + e.id + " has the form of ids the journal assigns";
+        return true;
+      }
+      hits += found.back().has_value();
+    }
+    if (hits == 0)
+      return false;
+    // Consecutive versions of this very stream: the same append, retried.
+    bool same_place = hits == req.events.size();
+    for (size_t i = 0; same_place && i < found.size(); ++i)
+      same_place = st.stream_id != 0 && found[i]->stream_id == st.stream_id
+                   && found[i]->version == found[0]->version + i;
+    result.actual_version = st.version;
+    if (same_place) {
+      result.status = append_status::idempotent;
+      result.first_position = found.front()->position;
+      result.last_position = found.back()->position;
+      result.first_version = found.front()->version;
+      result.last_version = found.back()->version;
+      return true;
+    }
+    result.status = append_status::duplicate_id;
+    result.message = hits == req.events.size()
+                       ? "the event ids are already stored, but not as this append"
+                       : "some event ids of this append are already stored, others are not";
+    return true;
+  }
+
+  /// Why `req` cannot be stored at all, or nullptr.
+  static const char* malformed(const append_request& req) {
+    if (req.stream.empty())
+      return "the stream name is empty";
+    for (const auto& e : req.events)
+      if (e.type.empty())
+        return "an event has an empty type";
+    return nullptr;
+  }
+
+  void write(std::vector<append_request>& batch, std::vector<append_result>& results,
+             std::vector<recorded_event>* committed) {
+    const int64_t time = now_ms();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto& req = batch[i];
+      auto& result = results[i];
+      if (const char* why = malformed(req)) {
+        result.status = append_status::invalid;
+        result.message = why;
+        continue;
+      }
+      auto& entry = stream(req.stream);
+      stream_state& st = entry.pending;
+      if (check_ids(req, st, result))
+        continue;
+      result.actual_version = st.version;
+      if (!req.expected.admits(st.version)) {
+        result.status = append_status::wrong_expected_version;
+        continue;
+      }
+      result.status = append_status::ok;
+      result.last_version = st.version;
+      if (req.events.empty())
+        continue;
+      if (st.stream_id == 0) {
+        insert_stream.bind(1, req.stream);
+        insert_stream.step();
+        insert_stream.reset();
+        st.stream_id = db.last_insert_rowid();
+      }
+      result.first_position = head + 1;
+      result.first_version = st.version + 1;
+      for (auto& e : req.events) {
+        ++head;
+        ++st.version;
+        insert_event.bind(1, static_cast<int64_t>(head))
+          .bind(2, st.stream_id)
+          .bind(3, static_cast<int64_t>(st.version))
+          .bind(4, e.type)
+          .bind(6, time)
+          .bind_blob(7, e.meta)
+          .bind_blob(8, e.data);
+        if (e.id.empty())
+          insert_event.bind_null(5); // derived from the position when read
+        else
+          insert_event.bind(5, e.id);
+        insert_event.step();
+        insert_event.reset();
+        tail.push_back({st.stream_id, st.version, head});
+        if (!e.id.empty())
+          batch_ids[e.id] = stored_id{head, st.stream_id, st.version};
+        if (committed)
+          committed->push_back(recorded_event{
+            head, req.stream, st.version, std::move(e.type),
+            e.id.empty() ? generated_event_id(file.journal_id, head) : std::move(e.id), time,
+            std::move(e.meta), std::move(e.data)});
+      }
+      result.last_position = head;
+      result.last_version = st.version;
+    }
+  }
+
+  /// Moves the tail into stream_chunks when it has grown long enough: one
+  /// row per stream listing its new positions. Runs inside the batch's
+  /// transaction; returns whether it did.
+  bool fold_if_due(bool force) {
+    if (tail.empty() || (!force && tail.size() < journal_format::index_fold_events))
+      return false;
+    // Group by stream in one pass; the tail is in position order already.
+    std::unordered_map<int64_t, chunk> chunks;
+    for (const auto& t : tail) {
+      auto& c = chunks[t.stream_id];
+      if (c.positions.empty())
+        c.first_version = t.version;
+      c.last_version = t.version;
+      c.positions.push_back(t.position);
+    }
+    for (const auto& [stream_id, c] : chunks) {
+      const std::string blob = encode_positions(c.positions);
+      fold.bind(1, stream_id)
+        .bind(2, static_cast<int64_t>(c.first_version))
+        .bind(3, static_cast<int64_t>(c.last_version))
+        .bind_blob(4, blob);
+      fold.step();
+      fold.reset();
+    }
+    const std::string through = std::to_string(head);
+    set_indexed_through.bind(1, through);
+    set_indexed_through.step();
+    set_indexed_through.reset();
+    return true;
+  }
+
+  void reset_statements() {
+    for (auto* stmt : {&begin, &commit, &insert_event, &insert_stream, &find_stream, &index_version,
+                       &find_id, &find_position, &fold, &set_indexed_through})
+      stmt->reset();
+  }
+
+  /// Runs `body` in one write transaction. On failure everything the batch
+  /// changed in memory is undone and the failure rethrown.
+  template <class Body>
+  void transaction(Body&& body) {
+    const uint64_t head_before = head;
+    const size_t tail_before = tail.size();
+    touched.clear();
+    batch_ids.clear();
+    try {
+      begin.step();
+      begin.reset();
+      body();
+      commit.step();
+      commit.reset();
+    } catch (...) {
+      head = head_before;
+      tail.resize(tail_before);
+      touched.clear();
+      ++batch_number; // forgets every pending state of this batch
+      reset_statements();
+      // SQLite may have rolled back by itself already (disk full does).
+      if (db.in_transaction()) {
+        try {
+          rollback.step();
+        } catch (...) {
+        }
+        rollback.reset();
+      }
+      throw;
+    }
+  }
+
+  /// After a commit: remember stream versions, and forget the tail if folded.
+  void committed_batch(bool folded) {
+    if (folded) {
+      indexed_through = head;
+      tail.clear();
+      tail_versions.clear();
+    }
+    for (auto* en : touched) {
+      en->committed = en->pending;
+      if (!folded && en->committed.version > 0)
+        tail_versions[en->committed.stream_id] = en->committed.version;
+    }
+    touched.clear();
+    ++batch_number;
+    if (streams.size() > cache_limit)
+      streams.clear(); // crude, but the file is the truth and misses are cheap
+  }
+};
+
+journal::journal(const journal_options& options) : impl_(std::make_unique<impl>(options)) {}
+
+journal::~journal() = default;
+
+const std::string& journal::id() const {
+  return impl_->file.journal_id;
+}
+
+const std::string& journal::path() const {
+  return impl_->db.path();
+}
+
+uint64_t journal::head() const {
+  return impl_->head;
+}
+
+std::vector<append_result> journal::append(std::vector<append_request>& batch,
+                                           std::vector<recorded_event>* committed) {
+  auto& d = *impl_;
+  std::vector<append_result> results(batch.size());
+  const size_t committed_before = committed ? committed->size() : 0;
+  bool folded = false;
+  try {
+    d.transaction([&] {
+      d.write(batch, results, committed);
+      folded = d.fold_if_due(false);
+    });
+  } catch (...) {
+    if (committed)
+      committed->resize(committed_before);
+    throw;
+  }
+  d.committed_batch(folded);
+  return results;
+}
+
+void journal::fold_index() {
+  auto& d = *impl_;
+  bool folded = false;
+  d.transaction([&] { folded = d.fold_if_due(true); });
+  d.committed_batch(folded);
+}
+
+void journal::checkpoint() {
+  impl_->db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+void journal::limit_pages_for_testing(int64_t pages) {
+  impl_->db.exec("PRAGMA max_page_count = " + std::to_string(pages > 0 ? pages : 4294967294));
+}
+
+} // namespace herald::storage

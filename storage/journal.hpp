@@ -1,0 +1,71 @@
+// The journal writer: the only connection that writes the journal file.
+//
+// append() writes a whole batch of appends in one SQLite transaction (group
+// commit): every append is checked (expected version, event-id idempotency)
+// against the state left by the appends before it in the same batch, the ones
+// that pass are written, and a failed check fails only that append. Positions
+// and versions are assigned inside the transaction, so they are gap-free and
+// in commit order. With durability::full the commit returns only after the
+// WAL was fsynced.
+//
+// Not thread-safe: one owner (the journal actor) calls it. Reads go through
+// journal_reader on their own connections.
+#pragma once
+
+#include "config/settings.hpp"
+#include "storage/event.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace herald::storage {
+
+struct journal_options {
+  std::string path;
+  config::durability durability = config::durability::full;
+  size_t stream_cache = 100000; ///< streams whose version is kept in memory
+  bool verify_on_open = false;
+};
+
+class journal {
+public:
+  /// Opens or creates the file. Throws failure.
+  explicit journal(const journal_options& options);
+  ~journal();
+  journal(const journal&) = delete;
+  journal& operator=(const journal&) = delete;
+
+  const std::string& id() const;
+  const std::string& path() const;
+
+  /// Position of the last committed event (0 when empty).
+  uint64_t head() const;
+
+  /// Writes `batch` in one transaction; result i answers batch[i]. The
+  /// requests' payloads are moved from. The events written are appended to
+  /// `committed` (when given) in position order. Throws failure if the
+  /// transaction itself fails (disk full, I/O error); nothing is then written
+  /// and the journal stays usable.
+  std::vector<append_result> append(std::vector<append_request>& batch,
+                                    std::vector<recorded_event>* committed = nullptr);
+
+  /// Folds the stream-index tail now (commits do it every
+  /// journal_format::index_fold_events); for idle time and clean shutdown.
+  void fold_index();
+
+  /// Moves WAL content into the main file without blocking readers; call when
+  /// idle so that commits rarely pay for it.
+  void checkpoint();
+
+  /// Fault injection for tests: caps the file at `pages` pages so that
+  /// appends fail the way they do on a full disk (0 lifts the cap).
+  void limit_pages_for_testing(int64_t pages);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace herald::storage

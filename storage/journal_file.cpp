@@ -1,0 +1,151 @@
+#include "storage/journal_file.hpp"
+
+#include "storage/ids.hpp"
+#include "storage/journal_format.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace herald::storage {
+
+namespace {
+
+void create_schema(database& db) {
+  uuid_generator ids;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(journal_format::schema);
+    auto put = db.prepare("INSERT INTO journal_meta (key, value) VALUES (?1, ?2)");
+    const std::string journal_id = ids.next(); // bound by reference until step()
+    put.bind(1, std::string_view("journal_id")).bind(2, journal_id);
+    put.step();
+    db.exec("PRAGMA application_id = " + std::to_string(journal_format::application_id));
+    db.exec("PRAGMA user_version = " + std::to_string(journal_format::version));
+    db.exec("COMMIT");
+  } catch (...) {
+    if (db.in_transaction())
+      db.exec("ROLLBACK");
+    throw;
+  }
+}
+
+/// Builds a new journal beside `path` and renames it into place, so that a
+/// crash during creation never leaves a half-made journal under the real name.
+void create_journal(const std::string& path) {
+  std::string tmp = path + ".creating";
+  for (auto suffix : {"", "-wal", "-shm", "-journal"})
+    std::filesystem::remove(tmp + suffix);
+  {
+    database db(tmp, database::mode::read_write_create);
+    db.exec("PRAGMA journal_mode = WAL");
+    create_schema(db);
+  } // closing checkpoints the WAL into the file and removes it
+  int fd = ::open(tmp.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec)
+    throw failure(errc::io, path + ": cannot create the journal: " + ec.message());
+  auto dir = std::filesystem::path(path).parent_path();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+uint32_t big_endian(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+/// A file cut short is otherwise only noticed when a missing page is read.
+/// The SQLite header records the database size in pages (valid when the
+/// change counter matches "version-valid-for"); a shorter file is truncated.
+/// Skipped while the WAL holds frames: a crash in the middle of a checkpoint
+/// can leave the header ahead of the file, and the WAL then still has it all.
+void check_not_truncated(const std::string& path) {
+  std::error_code ec;
+  auto wal_size = std::filesystem::file_size(path + "-wal", ec);
+  if (!ec && wal_size > 0)
+    return;
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    return;
+  unsigned char header[100];
+  ssize_t n = ::read(fd, header, sizeof header);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof header))
+    return; // too short to be a database: SQLite itself reports it
+  uint32_t page_size = (uint32_t{header[16]} << 8) | header[17];
+  if (page_size == 1)
+    page_size = 65536;
+  uint32_t pages = big_endian(header + 28);
+  bool valid = pages != 0 && big_endian(header + 24) == big_endian(header + 92);
+  auto size = std::filesystem::file_size(path, ec);
+  if (valid && !ec && size < uint64_t{pages} * page_size)
+    throw failure(errc::corrupt, path + ": truncated: the header counts " + std::to_string(pages)
+                                   + " pages of " + std::to_string(page_size)
+                                   + " bytes but the file holds " + std::to_string(size)
+                                   + " bytes");
+}
+
+} // namespace
+
+opened_journal open_journal_file(const std::string& path, bool create, bool writer) {
+  std::error_code ec;
+  bool exists = std::filesystem::exists(path, ec);
+  if (!exists) {
+    if (!(writer && create))
+      throw failure(errc::io, path + ": no such journal file");
+    create_journal(path);
+  } else if (std::filesystem::file_size(path, ec) == 0 && !ec) {
+    // Only a missing file is created: an existing empty one was most likely
+    // truncated, and starting a new journal over it would hide the loss.
+    throw failure(errc::corrupt, path
+                                   + ": the journal file is empty (truncated?); "
+                                     "move it away to start a new journal");
+  }
+  check_not_truncated(path);
+  auto db = std::make_unique<database>(path, writer ? database::mode::read_write
+                                                    : database::mode::read_only);
+  // The first reads of the header detect files that are not databases at all.
+  int64_t app_id = db->query_int("PRAGMA application_id");
+  int64_t version = db->query_int("PRAGMA user_version");
+  int64_t tables = db->query_int("SELECT count(*) FROM sqlite_schema");
+  if (app_id == 0 && version == 0 && tables == 0)
+    throw failure(errc::not_a_journal, path + ": an empty database, not a herald journal");
+  if (app_id != journal_format::application_id)
+    throw failure(errc::not_a_journal, path + ": not a herald journal (SQLite application_id is "
+                                         + std::to_string(app_id) + ")");
+  if (version > journal_format::version)
+    throw failure(errc::format_too_new, path + ": journal format " + std::to_string(version)
+                                          + " is newer than this herald supports ("
+                                          + std::to_string(journal_format::version)
+                                          + "); upgrade herald, the file was not changed");
+  if (version < 1)
+    throw failure(errc::corrupt, path + ": journal format version is missing");
+  if (writer) {
+    // WAL is persistent, but a file restored from elsewhere may not be in it.
+    auto mode_stmt = db->prepare("PRAGMA journal_mode = WAL");
+    if (!mode_stmt.step() || mode_stmt.column_text(0) != "wal")
+      throw failure(errc::io, path + ": cannot switch the journal to WAL mode");
+  }
+  auto id_stmt = db->prepare("SELECT value FROM journal_meta WHERE key = 'journal_id'");
+  if (!id_stmt.step())
+    throw failure(errc::corrupt, path + ": the journal id is missing");
+  std::string journal_id(id_stmt.column_text(0));
+  return {std::move(db), std::move(journal_id)};
+}
+
+void verify_journal(database& db) {
+  auto check = db.prepare("PRAGMA quick_check(1)");
+  if (check.step() && check.column_text(0) != "ok")
+    throw failure(errc::corrupt, db.path() + ": damaged: " + std::string(check.column_text(0)));
+}
+
+} // namespace herald::storage

@@ -1,0 +1,126 @@
+// A read-only connection to the journal. In WAL mode it reads a consistent
+// snapshot and never waits for the writer. Each call runs in its own read
+// transaction, so what it returns is consistent with itself (a stream's
+// events and its current version come from the same snapshot).
+//
+// Stream reads combine the folded stream_chunks with the tail of the log that
+// is not folded yet (see docs/journal-format.md). The reader keeps its own
+// small in-memory index of that tail, extended incrementally on each call
+// from the events committed since the last one.
+//
+// Not thread-safe: each reader actor owns one.
+#pragma once
+
+#include "storage/event.hpp"
+#include "storage/journal_file.hpp"
+#include "storage/sqlite.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace herald::storage {
+
+enum class direction : uint8_t { forward, backward };
+
+/// Some events of one stream, with the stream's version when they were read.
+struct stream_slice {
+  uint64_t version = 0; ///< the stream's current version (0: no such stream)
+  std::vector<recorded_event> events;
+};
+
+class journal_reader {
+public:
+  /// Opens the journal read-only; the writer must have created it. Throws failure.
+  explicit journal_reader(const std::string& path);
+  ~journal_reader();
+  journal_reader(const journal_reader&) = delete;
+  journal_reader& operator=(const journal_reader&) = delete;
+
+  const std::string& journal_id() const;
+
+  /// Position of the last committed event (0 when empty).
+  uint64_t head();
+
+  /// Current version of a stream (0 when it has no events).
+  uint64_t stream_version(std::string_view stream);
+
+  /// Up to `limit` events of `stream`: forward from version `from`
+  /// (inclusive), or backward from `from` (inclusive) towards version 1.
+  stream_slice read_stream(std::string_view stream, uint64_t from, direction dir, size_t limit);
+
+  /// Up to `limit` events of the global log from position `from` (inclusive).
+  std::vector<recorded_event> read_all(uint64_t from, size_t limit);
+
+  /// Like read_all, but hands each event to `visit` in place, without
+  /// copying; the view is valid only during the call. Returns the count.
+  template <class Visit>
+  size_t visit_all(uint64_t from, size_t limit, Visit&& visit);
+
+private:
+  struct tail_entry {
+    uint64_t version;
+    uint64_t position;
+  };
+
+  /// Runs `body` inside one read transaction.
+  template <class Body>
+  void in_snapshot(Body&& body);
+  void refresh_tail();
+  int64_t stream_id_of(std::string_view stream);
+  uint64_t current_version(int64_t stream_id);
+  event_view row_view(const statement& s);
+  /// Appends the event at `position` (of `stream`) to `out`.
+  void fetch(uint64_t position, std::string_view stream, std::vector<recorded_event>& out);
+  /// The folded (version, position) pairs of a stream, walking its chunks
+  /// forward from `from` or backward from it, until `want` are found.
+  void chunk_entries(int64_t stream_id, uint64_t from, direction dir, size_t want,
+                     std::vector<tail_entry>& out);
+
+  opened_journal file_;
+  database& db_;
+  std::string generated_id_; ///< storage for the id of the current row
+  statement begin_, end_;
+  statement head_, find_stream_, index_max_, indexed_through_, scan_tail_;
+  statement chunks_forward_, chunks_backward_, by_position_, log_;
+  std::vector<uint64_t> decoded_;
+  uint64_t folded_ = 0;  ///< stream_chunks covered up to here at the last refresh
+  uint64_t scanned_ = 0; ///< tail_ holds the log up to here
+  std::unordered_map<int64_t, std::vector<tail_entry>> tail_;
+};
+
+template <class Body>
+void journal_reader::in_snapshot(Body&& body) {
+  begin_.step();
+  begin_.reset();
+  try {
+    body();
+  } catch (...) {
+    for (auto* s : {&head_, &find_stream_, &index_max_, &indexed_through_, &scan_tail_,
+                    &chunks_forward_, &chunks_backward_, &by_position_, &log_})
+      s->reset();
+    end_.step();
+    end_.reset();
+    throw;
+  }
+  end_.step();
+  end_.reset();
+}
+
+template <class Visit>
+size_t journal_reader::visit_all(uint64_t from, size_t limit, Visit&& visit) {
+  size_t n = 0;
+  in_snapshot([&] {
+    log_.bind(1, static_cast<int64_t>(from)).bind(2, static_cast<int64_t>(limit));
+    while (log_.step()) {
+      visit(row_view(log_));
+      ++n;
+    }
+    log_.reset();
+  });
+  return n;
+}
+
+} // namespace herald::storage

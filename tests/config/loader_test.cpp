@@ -1,0 +1,215 @@
+// Loading settings: the embedded default, files, command-line overrides, and
+// a one-line error naming source, line, setting and reason for bad input.
+#include "config/loader.hpp"
+
+#include "config/setting_table.hpp"
+
+#include <gtest/gtest.h>
+
+namespace herald::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The error message `text` produces, or "" when it loads.
+std::string error_of(const std::string& text) {
+  try {
+    parse_toml(text, "h.toml");
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string override_error(const std::string& key, const std::string& value) {
+  settings s;
+  try {
+    apply_override(s, {key, value});
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(loader, built_in_defaults) {
+  settings s;
+  EXPECT_EQ(s.server.listen.host, "127.0.0.1");
+  EXPECT_EQ(s.server.listen.port, 8000);
+  EXPECT_EQ(s.server.data_dir, "./herald-data");
+  EXPECT_EQ(s.journal.mode, durability::full);
+  EXPECT_TRUE(s.namespaces.empty());
+}
+
+TEST(loader, every_setting_has_a_description_bounds_and_a_printable_default) {
+  settings s;
+  for (const auto& def : node_settings()) {
+    EXPECT_FALSE(def.description.empty()) << def.key;
+    EXPECT_FALSE(def.bounds.empty()) << def.key;
+    // The printed default parses back to itself.
+    auto printed = def.format(s);
+    settings copy;
+    EXPECT_EQ(def.parse(copy, printed), std::nullopt) << def.key << " = " << printed;
+    EXPECT_EQ(def.format(copy), printed) << def.key;
+  }
+  namespace_settings ns;
+  for (const auto& def : namespace_options()) {
+    EXPECT_FALSE(def.description.empty()) << def.key;
+    namespace_settings copy;
+    EXPECT_EQ(def.parse(copy, def.format(ns)), std::nullopt) << def.key;
+  }
+}
+
+TEST(loader, the_embedded_default_is_the_chat_demo) {
+  auto s = load({});
+  ASSERT_EQ(s.namespaces.count("chat"), 1u);
+  const auto& chat = s.namespaces.at("chat");
+  EXPECT_TRUE(chat.anonymous);
+  EXPECT_EQ(chat.subscribe, permission::any);
+  EXPECT_EQ(chat.publish, permission::any);
+  EXPECT_EQ(chat.history, permission::any);
+  EXPECT_EQ(chat.presence, permission::any);
+  EXPECT_TRUE(chat.join_leave);
+  EXPECT_TRUE(chat.recovery);
+  ASSERT_EQ(s.projection_defs.size(), 1u);
+  EXPECT_EQ(s.projection_defs[0].name, "chat");
+  EXPECT_EQ(s.projection_defs[0].handlers.size(), 2u);
+  ASSERT_EQ(s.query_defs.size(), 2u);
+  EXPECT_EQ(s.query_defs[0].name, "rooms");
+  EXPECT_EQ(s.query_defs[1].name, "messages");
+  ASSERT_EQ(s.query_defs[1].params.size(), 3u);
+  EXPECT_EQ(s.namespace_of("chat:lobby"), &chat);
+  EXPECT_EQ(s.namespace_of("lobby"), nullptr);
+  EXPECT_EQ(s.namespace_of("news:x"), nullptr);
+  // The scalar settings keep their built-in defaults.
+  const settings defaults;
+  EXPECT_EQ(s.journal.max_batch_events, defaults.journal.max_batch_events);
+}
+
+TEST(loader, a_file_sets_values) {
+  auto s = parse_toml(R"(
+[server]
+listen = "0.0.0.0:9000"
+data_dir = "/var/lib/herald"
+log_level = "debug"
+[journal]
+durability = "normal"
+max_batch_bytes = "16MiB"
+max_batch_events = 500
+[channels]
+idle_stop = "2m"
+[namespaces.news]
+publish = "server"
+[namespaces.default]
+anonymous = true
+)",
+                      "h.toml");
+  EXPECT_EQ(s.server.listen.port, 9000);
+  EXPECT_EQ(s.server.data_dir, "/var/lib/herald");
+  EXPECT_EQ(s.server.level, log_level::debug);
+  EXPECT_EQ(s.journal.mode, durability::normal);
+  EXPECT_EQ(s.journal.max_batch_bytes, 16 << 20);
+  EXPECT_EQ(s.journal.max_batch_events, 500);
+  EXPECT_EQ(s.channels.idle_stop, 2min);
+  EXPECT_EQ(s.namespaces.at("news").publish, permission::server);
+  EXPECT_EQ(s.namespaces.at("news").subscribe, permission::any); // its default
+  EXPECT_NE(s.namespace_of("plain"), nullptr);
+  EXPECT_TRUE(s.projection_defs.empty()); // a file replaces the demo entirely
+}
+
+TEST(loader, command_line_overrides_win) {
+  settings s = parse_toml("[journal]\ndurability = \"normal\"\n", "h.toml");
+  apply_override(s, {"journal.durability", "full"});
+  apply_override(s, {"server.listen", "127.0.0.1:1234"});
+  apply_override(s, {"namespaces.chat.publish", "token"});
+  EXPECT_EQ(s.journal.mode, durability::full);
+  EXPECT_EQ(s.server.listen.port, 1234);
+  EXPECT_EQ(s.namespaces.at("chat").publish, permission::token);
+}
+
+TEST(loader, bad_command_line_values_name_the_flag) {
+  EXPECT_EQ(override_error("journal.durability", "fast"),
+            "command line: --journal.durability: \"fast\" is not one of full|normal");
+  EXPECT_EQ(override_error("journal.max_batch_events", "0"),
+            "command line: --journal.max_batch_events: 0 is out of range (1..1000000)");
+  EXPECT_EQ(override_error("journal.nope", "1"),
+            "command line: --journal.nope: unknown setting (herald --help lists them)");
+  EXPECT_EQ(override_error("namespaces.chat.nope", "1"),
+            "command line: --namespaces.chat.nope: unknown setting (herald --help lists them)");
+  EXPECT_EQ(override_error("namespaces.b@d.publish", "any"),
+            "command line: --namespaces.b@d.publish: a namespace name is 1..64 of "
+            "A-Z a-z 0-9 _ - .");
+}
+
+struct bad_file {
+  const char* text;
+  const char* message;
+};
+
+class bad_files : public ::testing::TestWithParam<bad_file> {};
+
+TEST_P(bad_files, fail_with_file_line_setting_and_reason) {
+  EXPECT_EQ(error_of(GetParam().text), GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+  loader, bad_files,
+  ::testing::Values(
+    bad_file{"[journal]\ndurability = \"fast\"\n",
+             "h.toml:2: journal.durability: \"fast\" is not one of full|normal"},
+    bad_file{"[journal\n", "h.toml:1: syntax error: Error while parsing table header: "
+                           "expected ']', saw '\\n'"},
+    bad_file{"\n\n[jornal]\nx = 1\n",
+             "h.toml:3: jornal: unknown section (expected server, journal, channels, "
+             "projections, queries, namespaces, [[projection]] or [[query]])"},
+    bad_file{"[journal]\n\nmax_batch = 5\n",
+             "h.toml:3: journal.max_batch: unknown setting (herald --help lists them)"},
+    bad_file{"[journal]\nmax_batch_events = \"many\"\n",
+             "h.toml:2: journal.max_batch_events: expected an integer (1..1000000), "
+             "found a string"},
+    bad_file{"[journal]\nmax_batch_events = 0\n",
+             "h.toml:2: journal.max_batch_events: 0 is out of range (1..1000000)"},
+    bad_file{"[journal]\nmax_batch_bytes = \"8 parsecs\"\n",
+             "h.toml:2: journal.max_batch_bytes: \"8 parsecs\" has an unknown unit (use B, "
+             "KiB, MiB or GiB)"},
+    bad_file{"[channels]\nidle_stop = 30\n",
+             "h.toml:2: channels.idle_stop: expected a string (0ms..24h), found an integer"},
+    bad_file{"[channels]\nidle_stop = \"30 fortnights\"\n",
+             "h.toml:2: channels.idle_stop: \"30 fortnights\" has an unknown unit (use ms, "
+             "s, m or h)"},
+    bad_file{"[server]\nlisten = \"localhost\"\n",
+             "h.toml:2: server.listen: \"localhost\" is not HOST:PORT (example: "
+             "127.0.0.1:8000)"},
+    bad_file{"[journal]\nverify_on_open = \"yes\"\n",
+             "h.toml:2: journal.verify_on_open: expected a boolean (true|false), found a "
+             "string"},
+    bad_file{"journal = 5\n", "h.toml:1: journal: expected a table, found an integer"},
+    bad_file{"[namespaces.chat]\npublish = \"everyone\"\n",
+             "h.toml:2: namespaces.chat.publish: \"everyone\" is not one of "
+             "off|any|subscriber|token|server"},
+    bad_file{"[namespaces.chat]\npublsh = \"any\"\n",
+             "h.toml:2: namespaces.chat.publsh: unknown namespace option"},
+    bad_file{"[namespaces.\"a b\"]\nanonymous = true\n",
+             "h.toml:1: namespaces.a b: a namespace name is 1..64 of A-Z a-z 0-9 _ - ."},
+    bad_file{"[[projection]]\nschema = \"\"\n", "h.toml:1: projection.name: is required"},
+    bad_file{"[[projection]]\nname = \"p\"\n", "h.toml:1: projection.p.schema: is required"},
+    bad_file{"[[projection]]\nname = \"p\"\nschema = \"\"\n",
+             "h.toml:1: projection.p: needs at least one [[projection.handler]]"},
+    bad_file{"[[projection]]\nname = \"../etc\"\n",
+             "h.toml:2: projection.../etc: a projection name is 1..64 of A-Z a-z 0-9 _ -"},
+    bad_file{"[[projection]]\nname = \"p\"\nschema = \"\"\n[[projection.handler]]\n"
+             "types = \"message\"\nsql = \"\"\n",
+             "h.toml:5: projection.p.handler.types: expected an array of strings"},
+    bad_file{"[[projection]]\nname = \"p\"\nschema = \"\"\nextra = 1\n",
+             "h.toml:4: projection.extra: unknown field"},
+    bad_file{"[[projection]]\nname = \"p\"\nschema = \"\"\n[[projection.handler]]\nsql = \"\"\n"
+             "[[projection]]\nname = \"p\"\nschema = \"\"\n",
+             "h.toml:7: projection.p: defined twice"},
+    bad_file{"[[query]]\nname = \"q\"\nprojection = \"nope\"\nsql = \"SELECT 1\"\n",
+             "h.toml:3: query.q.projection: no projection named \"nope\""},
+    bad_file{"[[projection]]\nname = \"p\"\nschema = \"\"\n[[projection.handler]]\nsql = \"\"\n"
+             "[[query]]\nname = \"q\"\nprojection = \"p\"\nsql = \"S\"\n"
+             "params.x = { type = \"float\" }\n",
+             "h.toml:10: query.q.params.x.type: expected \"text\" or \"integer\""}));
+
+} // namespace
+} // namespace herald::config
