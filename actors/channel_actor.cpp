@@ -1,0 +1,383 @@
+#include "actors/channel_actor.hpp"
+
+#include "actors/counters.hpp"
+#include "actors/errors.hpp"
+#include "actors/push_frames.hpp"
+#include "actors/shared_send.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <deque>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+namespace herald::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct ring_entry {
+  uint64_t offset;
+  frame_ptr frame;
+};
+
+/// Where a subscriber stands: live (gets every batch as it comes), reading
+/// (older publications are being read from the journal for it), or waiting
+/// (it has seen offsets this channel has not heard of yet: the journal
+/// committed them and they are on their way here).
+enum class phase : uint8_t { live, reading, waiting };
+
+struct subscriber {
+  caf::actor handle;
+  client_info info;
+  phase at = phase::live;
+  uint64_t next = 0; ///< the next offset it needs, unless live
+};
+
+struct channel_state {
+  std::string name;
+  channel_options options;
+  reader_actor readers;
+  channel_owner registry;
+  uint64_t top = 0;
+  std::deque<ring_entry> ring;
+  std::unordered_map<caf::actor_addr, subscriber> subscribers;
+  size_t live = 0;
+  uint64_t subscribes_seen = 0;
+  /// Subscribers waiting for offsets beyond the top.
+  size_t waiting = 0;
+  uint64_t idle_generation = 0;
+  counters stats;
+  uint64_t published = 0;
+  uint64_t deliveries = 0;
+  uint64_t catch_ups = 0;
+  uint64_t resyncs = 0;
+};
+
+using self_ptr = channel_actor::stateful_pointer<channel_state>;
+
+void send_delivery(self_ptr self, const caf::actor& to, uint64_t first_offset,
+                   std::vector<frame_ptr> frames) {
+  self->state.deliveries += frames.size();
+  send_shared(
+    self, to,
+    caf::make_message(deliver_atom_v, delivery{self->state.name, first_offset, std::move(frames)}));
+}
+
+/// Frames of the ring from `offset` on (the caller checked it is covered).
+std::vector<frame_ptr> ring_from(const channel_state& st, uint64_t offset) {
+  std::vector<frame_ptr> out;
+  if (st.ring.empty() || offset > st.top)
+    return out;
+  size_t start = static_cast<size_t>(offset - st.ring.front().offset);
+  out.reserve(st.ring.size() - start);
+  for (size_t i = start; i < st.ring.size(); ++i)
+    out.push_back(st.ring[i].frame);
+  return out;
+}
+
+bool ring_covers(const channel_state& st, uint64_t offset) {
+  return offset > st.top || (!st.ring.empty() && offset >= st.ring.front().offset);
+}
+
+void arm_idle_timer(self_ptr self) {
+  auto& st = self->state;
+  if (!st.subscribers.empty())
+    return;
+  auto generation = ++st.idle_generation;
+  if (st.options.idle_stop.count() == 0)
+    self->send(self, tick_atom_v, generation);
+  else
+    self->delayed_send(self, st.options.idle_stop, tick_atom_v, generation);
+}
+
+void broadcast(self_ptr self, const frame_ptr& frame) {
+  auto& st = self->state;
+  std::vector<frame_ptr> frames{frame};
+  auto msg = caf::make_message(deliver_atom_v, delivery{st.name, 0, std::move(frames)});
+  for (auto& [addr, sub] : st.subscribers)
+    if (sub.at == phase::live)
+      send_shared(self, sub.handle, msg);
+}
+
+void drop_subscriber(self_ptr self, const caf::actor_addr& addr, bool tell_others) {
+  auto& st = self->state;
+  auto it = st.subscribers.find(addr);
+  if (it == st.subscribers.end())
+    return;
+  auto info = it->second.info;
+  if (it->second.at == phase::live)
+    --st.live;
+  else if (it->second.at == phase::waiting)
+    --st.waiting;
+  self->demonitor(it->second.handle);
+  st.subscribers.erase(it);
+  if (tell_others && st.options.join_leave)
+    broadcast(self, join_leave_frame(st.name, info, false));
+  arm_idle_timer(self);
+}
+
+/// The stream cannot be vouched for: the subscriber must resubscribe.
+void resync_subscriber(self_ptr self, const caf::actor_addr& addr) {
+  auto& st = self->state;
+  auto it = st.subscribers.find(addr);
+  if (it == st.subscribers.end())
+    return;
+  ++st.resyncs;
+  send_shared(self, it->second.handle, caf::make_message(resync_atom_v, resync{st.name}));
+  drop_subscriber(self, addr, true);
+}
+
+void set_phase(channel_state& st, subscriber& sub, phase p) {
+  if (sub.at == p)
+    return;
+  st.live += (p == phase::live) - (sub.at == phase::live);
+  st.waiting += (p == phase::waiting) - (sub.at == phase::waiting);
+  sub.at = p;
+}
+
+/// Moves a subscriber that is not live on towards live: from the ring when
+/// it covers what the subscriber needs, from the journal (in chunks) when
+/// that is older, or by waiting when it is newer than the top. Every step
+/// runs in this actor's message order, so nothing slips between.
+void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
+  auto& st = self->state;
+  auto it = st.subscribers.find(addr);
+  if (it == st.subscribers.end() || it->second.at == phase::live)
+    return;
+  auto& sub = it->second;
+  if (sub.next > st.top + 1) {
+    set_phase(st, sub, phase::waiting);
+    return;
+  }
+  if (ring_covers(st, sub.next)) {
+    auto frames = ring_from(st, sub.next);
+    if (!frames.empty())
+      send_delivery(self, sub.handle, sub.next, std::move(frames));
+    set_phase(st, sub, phase::live);
+    return;
+  }
+  set_phase(st, sub, phase::reading);
+  ++st.catch_ups;
+  self
+    ->request(st.readers, 30s, read_stream_atom_v, st.name, sub.next, true,
+              static_cast<uint64_t>(st.options.catch_up_chunk))
+    .then(
+      [self, addr](stream_events& read) {
+        auto& st = self->state;
+        auto it = st.subscribers.find(addr);
+        if (it == st.subscribers.end() || it->second.at != phase::reading)
+          return;
+        auto& sub = it->second;
+        std::vector<frame_ptr> frames;
+        uint64_t first = sub.next;
+        for (const auto& e : read.events) {
+          if (e.version != sub.next)
+            break; // only contiguous events from where it stands
+          frames.push_back(publication_frame(e));
+          ++sub.next;
+        }
+        if (frames.empty()) {
+          // The journal does not hold what the top says it should.
+          resync_subscriber(self, addr);
+          return;
+        }
+        send_delivery(self, sub.handle, first, std::move(frames));
+        continue_catch_up(self, addr);
+      },
+      [self, addr](const caf::error&) { resync_subscriber(self, addr); });
+}
+
+void on_committed(self_ptr self, const event_batch& events) {
+  auto& st = self->state;
+  std::vector<frame_ptr> frames;
+  uint64_t first = 0;
+  for (const auto& e : events) {
+    if (e.version <= st.top)
+      continue; // seen already (overlap with the initial read)
+    if (e.version != st.top + 1) {
+      // A gap the channel cannot explain: everyone must resubscribe.
+      std::vector<caf::actor_addr> all;
+      for (auto& [addr, sub] : st.subscribers)
+        all.push_back(addr);
+      for (auto& addr : all)
+        resync_subscriber(self, addr);
+      self->quit();
+      return;
+    }
+    auto frame = publication_frame(e);
+    if (st.options.ring_size > 0) {
+      st.ring.push_back({e.version, frame});
+      if (st.ring.size() > st.options.ring_size)
+        st.ring.pop_front();
+    }
+    if (first == 0)
+      first = e.version;
+    st.top = e.version;
+    ++st.published;
+    frames.push_back(std::move(frame));
+  }
+  if (frames.empty())
+    return;
+  if (st.live > 0) {
+    st.deliveries += frames.size() * st.live;
+    auto msg = caf::make_message(deliver_atom_v, delivery{st.name, first, std::move(frames)});
+    for (auto& [addr, sub] : st.subscribers)
+      if (sub.at == phase::live)
+        send_shared(self, sub.handle, msg);
+  }
+  if (st.waiting > 0) {
+    std::vector<caf::actor_addr> due;
+    for (auto& [addr, sub] : st.subscribers)
+      if (sub.at == phase::waiting && sub.next <= st.top)
+        due.push_back(addr);
+    for (auto& addr : due)
+      continue_catch_up(self, addr);
+  }
+}
+
+/// Registers a subscriber and answers it; the reply leaves before any
+/// delivery to it.
+void add_subscriber(self_ptr self, subscribe_request req, bool recover,
+                    caf::typed_response_promise<subscribe_reply> promise) {
+  auto& st = self->state;
+  auto addr = req.subscriber.address();
+  if (st.subscribers.count(addr))
+    drop_subscriber(self, addr, false); // a resubscribe replaces the old one
+  subscribe_reply reply;
+  reply.epoch = st.options.epoch;
+  reply.channel = caf::actor_cast<caf::actor>(self);
+  reply.was_recovering = req.recover;
+  reply.recovered = recover;
+  reply.offset = recover ? req.offset : st.top;
+  self->monitor(req.subscriber);
+  auto& sub = st.subscribers[addr] =
+    subscriber{req.subscriber, std::move(req.info), phase::live, 0};
+  ++st.live;
+  promise.deliver(reply);
+  if (recover && req.offset != st.top) {
+    // Not live yet: continue_catch_up decides between ring, journal, wait.
+    sub.next = req.offset + 1;
+    set_phase(st, sub, phase::waiting);
+    continue_catch_up(self, addr);
+  }
+  if (st.options.join_leave)
+    broadcast(self, join_leave_frame(st.name, st.subscribers[addr].info, true));
+}
+
+channel_actor::behavior_type channel_impl(self_ptr self, std::string name, channel_options options,
+                                          reader_actor readers, channel_owner registry) {
+  auto& st = self->state;
+  st.name = std::move(name);
+  st.options = std::move(options);
+  st.readers = std::move(readers);
+  st.registry = std::move(registry);
+  // Channels live and die with their registry; subscribers are watched too.
+  self->monitor(st.registry);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    if (dm.source == self->state.registry.address())
+      self->quit(dm.reason);
+    else
+      drop_subscriber(self, dm.source, true);
+  });
+  // Load the top offset and fill the ring before anything else: `await`
+  // holds every other message until the read is back.
+  self
+    ->request(st.readers, 30s, read_stream_atom_v, st.name, std::numeric_limits<uint64_t>::max(),
+              false, static_cast<uint64_t>(st.options.ring_size))
+    .await(
+      [self](stream_events& read) {
+        auto& st = self->state;
+        st.top = read.version;
+        for (auto it = read.events.rbegin(); it != read.events.rend(); ++it)
+          st.ring.push_back({it->version, publication_frame(*it)});
+        arm_idle_timer(self);
+      },
+      [self](const caf::error& e) { self->quit(e); });
+  return {
+    [self](committed_atom, const event_batch& events) {
+      auto scope = self->state.stats.measure();
+      self->state.stats.sample(self);
+      on_committed(self, events);
+    },
+    [self](subscribe_atom, subscribe_request& req) -> caf::result<subscribe_reply> {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      ++st.subscribes_seen;
+      if (!req.subscriber)
+        return caf::make_error(errc::bad_request, std::string("no subscriber"));
+      auto promise = self->make_response_promise<subscribe_reply>();
+      bool recover =
+        req.recover && st.options.recovery && (req.epoch.empty() || req.epoch == st.options.epoch);
+      if (recover && req.offset > st.top) {
+        // Ahead of this channel: recoverable only if the journal has it
+        // (then it is on its way here). Ask before answering.
+        self->request(st.readers, 30s, read_stream_atom_v, st.name, uint64_t{0}, true, uint64_t{0})
+          .then(
+            [self, req, promise](const stream_events& read) mutable {
+              bool known = req.offset <= read.version;
+              add_subscriber(self, std::move(req), known, promise);
+            },
+            [self, req, promise](const caf::error&) mutable {
+              add_subscriber(self, std::move(req), false, promise);
+            });
+        return promise;
+      }
+      add_subscriber(self, std::move(req), recover, promise);
+      return promise;
+    },
+    [self](unsubscribe_atom, const caf::actor& who) {
+      auto scope = self->state.stats.measure();
+      drop_subscriber(self, who.address(), true);
+    },
+    [self](presence_atom) -> presence_reply {
+      auto scope = self->state.stats.measure();
+      presence_reply reply;
+      std::set<std::string> users;
+      for (const auto& [addr, sub] : self->state.subscribers) {
+        reply.clients[sub.info.client] = sub.info;
+        users.insert(sub.info.user);
+      }
+      reply.num_users = users.size();
+      return reply;
+    },
+    [self](stats_atom) -> actor_stats {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      st.stats.sample(self, true);
+      auto s = st.stats.stats("channel " + st.name, "channel");
+      s.figures = {
+        {"top", static_cast<int64_t>(st.top)},
+        {"subscribers", static_cast<int64_t>(st.subscribers.size())},
+        {"catching_up", static_cast<int64_t>(st.subscribers.size() - st.live)},
+        {"waiting", static_cast<int64_t>(st.waiting)},
+        {"ring", static_cast<int64_t>(st.ring.size())},
+        {"published", static_cast<int64_t>(st.published)},
+        {"deliveries", static_cast<int64_t>(st.deliveries)},
+        {"journal_catch_ups", static_cast<int64_t>(st.catch_ups)},
+        {"resyncs", static_cast<int64_t>(st.resyncs)},
+      };
+      return s;
+    },
+    [self](tick_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation == st.idle_generation && st.subscribers.empty())
+        self->send(st.registry, idle_atom_v, st.name, st.subscribes_seen);
+    },
+    [self](stop_atom) { self->quit(); },
+  };
+}
+
+} // namespace
+
+channel_actor spawn_channel(caf::actor_system& sys, std::string name, channel_options options,
+                            reader_actor readers, channel_owner registry) {
+  return sys.spawn(channel_impl, std::move(name), std::move(options), std::move(readers),
+                   std::move(registry));
+}
+
+} // namespace herald::actors

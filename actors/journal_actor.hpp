@@ -1,0 +1,54 @@
+// The journal actor: the only writer of the journal.
+//
+// Protocol:
+// - (append_atom, append_request) -> append_result, answered only after the
+//   append's transaction committed (and, with durability full, was
+//   fsynced). A failed expectation is a result (status), not an error.
+//   Errors: overloaded (the queue is full: retry later), unavailable (the
+//   disk refused: the batch was rolled back; retry later), damaged.
+// - (listen_atom, batch_listener): from now on the listener gets
+//   (committed_atom, event_batch) after every commit, in position order.
+//   Listeners are monitored and dropped when they go down.
+// - (head_atom) -> the last committed position.
+// - (stats_atom) -> actor_stats with head, batches, events, batch sizes.
+//
+// Group commit: appends are queued as they arrive and a flush_atom is sent to
+// itself behind them; when it comes up, everything that arrived before it is
+// written in one transaction (bounded by journal.max_batch_events and
+// max_batch_bytes). It runs detached, on its own thread, so fsync never
+// blocks the scheduler. Under load, the mailbox beyond journal.max_queue
+// gets `overloaded` instead of growing.
+#pragma once
+
+#include "actors/type_ids.hpp"
+#include "config/settings.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <memory>
+
+namespace caf {
+class actor_system;
+}
+
+namespace herald::storage {
+class journal;
+}
+
+namespace herald::actors {
+
+/// Anything that wants committed batches.
+using batch_listener = caf::typed_actor<caf::reacts_to<committed_atom, event_batch>>;
+
+using journal_actor = caf::typed_actor<
+  caf::replies_to<append_atom, storage::append_request>::with<storage::append_result>,
+  caf::reacts_to<listen_atom, batch_listener>, caf::replies_to<head_atom>::with<uint64_t>,
+  caf::replies_to<stats_atom>::with<actor_stats>,
+  caf::reacts_to<flush_atom>>; // internal: the group-commit trigger
+
+/// Spawns the journal actor (detached) around an open journal.
+journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<storage::journal> journal,
+                            const config::journal_settings& settings);
+
+} // namespace herald::actors

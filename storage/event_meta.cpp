@@ -1,0 +1,93 @@
+#include "storage/event_meta.hpp"
+
+#include "storage/payload_codec.hpp"
+
+#include <msgpack.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace herald::storage {
+
+std::string encode_meta(const event_meta& m) {
+  std::vector<std::pair<std::string_view, const std::string*>> strings;
+  std::vector<std::pair<std::string_view, const std::string*>> json;
+  for (auto [key, value] : {std::pair<std::string_view, const std::string*>{"user", &m.user},
+                            {"client", &m.client},
+                            {"correlation", &m.correlation},
+                            {"causation", &m.causation}})
+    if (!value->empty())
+      strings.emplace_back(key, value);
+  for (auto [key, value] :
+       {std::pair<std::string_view, const std::string*>{"conn_info", &m.conn_info},
+        {"chan_info", &m.chan_info}})
+    if (!value->empty())
+      json.emplace_back(key, value);
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(static_cast<uint32_t>(strings.size() + json.size()));
+  for (const auto& [key, value] : strings) {
+    pk.pack_str(static_cast<uint32_t>(key.size()));
+    pk.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
+    pk.pack_str(static_cast<uint32_t>(value->size()));
+    pk.pack_str_body(value->data(), static_cast<uint32_t>(value->size()));
+  }
+  std::string out(buf.data(), buf.size());
+  for (const auto& [key, value] : json) {
+    std::string k;
+    k.push_back(static_cast<char>(0xa0 | key.size()));
+    k.append(key);
+    out += k;
+    std::string error;
+    if (!json_to_msgpack(*value, out, error))
+      out.push_back(static_cast<char>(0xc0)); // nil: callers validate first
+  }
+  return out;
+}
+
+event_meta decode_meta(std::string_view mp) {
+  event_meta m;
+  if (mp.empty())
+    return m;
+  try {
+    size_t offset = 0;
+    auto handle = msgpack::unpack(mp.data(), mp.size(), offset);
+    const auto& o = handle.get();
+    if (o.type != msgpack::type::MAP)
+      return m;
+    for (uint32_t i = 0; i < o.via.map.size; ++i) {
+      const auto& kv = o.via.map.ptr[i];
+      if (kv.key.type != msgpack::type::STR)
+        continue;
+      std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
+      auto text = [&]() -> std::string {
+        if (kv.val.type == msgpack::type::STR)
+          return std::string(kv.val.via.str.ptr, kv.val.via.str.size);
+        return {};
+      };
+      auto as_json = [&]() -> std::string {
+        msgpack::sbuffer buf;
+        msgpack::pack(buf, kv.val);
+        std::string out;
+        return msgpack_to_json(std::string_view(buf.data(), buf.size()), out) ? out : "";
+      };
+      if (key == "user")
+        m.user = text();
+      else if (key == "client")
+        m.client = text();
+      else if (key == "correlation")
+        m.correlation = text();
+      else if (key == "causation")
+        m.causation = text();
+      else if (key == "conn_info")
+        m.conn_info = as_json();
+      else if (key == "chan_info")
+        m.chan_info = as_json();
+    }
+  } catch (const std::exception&) {
+    return event_meta{};
+  }
+  return m;
+}
+
+} // namespace herald::storage

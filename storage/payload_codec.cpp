@@ -1,0 +1,250 @@
+#include "storage/payload_codec.hpp"
+
+#include <msgpack.hpp>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstring>
+#include <vector>
+
+namespace herald::storage {
+
+namespace {
+
+void put_be(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i)
+    out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+/// SAX handler writing msgpack directly. Containers get a 5-byte header
+/// (map32/array32) whose count is patched when the container ends: valid
+/// msgpack, one pass, no DOM.
+class msgpack_writer : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, msgpack_writer> {
+public:
+  msgpack_writer(std::string& out, size_t max_depth) : out_(out), max_depth_(max_depth) {}
+
+  bool too_deep = false;
+
+  bool Null() {
+    out_.push_back(static_cast<char>(0xc0));
+    return true;
+  }
+  bool Bool(bool b) {
+    out_.push_back(static_cast<char>(b ? 0xc3 : 0xc2));
+    return true;
+  }
+  bool Int(int i) {
+    return Int64(i);
+  }
+  bool Uint(unsigned u) {
+    return Uint64(u);
+  }
+  bool Int64(int64_t i) {
+    if (i >= 0)
+      return Uint64(static_cast<uint64_t>(i));
+    if (i >= -32) {
+      out_.push_back(static_cast<char>(i));
+    } else if (i >= INT8_MIN) {
+      out_.push_back(static_cast<char>(0xd0));
+      put_be(out_, static_cast<uint8_t>(i), 1);
+    } else if (i >= INT16_MIN) {
+      out_.push_back(static_cast<char>(0xd1));
+      put_be(out_, static_cast<uint16_t>(i), 2);
+    } else if (i >= INT32_MIN) {
+      out_.push_back(static_cast<char>(0xd2));
+      put_be(out_, static_cast<uint32_t>(i), 4);
+    } else {
+      out_.push_back(static_cast<char>(0xd3));
+      put_be(out_, static_cast<uint64_t>(i), 8);
+    }
+    return true;
+  }
+  bool Uint64(uint64_t u) {
+    if (u < 128) {
+      out_.push_back(static_cast<char>(u));
+    } else if (u <= UINT8_MAX) {
+      out_.push_back(static_cast<char>(0xcc));
+      put_be(out_, u, 1);
+    } else if (u <= UINT16_MAX) {
+      out_.push_back(static_cast<char>(0xcd));
+      put_be(out_, u, 2);
+    } else if (u <= UINT32_MAX) {
+      out_.push_back(static_cast<char>(0xce));
+      put_be(out_, u, 4);
+    } else {
+      out_.push_back(static_cast<char>(0xcf));
+      put_be(out_, u, 8);
+    }
+    return true;
+  }
+  bool Double(double d) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    out_.push_back(static_cast<char>(0xcb));
+    put_be(out_, bits, 8);
+    return true;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (n < 32) {
+      out_.push_back(static_cast<char>(0xa0 | n));
+    } else if (n <= UINT8_MAX) {
+      out_.push_back(static_cast<char>(0xd9));
+      put_be(out_, n, 1);
+    } else if (n <= UINT16_MAX) {
+      out_.push_back(static_cast<char>(0xda));
+      put_be(out_, n, 2);
+    } else {
+      out_.push_back(static_cast<char>(0xdb));
+      put_be(out_, n, 4);
+    }
+    out_.append(s, n);
+    return true;
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    return String(s, n, copy);
+  }
+  bool StartObject() {
+    return open(0xdf);
+  }
+  bool EndObject(rapidjson::SizeType members) {
+    return close(members);
+  }
+  bool StartArray() {
+    return open(0xdd);
+  }
+  bool EndArray(rapidjson::SizeType elements) {
+    return close(elements);
+  }
+
+private:
+  bool open(unsigned char tag) {
+    if (open_.size() >= max_depth_) {
+      too_deep = true;
+      return false;
+    }
+    open_.push_back(out_.size());
+    out_.push_back(static_cast<char>(tag));
+    out_.append(4, '\0');
+    return true;
+  }
+  bool close(rapidjson::SizeType count) {
+    size_t at = open_.back() + 1;
+    open_.pop_back();
+    for (int i = 0; i < 4; ++i)
+      out_[at + static_cast<size_t>(i)] = static_cast<char>((count >> ((3 - i) * 8)) & 0xff);
+    return true;
+  }
+
+  std::string& out_;
+  size_t max_depth_;
+  std::vector<size_t> open_;
+};
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+bool write_json(const msgpack::object& o, json_writer& w, size_t depth) {
+  if (depth > 256)
+    return false;
+  switch (o.type) {
+    case msgpack::type::NIL:
+      return w.Null();
+    case msgpack::type::BOOLEAN:
+      return w.Bool(o.via.boolean);
+    case msgpack::type::POSITIVE_INTEGER:
+      return w.Uint64(o.via.u64);
+    case msgpack::type::NEGATIVE_INTEGER:
+      return w.Int64(o.via.i64);
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return w.Double(o.via.f64);
+    case msgpack::type::STR:
+      return w.String(o.via.str.ptr, static_cast<rapidjson::SizeType>(o.via.str.size));
+    case msgpack::type::BIN:
+      return w.String(o.via.bin.ptr, static_cast<rapidjson::SizeType>(o.via.bin.size));
+    case msgpack::type::ARRAY:
+      w.StartArray();
+      for (uint32_t i = 0; i < o.via.array.size; ++i)
+        if (!write_json(o.via.array.ptr[i], w, depth + 1))
+          return false;
+      return w.EndArray();
+    case msgpack::type::MAP:
+      w.StartObject();
+      for (uint32_t i = 0; i < o.via.map.size; ++i) {
+        const auto& kv = o.via.map.ptr[i];
+        if (kv.key.type == msgpack::type::STR) {
+          w.Key(kv.key.via.str.ptr, static_cast<rapidjson::SizeType>(kv.key.via.str.size));
+        } else {
+          // JSON keys are strings: render other keys as their JSON text.
+          rapidjson::StringBuffer kb;
+          json_writer kw(kb);
+          if (!write_json(kv.key, kw, depth + 1))
+            return false;
+          w.Key(kb.GetString(), static_cast<rapidjson::SizeType>(kb.GetSize()));
+        }
+        if (!write_json(kv.val, w, depth + 1))
+          return false;
+      }
+      return w.EndObject();
+    default:
+      return w.Null(); // ext types: not produced by herald
+  }
+}
+
+} // namespace
+
+bool json_to_msgpack(std::string_view json, std::string& out, std::string& error,
+                     size_t max_depth) {
+  msgpack_writer handler(out, max_depth);
+  rapidjson::MemoryStream ms(json.data(), json.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  rapidjson::Reader reader;
+  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag
+                             | rapidjson::kParseStopWhenDoneFlag;
+  auto result = reader.Parse<flags>(is, handler);
+  if (handler.too_deep) {
+    error = "nested deeper than " + std::to_string(max_depth) + " levels";
+    return false;
+  }
+  if (result.IsError()) {
+    error = std::string("malformed JSON at offset ") + std::to_string(result.Offset());
+    return false;
+  }
+  // kParseStopWhenDoneFlag stops after one value: only whitespace may follow.
+  for (size_t i = is.Tell(); i < json.size(); ++i) {
+    char c = json[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      error = "unexpected data after the JSON value at offset " + std::to_string(i);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool msgpack_to_json(std::string_view mp, std::string& out) {
+  if (mp.empty()) {
+    out += "null";
+    return true;
+  }
+  try {
+    size_t offset = 0;
+    auto handle = msgpack::unpack(mp.data(), mp.size(), offset);
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    if (!write_json(handle.get(), w, 0))
+      return false;
+    out.append(buffer.GetString(), buffer.GetSize());
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  out.append(buffer.GetString(), buffer.GetSize());
+}
+
+} // namespace herald::storage

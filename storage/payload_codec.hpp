@@ -1,0 +1,30 @@
+// The journal stores payloads and metadata as msgpack; clients speak JSON.
+// These convert between the two. JSON -> msgpack validates (well-formed,
+// bounded nesting) and is what every client payload goes through on the way
+// in; msgpack -> JSON renders compact JSON (no raw newlines, so a rendered
+// payload can be embedded in a newline-delimited protocol frame).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace herald::storage {
+
+/// Deepest nesting of arrays and objects accepted in a payload.
+inline constexpr size_t max_payload_depth = 64;
+
+/// Appends the msgpack encoding of the JSON text `json` to `out`. Returns
+/// false (and sets `error`) for malformed JSON, trailing garbage, or nesting
+/// deeper than `max_depth`; `out` is then unspecified.
+bool json_to_msgpack(std::string_view json, std::string& out, std::string& error,
+                     size_t max_depth = max_payload_depth);
+
+/// Appends the compact JSON rendering of the msgpack value `mp` to `out`.
+/// An empty input renders as `null`. Returns false for malformed msgpack.
+bool msgpack_to_json(std::string_view mp, std::string& out);
+
+/// Appends `text` as a JSON string literal (quoted and escaped) to `out`.
+void append_json_string(std::string& out, std::string_view text);
+
+} // namespace herald::storage

@@ -1,0 +1,290 @@
+// Channels: the subscribe hand-off (invariant 2), fan-out of shared frames,
+// presence, join/leave, and stopping when idle.
+#include "tests/actors/actor_fixture.hpp"
+
+#include "actors/channel_registry.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace herald::test {
+namespace {
+
+using until_atom = caf::atom_constant<caf::atom("t_until")>;
+using report_atom = caf::atom_constant<caf::atom("t_report")>;
+
+/// The offset a publication frame carries.
+uint64_t offset_in(const std::string& frame) {
+  auto at = frame.find("\"offset\":");
+  return at == std::string::npos ? 0 : std::stoull(frame.substr(at + 9));
+}
+
+/// One trial: subscribes (recovering from `since`, or not), then checks every
+/// delivery as it comes: reply first, offsets contiguous, frames matching.
+struct trial_state {
+  uint64_t next = 0; ///< the offset the next publication must carry
+  bool replied = false;
+  actors::subscribe_reply reply;
+  std::vector<std::string> errors;
+  uint64_t until = 0;
+  caf::response_promise waiting;
+};
+
+caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_registry_actor reg,
+                    std::string channel, bool recover, uint64_t since, std::string epoch) {
+  actors::subscribe_request req{channel,
+                                caf::actor_cast<caf::actor>(self),
+                                actors::client_info{"u", "c", "", ""},
+                                recover,
+                                since,
+                                epoch};
+  self->request(reg, 10s, actors::subscribe_atom_v, req)
+    .then(
+      [self](const actors::subscribe_reply& r) {
+        self->state.replied = true;
+        self->state.reply = r;
+        self->state.next = r.offset + 1;
+      },
+      [self](const caf::error& e) { self->state.errors.push_back(to_string(e)); });
+  auto check_done = [self] {
+    auto& st = self->state;
+    if (st.until != 0 && st.next > st.until && st.waiting.pending())
+      st.waiting.deliver(st.errors);
+  };
+  return {
+    [self, check_done](actors::deliver_atom, const actors::delivery& d) {
+      auto& st = self->state;
+      if (d.first_offset == 0)
+        return; // join/leave
+      if (!st.replied)
+        st.errors.push_back("a delivery came before the subscribe reply");
+      if (d.first_offset != st.next)
+        st.errors.push_back("expected offset " + std::to_string(st.next) + ", got "
+                            + std::to_string(d.first_offset));
+      for (size_t i = 0; i < d.frames.size(); ++i)
+        if (offset_in(*d.frames[i]) != d.first_offset + i)
+          st.errors.push_back("a frame does not match its offset");
+      st.next = d.first_offset + d.frames.size();
+      check_done();
+    },
+    [self](actors::resync_atom, const actors::resync&) { self->state.errors.push_back("resync"); },
+    [self, check_done](until_atom, uint64_t top) {
+      self->state.until = top;
+      self->state.waiting = self->make_response_promise();
+      check_done();
+      return self->state.waiting;
+    },
+    [self](report_atom) { return self->state.reply; },
+  };
+}
+
+class channel_test : public actor_fixture {
+protected:
+  void start(int64_t ring_size, config::duration idle_stop = std::chrono::seconds(30)) {
+    start_journal();
+    config::settings s;
+    s.channels.ring_size = ring_size;
+    s.channels.idle_stop = idle_stop;
+    s.namespaces["chat"].join_leave = true;
+    registry = actors::spawn_channel_registry(sys, s, readers, journal_file->id(), 0);
+    spawned.push_back(caf::actor_cast<caf::actor>(registry));
+    self->send(journal, actors::listen_atom_v, caf::actor_cast<actors::batch_listener>(registry));
+  }
+
+  std::string epoch() const {
+    return actors::epoch_of(journal_file->id());
+  }
+
+  actors::channel_registry_actor registry;
+};
+
+// Invariant 2. A publisher appends to one channel as fast as it can while
+// hundreds of subscribers join at random positions: old ones (older than the
+// ring, from the journal), recent ones (from the ring), the current top, and
+// some without recovery. Each must see exactly the offsets after its
+// position, in order, with no gap and no duplicate.
+TEST_F(channel_test, subscribe_hand_off_has_no_gap_and_no_duplicate) {
+  start(16);
+  const std::string channel = "chat:race";
+  constexpr int events = 4000, trials = 300;
+  std::atomic<uint64_t> top{0};
+  std::thread publisher([&] {
+    caf::scoped_actor me(sys);
+    int sent = 0, acked = 0;
+    while (acked < events) {
+      // Keep up to 32 appends in flight: group commit takes them together.
+      while (sent < events && sent - acked < 32) {
+        me->send(journal, actors::append_atom_v,
+                 storage::append_request{channel,
+                                         storage::expected_version::any(),
+                                         {storage::new_event{"message", "", "", "\xa1x"}}});
+        ++sent;
+      }
+      me->receive(
+        [&](const storage::append_result& r) {
+          ++acked;
+          uint64_t seen = top.load();
+          while (r.last_version > seen && !top.compare_exchange_weak(seen, r.last_version)) {
+          }
+        },
+        [&](const caf::error& e) {
+          ADD_FAILURE() << sys.render(e);
+          ++acked;
+        });
+    }
+  });
+  std::mt19937 rng(11);
+  struct started {
+    caf::actor actor;
+    bool recover;
+    uint64_t since;
+  };
+  std::vector<started> all;
+  for (int i = 0; i < trials; ++i) {
+    // Spread the trials over the whole run: wait for the publisher's progress.
+    const uint64_t progress = static_cast<uint64_t>(i) * events / trials;
+    while (top.load() < progress)
+      std::this_thread::yield();
+    uint64_t now = top.load();
+    uint64_t since = now == 0 ? 0 : rng() % (now + 1);
+    if (i % 10 == 0)
+      since = now; // right at the top
+    bool recover = i % 7 != 0;
+    auto a = sys.spawn(trial, registry, channel, recover, since, epoch());
+    all.push_back({a, recover, since});
+    spawned.push_back(a);
+  }
+  publisher.join();
+  ASSERT_EQ(top.load(), static_cast<uint64_t>(events));
+  for (const auto& t : all) {
+    self->request(t.actor, 30s, until_atom{}, uint64_t{events})
+      .receive(
+        [&](const std::vector<std::string>& errors) {
+          EXPECT_TRUE(errors.empty()) << errors.front();
+        },
+        [&](const caf::error& e) { ADD_FAILURE() << "trial stalled: " << sys.render(e); });
+    self->request(t.actor, 5s, report_atom{})
+      .receive(
+        [&](const actors::subscribe_reply& r) {
+          if (t.recover) {
+            EXPECT_TRUE(r.recovered);
+            EXPECT_EQ(r.offset, t.since);
+          } else {
+            EXPECT_FALSE(r.recovered);
+          }
+          EXPECT_EQ(r.epoch, epoch());
+        },
+        [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  }
+  // Many trials started far behind the 16-event ring: the journal served them.
+  self->request(registry, 5s, actors::stats_atom_v)
+    .receive(
+      [&](const actors::actor_stats& s) {
+        EXPECT_EQ(s.figures.at("published"), events);
+        EXPECT_GT(s.figures.at("journal_catch_ups"), trials / 4);
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+TEST_F(channel_test, a_wrong_epoch_or_a_future_offset_is_not_recovered) {
+  start(16);
+  for (int i = 0; i < 5; ++i)
+    append("chat:e", storage::expected_version::any(), "\xa1x");
+  for (auto [ep, since] : {std::pair<std::string, uint64_t>{"other", 2}, {epoch(), 9}}) {
+    actors::subscribe_request req;
+    req.channel = "chat:e";
+    req.subscriber = caf::actor_cast<caf::actor>(self);
+    req.recover = true;
+    req.offset = since;
+    req.epoch = ep;
+    self->request(registry, 5s, actors::subscribe_atom_v, req)
+      .receive(
+        [&](const actors::subscribe_reply& r) {
+          EXPECT_FALSE(r.recovered);
+          EXPECT_TRUE(r.was_recovering);
+          EXPECT_EQ(r.offset, 5u);
+        },
+        [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  }
+}
+
+TEST_F(channel_test, presence_and_join_leave) {
+  start(16);
+  auto subscribe = [&](caf::scoped_actor& who, const std::string& user) {
+    actors::subscribe_request req;
+    req.channel = "chat:p";
+    req.subscriber = caf::actor_cast<caf::actor>(who);
+    req.info = actors::client_info{user, "client-" + user, "", ""};
+    actors::subscribe_reply reply;
+    who->request(registry, 5s, actors::subscribe_atom_v, req)
+      .receive([&](const actors::subscribe_reply& r) { reply = r; },
+               [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+    return reply;
+  };
+  caf::scoped_actor ann(sys), bob(sys);
+  auto reply = subscribe(ann, "ann");
+  subscribe(bob, "bob");
+  auto next_frame = [&](caf::scoped_actor& who) {
+    std::string frame;
+    who->receive([&](actors::deliver_atom, const actors::delivery& d) { frame = *d.frames[0]; },
+                 caf::after(5s) >> [] { ADD_FAILURE() << "no delivery"; });
+    return frame;
+  };
+  // Ann sees her own join, then Bob's.
+  EXPECT_NE(next_frame(ann).find("\"join\":{\"info\":{\"user\":\"ann\""), std::string::npos);
+  EXPECT_NE(next_frame(ann).find("\"join\":{\"info\":{\"user\":\"bob\""), std::string::npos);
+  self->request(registry, 5s, actors::presence_atom_v, std::string("chat:p"))
+    .receive(
+      [&](const actors::presence_reply& p) {
+        EXPECT_EQ(p.clients.size(), 2u);
+        EXPECT_EQ(p.num_users, 2u);
+        EXPECT_EQ(p.clients.at("client-bob").user, "bob");
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  bob->send(reply.channel, actors::unsubscribe_atom_v, caf::actor_cast<caf::actor>(bob));
+  EXPECT_NE(next_frame(ann).find("\"leave\":{\"info\":{\"user\":\"bob\""), std::string::npos);
+  // A publication reaches Ann with the publisher's data, offset and tags.
+  append("chat:p", storage::expected_version::any(), "\x81\xa4text\xa2hi", "message");
+  auto pub = next_frame(ann);
+  EXPECT_EQ(pub,
+            "{\"push\":{\"channel\":\"chat:p\",\"pub\":{\"data\":{\"text\":\"hi\"},\"offset\":1,"
+            "\"tags\":{\"type\":\"message\",\"position\":\"1\"}}}}");
+  self->request(registry, 5s, actors::presence_atom_v, std::string("nobody:here"))
+    .receive([&](const actors::presence_reply& p) { EXPECT_TRUE(p.clients.empty()); },
+             [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+TEST_F(channel_test, an_idle_channel_stops_and_a_new_one_takes_over) {
+  start(16, std::chrono::milliseconds(0));
+  append("chat:idle", storage::expected_version::any(), "\xa1x");
+  actors::subscribe_request req;
+  req.channel = "chat:idle";
+  req.subscriber = caf::actor_cast<caf::actor>(self);
+  actors::subscribe_reply reply;
+  self->request(registry, 5s, actors::subscribe_atom_v, req)
+    .receive([&](const actors::subscribe_reply& r) { reply = r; },
+             [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  EXPECT_EQ(reply.offset, 1u);
+  self->monitor(reply.channel);
+  self->send(reply.channel, actors::unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+  bool down = false;
+  self->receive([&](const caf::down_msg& dm) { down = dm.source == reply.channel.address(); },
+                caf::after(5s) >> [] {});
+  ASSERT_TRUE(down) << "the idle channel did not stop";
+  // The next subscription gets a fresh channel that knows the stream.
+  append("chat:idle", storage::expected_version::any(), "\xa1y");
+  self->request(registry, 5s, actors::subscribe_atom_v, req)
+    .receive(
+      [&](const actors::subscribe_reply& r) {
+        EXPECT_EQ(r.offset, 2u);
+        EXPECT_NE(r.channel, reply.channel);
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+} // namespace
+} // namespace herald::test

@@ -1,0 +1,184 @@
+// The journal actor: group commit with concurrent appenders, acknowledgement
+// only after commit, committed batches to listeners, the overload answer.
+#include "tests/actors/actor_fixture.hpp"
+
+#include "storage/journal_reader.hpp"
+
+#include <sqlite3.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace herald::test {
+namespace {
+
+using storage::append_status;
+using storage::expected_version;
+
+TEST_F(actor_fixture, concurrent_appenders_get_gap_free_positions_and_correct_conflicts) {
+  start_journal();
+  constexpr int owners = 8, racers = 8, per_thread = 60;
+  std::mutex mu;
+  std::set<uint64_t> positions;
+  std::map<std::string, std::vector<uint64_t>> versions;
+  int conflicts = 0, unexpected = 0;
+  auto run = [&](int id, bool racer) {
+    caf::scoped_actor me(sys);
+    storage::journal_reader check(dir.file("journal.db"));
+    std::string stream = racer ? "hot" : "own-" + std::to_string(id);
+    uint64_t expected = 0;
+    for (int done = 0; done < per_thread;) {
+      storage::append_request req{
+        stream, expected_version::exact(expected), {storage::new_event{"t", "", "", "d"}}};
+      me->request(journal, 30s, actors::append_atom_v, req)
+        .receive(
+          [&](const storage::append_result& r) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (r.status == append_status::ok) {
+              // Acknowledged means committed: another connection sees it.
+              auto seen = check.read_all(r.first_position, 1);
+              if (seen.size() != 1 || seen[0].version != r.first_version)
+                ++unexpected;
+              positions.insert(r.first_position);
+              versions[stream].push_back(r.first_version);
+              expected = r.last_version;
+              ++done;
+            } else if (r.status == append_status::wrong_expected_version && racer) {
+              // The conflict reports where the stream really is.
+              if (r.actual_version <= expected)
+                ++unexpected;
+              expected = r.actual_version;
+              ++conflicts;
+            } else {
+              ++unexpected;
+            }
+          },
+          [&](const caf::error& e) {
+            ADD_FAILURE() << sys.render(e);
+            done = per_thread;
+          });
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < owners + racers; ++i)
+    threads.emplace_back(run, i, i >= owners);
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(unexpected, 0);
+  EXPECT_GT(conflicts, 0) << "the racers never collided; the test proved little";
+  const uint64_t total = (owners + racers) * per_thread;
+  ASSERT_EQ(positions.size(), total);
+  EXPECT_EQ(*positions.begin(), 1u);
+  EXPECT_EQ(*positions.rbegin(), total);
+  for (auto& [stream, vs] : versions) {
+    std::sort(vs.begin(), vs.end());
+    for (size_t i = 0; i < vs.size(); ++i)
+      ASSERT_EQ(vs[i], i + 1) << stream;
+  }
+  // Group commit happened: fewer transactions than appends.
+  self->request(journal, 5s, actors::stats_atom_v)
+    .receive(
+      [&](const actors::actor_stats& s) {
+        EXPECT_EQ(s.figures.at("events"), static_cast<int64_t>(total));
+        EXPECT_LT(s.figures.at("batches"), static_cast<int64_t>(total));
+        EXPECT_GT(s.messages, total);
+        EXPECT_GT(s.busy_ns, 0u);
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+TEST_F(actor_fixture, listeners_get_committed_batches_in_position_order) {
+  start_journal();
+  // The test's own scoped actor listens.
+  self->send(journal, actors::listen_atom_v, caf::actor_cast<actors::batch_listener>(self));
+  for (int i = 0; i < 50; ++i)
+    append("s" + std::to_string(i % 3), expected_version::any(), std::to_string(i));
+  std::vector<storage::recorded_event> got;
+  while (got.size() < 50) {
+    bool timed_out = false;
+    self->receive(
+      [&](actors::committed_atom, const actors::event_batch& batch) {
+        got.insert(got.end(), batch.begin(), batch.end());
+      },
+      caf::after(10s) >> [&] { timed_out = true; });
+    ASSERT_FALSE(timed_out) << "got " << got.size() << " of 50 events";
+  }
+  ASSERT_EQ(got.size(), 50u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].position, i + 1);
+    EXPECT_EQ(got[i].data, std::to_string(i));
+    EXPECT_EQ(got[i].id.size(), 36u);
+  }
+}
+
+// The journal stuck on the write lock (another process holds it) while a
+// flood of appends arrives: beyond journal.max_queue they are answered with
+// a temporary `overloaded` error instead of queueing without bound.
+TEST_F(actor_fixture, overload_is_answered_with_a_temporary_error) {
+  config::journal_settings js;
+  js.max_queue = 10;
+  start_journal(js);
+  append("warm", expected_version::any()); // creates the file's tables
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.file("journal.db").c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  constexpr int flood = 1000;
+  for (int i = 0; i < flood; ++i)
+    self->send(journal, actors::append_atom_v,
+               storage::append_request{
+                 "s", expected_version::any(), {storage::new_event{"t", "", "", "d"}}});
+  sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(blocker);
+  int ok = 0, overloaded = 0, other = 0;
+  for (int i = 0; i < flood; ++i)
+    self->receive([&](const storage::append_result& r) { r.succeeded() ? ++ok : ++other; },
+                  [&](const caf::error& e) {
+                    auto code = actors::code_of(e);
+                    if (code == actors::errc::overloaded && actors::is_temporary(code))
+                      ++overloaded;
+                    else
+                      ++other;
+                  },
+                  caf::after(10s) >> [&] { ++other; });
+  EXPECT_EQ(other, 0);
+  EXPECT_GT(overloaded, flood / 2);
+  EXPECT_GT(ok, 0);
+  // The journal is healthy afterwards.
+  EXPECT_EQ(append("after", expected_version::no_stream()).status, append_status::ok);
+}
+
+TEST_F(actor_fixture, readers_serve_streams_and_the_log) {
+  start_journal();
+  for (int i = 1; i <= 5; ++i)
+    append("r", expected_version::any(), "e" + std::to_string(i));
+  self
+    ->request(readers, 5s, actors::read_stream_atom_v, std::string("r"), uint64_t{2}, true,
+              uint64_t{2})
+    .receive(
+      [&](const actors::stream_events& s) {
+        EXPECT_EQ(s.version, 5u);
+        ASSERT_EQ(s.events.size(), 2u);
+        EXPECT_EQ(s.events[0].data, "e2");
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  self
+    ->request(readers, 5s, actors::read_stream_atom_v, std::string("r"), uint64_t{99}, false,
+              uint64_t{1})
+    .receive(
+      [&](const actors::stream_events& s) {
+        ASSERT_EQ(s.events.size(), 1u);
+        EXPECT_EQ(s.events[0].version, 5u);
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  self->request(readers, 5s, actors::read_all_atom_v, uint64_t{4}, uint64_t{100})
+    .receive([&](const actors::event_batch& b) { EXPECT_EQ(b.size(), 2u); },
+             [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  self->request(readers, 5s, actors::head_atom_v)
+    .receive([&](uint64_t h) { EXPECT_EQ(h, 5u); },
+             [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+} // namespace
+} // namespace herald::test

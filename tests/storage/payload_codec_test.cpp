@@ -1,0 +1,85 @@
+// JSON <-> msgpack conversion of payloads: round trips, limits, bad input.
+#include "storage/payload_codec.hpp"
+
+#include <gtest/gtest.h>
+
+namespace herald::storage {
+namespace {
+
+std::string round_trip(std::string_view json) {
+  std::string mp, error, out;
+  EXPECT_TRUE(json_to_msgpack(json, mp, error)) << json << ": " << error;
+  EXPECT_TRUE(msgpack_to_json(mp, out));
+  return out;
+}
+
+std::string error_of(std::string_view json, size_t depth = max_payload_depth) {
+  std::string mp, error;
+  EXPECT_FALSE(json_to_msgpack(json, mp, error, depth)) << json;
+  return error;
+}
+
+TEST(payload_codec, round_trips_compact_json) {
+  EXPECT_EQ(round_trip(R"({"text":"hi","author":"ann","n":3})"),
+            R"({"text":"hi","author":"ann","n":3})");
+  EXPECT_EQ(round_trip(" [1, -2, 3.5, true, false, null, \"x\"] "),
+            R"([1,-2,3.5,true,false,null,"x"])");
+  EXPECT_EQ(round_trip(R"("just a string")"), R"("just a string")");
+  EXPECT_EQ(round_trip("42"), "42");
+  EXPECT_EQ(round_trip("{}"), "{}");
+  EXPECT_EQ(round_trip("[]"), "[]");
+  EXPECT_EQ(round_trip(R"({"a":{"b":[{"c":[]}]}})"), R"({"a":{"b":[{"c":[]}]}})");
+}
+
+TEST(payload_codec, numbers_keep_their_value) {
+  EXPECT_EQ(round_trip("[0,127,128,255,256,65535,65536,4294967295,4294967296]"),
+            "[0,127,128,255,256,65535,65536,4294967295,4294967296]");
+  EXPECT_EQ(round_trip("[-1,-32,-33,-128,-129,-32768,-32769,-2147483648,-2147483649]"),
+            "[-1,-32,-33,-128,-129,-32768,-32769,-2147483648,-2147483649]");
+  EXPECT_EQ(round_trip("[18446744073709551615,-9223372036854775808]"),
+            "[18446744073709551615,-9223372036854775808]");
+  EXPECT_EQ(round_trip("[1.5,-0.25,1e300]"), "[1.5,-0.25,1e300]");
+}
+
+TEST(payload_codec, strings_are_escaped_and_never_hold_raw_newlines) {
+  auto out = round_trip("{\"t\":\"line1\\nline2\\t\\\"q\\\" \\u00e9 \\ud83d\\ude00\"}");
+  EXPECT_EQ(out.find('\n'), std::string::npos);
+  EXPECT_EQ(out, "{\"t\":\"line1\\nline2\\t\\\"q\\\" \xc3\xa9 \xf0\x9f\x98\x80\"}");
+  // Whitespace between tokens, newlines included, is dropped.
+  EXPECT_EQ(round_trip("{\n  \"a\": 1\n}\n"), R"({"a":1})");
+  std::string long_text(70000, 'x');
+  EXPECT_EQ(round_trip("\"" + long_text + "\""), "\"" + long_text + "\"");
+}
+
+TEST(payload_codec, rejects_malformed_json) {
+  EXPECT_NE(error_of("{").find("malformed"), std::string::npos);
+  EXPECT_NE(error_of("{\"a\":}").find("malformed"), std::string::npos);
+  EXPECT_NE(error_of("").find("malformed"), std::string::npos);
+  EXPECT_NE(error_of("nul").find("malformed"), std::string::npos);
+  EXPECT_NE(error_of("{} {}").find("after the JSON value"), std::string::npos);
+  EXPECT_NE(error_of("1 2").find("after the JSON value"), std::string::npos);
+  EXPECT_NE(error_of("\"\xff\xfe\"").find("malformed"), std::string::npos); // not UTF-8
+}
+
+TEST(payload_codec, limits_nesting) {
+  std::string deep(65, '[');
+  deep += std::string(65, ']');
+  EXPECT_EQ(error_of(deep), "nested deeper than 64 levels");
+  std::string ok(64, '[');
+  ok += std::string(64, ']');
+  EXPECT_EQ(round_trip(ok), ok);
+  // Very deep input fails fast without recursing.
+  std::string huge(1000000, '[');
+  EXPECT_EQ(error_of(huge), "nested deeper than 64 levels");
+}
+
+TEST(payload_codec, renders_empty_and_rejects_broken_msgpack) {
+  std::string out;
+  EXPECT_TRUE(msgpack_to_json("", out));
+  EXPECT_EQ(out, "null");
+  out.clear();
+  EXPECT_FALSE(msgpack_to_json(std::string("\xdf\x00\x00\x00\x05", 5), out));
+}
+
+} // namespace
+} // namespace herald::storage
