@@ -46,7 +46,7 @@ using channel_owner = caf::typed_actor<caf::reacts_to<idle_atom, std::string, ui
 struct channel_options {
   std::string epoch;
   size_t ring_size = 1024;
-  std::chrono::milliseconds idle_stop{30000};
+  config::duration idle_stop = std::chrono::seconds(30);
   bool join_leave = false;
   bool recovery = true;
   size_t catch_up_chunk = 1000;

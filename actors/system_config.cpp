@@ -5,7 +5,16 @@
 
 namespace herald::actors {
 
-system_config::system_config() : system_config(config::settings{}) {}
+namespace {
+
+const config::settings& defaults() {
+  static const config::settings s;
+  return s;
+}
+
+} // namespace
+
+system_config::system_config() : system_config(defaults()) {}
 
 system_config::system_config(const config::settings& s) {
   add_message_types<caf::id_block::herald>();

@@ -308,6 +308,7 @@ settings parse_toml(std::string_view text, std::string_view source) {
       "", std::string("syntax error: ") + std::string(e.description()));
   }
   settings s;
+  s.source = std::string(source);
   // Projections first: queries refer to them, wherever they sit in the file.
   if (const auto* p = root.get("projection"))
     load_projections(s, *p, source);

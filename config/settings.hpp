@@ -119,6 +119,9 @@ struct query_def {
 };
 
 struct settings {
+  /// Where the structured parts came from, for error messages: the file
+  /// name, or "(embedded default)".
+  std::string source = "(embedded default)";
   server_settings server;
   journal_settings journal;
   channel_settings channels;

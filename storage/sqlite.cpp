@@ -122,6 +122,26 @@ statement database::prepare(std::string_view sql) const {
   return statement(*this, stmt);
 }
 
+std::vector<statement> database::prepare_all(std::string_view sql) const {
+  std::vector<statement> out;
+  const char* rest = sql.data();
+  const char* end = sql.data() + sql.size();
+  while (rest < end) {
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db_, rest, static_cast<int>(end - rest), SQLITE_PREPARE_PERSISTENT,
+                                &stmt, &tail);
+    if (rc != SQLITE_OK)
+      raise(db_, rc, path_, "prepare");
+    if (stmt) // null for whitespace or a comment alone
+      out.emplace_back(*this, stmt);
+    if (!tail || tail == rest)
+      break;
+    rest = tail;
+  }
+  return out;
+}
+
 int64_t database::query_int(std::string_view sql) const {
   auto stmt = prepare(sql);
   return stmt.step() ? stmt.column_int(0) : 0;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -31,6 +32,9 @@ public:
   void exec(std::string_view sql);
 
   statement prepare(std::string_view sql) const;
+
+  /// Prepares every statement of a script ("a; b; c"), skipping empty ones.
+  std::vector<statement> prepare_all(std::string_view sql) const;
 
   /// Reads a single integer from a query such as "PRAGMA user_version".
   int64_t query_int(std::string_view sql) const;

@@ -184,7 +184,6 @@ TEST_F(channel_test, subscribe_hand_off_has_no_gap_and_no_duplicate) {
   self->request(registry, 5s, actors::stats_atom_v)
     .receive(
       [&](const actors::actor_stats& s) {
-        EXPECT_EQ(s.figures.at("published"), events);
         EXPECT_GT(s.figures.at("journal_catch_ups"), trials / 4);
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });

@@ -1,0 +1,491 @@
+#include "actors/projection_actor.hpp"
+
+#include "actors/counters.hpp"
+#include "actors/errors.hpp"
+#include "storage/journal_reader.hpp"
+#include "storage/projection_dir.hpp"
+#include "storage/read_model.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+namespace herald::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+struct waiter {
+  uint64_t position;
+  caf::typed_response_promise<uint64_t> promise;
+};
+
+struct projection_state {
+  static inline const char* name = "projection";
+  projection_options o;
+  std::unique_ptr<storage::projection_dir> dir;
+  std::unique_ptr<storage::journal_reader> reader;
+  std::unique_ptr<storage::read_model> model;
+  uint64_t generation = 0;
+  uint64_t head = 0;
+  bool faulted = false;
+  bool fault_temporary = false;
+  std::string error;
+  uint64_t faulted_position = 0;
+  bool step_scheduled = false;
+  // A rebuild in progress.
+  std::unique_ptr<storage::read_model> rebuild;
+  uint64_t rebuild_generation = 0;
+  uint64_t rebuilt_from = 0;
+  uint64_t rebuilds = 0;
+  std::string rebuild_error;
+  // Snapshots.
+  uint64_t since_snapshot = 0;
+  counters::clock::time_point last_snapshot = counters::clock::now();
+  uint64_t snapshots = 0;
+  uint64_t snapshot_position = 0;
+  std::vector<waiter> waiters;
+  counters stats;
+  uint64_t applied = 0;
+  uint64_t apply_ns = 0;
+  int64_t last_event_time = 0;
+  int64_t lag_ms = 0;
+
+  uint64_t checkpoint() const {
+    return model ? model->checkpoint() : 0;
+  }
+};
+
+using self_ptr = projection_actor::stateful_pointer<projection_state>;
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void fault(self_ptr self, std::string error, uint64_t position, bool temporary) {
+  auto& st = self->state;
+  st.faulted = true;
+  st.fault_temporary = temporary;
+  st.error = std::move(error);
+  st.faulted_position = position;
+  spdlog::error("projection {} faulted{}: {}", st.o.def.name,
+                position ? " at position " + std::to_string(position) : std::string(), st.error);
+  for (auto& w : st.waiters)
+    w.promise.deliver(
+      caf::make_error(errc::unavailable, "projection " + st.o.def.name + " is faulted"));
+  st.waiters.clear();
+}
+
+void release_waiters(self_ptr self) {
+  auto& st = self->state;
+  auto cp = st.checkpoint();
+  auto& ws = st.waiters;
+  for (auto it = ws.begin(); it != ws.end();) {
+    if (it->position <= cp) {
+      it->promise.deliver(cp);
+      it = ws.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+projection_status status_of(self_ptr self) {
+  auto& st = self->state;
+  projection_status s;
+  s.name = st.o.def.name;
+  s.position = st.checkpoint();
+  s.head = std::max(st.head, s.position);
+  s.lag = s.head - s.position;
+  s.status = st.faulted   ? "faulted"
+             : st.rebuild ? "rebuilding"
+             : s.lag > 0  ? "catching_up"
+                          : "running";
+  s.faulted_position = st.faulted_position;
+  s.error = st.faulted ? st.error : st.rebuild_error;
+  s.snapshots = st.snapshots;
+  s.snapshot_position = st.snapshot_position;
+  return s;
+}
+
+void notify_file(self_ptr self) {
+  auto& st = self->state;
+  if (!st.model)
+    return;
+  for (auto& l : st.o.file_listeners)
+    self->send(l, file_atom_v, st.o.def.name, st.model->path());
+}
+
+/// Opens the newest complete generation that matches the definition, or
+/// starts a fresh one; a damaged file leaves the projection faulted.
+void open_current(self_ptr self) {
+  auto& st = self->state;
+  auto gens = st.dir->generations();
+  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
+    try {
+      auto model = std::make_unique<storage::read_model>(it->path, st.o.def);
+      if (!model->matches_definition()) {
+        spdlog::warn("projection {}: its definition changed; rebuilding it from the journal",
+                     st.o.def.name);
+        break;
+      }
+      if (!model->complete())
+        continue; // an unfinished rebuild
+      st.model = std::move(model);
+      st.generation = it->number;
+      break;
+    } catch (const storage::failure& f) {
+      st.generation = it->number;
+      fault(self, std::string(f.what()) + "; rebuild the projection", 0, false);
+      return;
+    }
+  }
+  if (!st.model) {
+    st.generation = gens.empty() ? 1 : gens.back().number + 1;
+    try {
+      st.model =
+        std::make_unique<storage::read_model>(st.dir->generation_path(st.generation), st.o.def);
+      st.model->mark_complete();
+    } catch (const storage::failure& f) {
+      st.model.reset();
+      fault(self, f.what(), 0, storage::is_temporary(f.code()));
+      return;
+    }
+  }
+  for (const auto& g : gens)
+    if (g.number != st.generation)
+      storage::projection_dir::remove_database(g.path);
+}
+
+void take_snapshot(self_ptr self) {
+  auto& st = self->state;
+  auto pos = st.checkpoint();
+  if (!st.model || pos == 0 || pos == st.snapshot_position)
+    return;
+  auto tmp = st.dir->snapshot_temp_path();
+  st.model->copy_to(tmp);
+  fs::rename(tmp, st.dir->snapshot_path(pos));
+  ++st.snapshots;
+  st.snapshot_position = pos;
+  st.since_snapshot = 0;
+  st.last_snapshot = counters::clock::now();
+  auto snaps = st.dir->snapshots();
+  for (size_t i = static_cast<size_t>(st.o.settings.snapshot_keep); i < snaps.size(); ++i)
+    storage::projection_dir::remove_database(snaps[i].path);
+}
+
+void maybe_snapshot(self_ptr self) {
+  auto& st = self->state;
+  const auto& set = st.o.settings;
+  bool by_count = set.snapshot_every_events > 0
+                  && st.since_snapshot >= static_cast<uint64_t>(set.snapshot_every_events);
+  bool by_time = set.snapshot_every.count() > 0 && st.since_snapshot > 0
+                 && counters::clock::now() - st.last_snapshot >= set.snapshot_every;
+  if (!by_count && !by_time)
+    return;
+  try {
+    take_snapshot(self);
+  } catch (const std::exception& e) {
+    spdlog::warn("projection {}: snapshot failed: {}", st.o.def.name, e.what());
+  }
+}
+
+/// Applies events to the current model and updates everything that follows.
+void apply_live(self_ptr self, const event_batch& events) {
+  auto& st = self->state;
+  auto start = counters::clock::now();
+  storage::apply_result r;
+  try {
+    r = st.model->apply(events);
+  } catch (const storage::failure& f) {
+    fault(self, f.what(), st.checkpoint() + 1, storage::is_temporary(f.code()));
+    return;
+  }
+  st.apply_ns += static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(counters::clock::now() - start).count());
+  st.applied += r.applied;
+  st.since_snapshot += r.applied;
+  if (r.applied > 0) {
+    for (const auto& e : events)
+      if (e.position == r.checkpoint)
+        st.last_event_time = e.time;
+    st.lag_ms = now_ms() - st.last_event_time;
+  }
+  if (r.failed)
+    fault(self, r.error, r.failed_position, false);
+  release_waiters(self);
+  maybe_snapshot(self);
+}
+
+void schedule_step(self_ptr self) {
+  if (!self->state.step_scheduled) {
+    self->state.step_scheduled = true;
+    self->send(self, step_atom_v);
+  }
+}
+
+/// Reads one page of the journal from `after` + 1.
+event_batch read_page(self_ptr self, uint64_t after) {
+  auto& st = self->state;
+  auto page = st.reader->read_all(after + 1, static_cast<size_t>(st.o.settings.apply_batch));
+  if (!page.empty())
+    st.head = std::max(st.head, page.back().position);
+  return page;
+}
+
+void abort_rebuild(self_ptr self, std::string why) {
+  auto& st = self->state;
+  spdlog::error("projection {}: rebuild abandoned: {}", st.o.def.name, why);
+  st.rebuild_error = "rebuild abandoned: " + why;
+  auto path = st.rebuild->path();
+  st.rebuild.reset();
+  storage::projection_dir::remove_database(path);
+}
+
+void swap_in_rebuild(self_ptr self) {
+  auto& st = self->state;
+  st.rebuild->mark_complete();
+  auto previous = st.generation;
+  st.model = std::move(st.rebuild);
+  st.generation = st.rebuild_generation;
+  st.faulted = false;
+  st.error.clear();
+  st.faulted_position = 0;
+  ++st.rebuilds;
+  spdlog::info("projection {}: rebuilt (from position {}), now at position {}", st.o.def.name,
+               st.rebuilt_from, st.checkpoint());
+  notify_file(self);
+  // Queries may still read the previous generation; older ones go.
+  for (const auto& g : st.dir->generations())
+    if (g.number < previous)
+      storage::projection_dir::remove_database(g.path);
+  release_waiters(self);
+}
+
+void rebuild_step(self_ptr self) {
+  auto& st = self->state;
+  try {
+    auto page = read_page(self, st.rebuild->checkpoint());
+    if (!page.empty()) {
+      auto r = st.rebuild->apply(page);
+      if (r.failed) {
+        abort_rebuild(self, r.error);
+        return;
+      }
+    }
+  } catch (const storage::failure& f) {
+    abort_rebuild(self, f.what());
+    return;
+  }
+  if (st.rebuild->checkpoint() >= st.checkpoint() && st.rebuild->checkpoint() >= st.head)
+    swap_in_rebuild(self);
+}
+
+void step(self_ptr self) {
+  auto& st = self->state;
+  st.step_scheduled = false;
+  if (st.model && !st.faulted && st.checkpoint() < st.head) {
+    try {
+      auto page = read_page(self, st.checkpoint());
+      if (!page.empty())
+        apply_live(self, page);
+    } catch (const storage::failure& f) {
+      fault(self, f.what(), st.checkpoint() + 1, storage::is_temporary(f.code()));
+    }
+  }
+  if (st.rebuild)
+    rebuild_step(self);
+  bool behind = st.model && !st.faulted && st.checkpoint() < st.head;
+  if (behind || st.rebuild)
+    schedule_step(self);
+}
+
+void start_rebuild(self_ptr self) {
+  auto& st = self->state;
+  if (st.rebuild)
+    return;
+  st.rebuild_error.clear();
+  uint64_t newest = st.generation;
+  for (const auto& g : st.dir->generations())
+    newest = std::max(newest, g.number);
+  st.rebuild_generation = newest + 1;
+  auto path = st.dir->generation_path(st.rebuild_generation);
+  storage::projection_dir::remove_database(path);
+  st.rebuilt_from = 0;
+  auto fingerprint = storage::read_model::fingerprint(st.o.def);
+  for (const auto& snap : st.dir->snapshots()) {
+    try {
+      auto label = storage::read_label(snap.path, true);
+      if (label.fingerprint != fingerprint || label.checkpoint != snap.number
+          || label.checkpoint > std::max(st.head, st.checkpoint()))
+        throw storage::failure(storage::errc::corrupt,
+                               snap.path + ": does not match its name or the definition");
+      fs::copy_file(snap.path, path, fs::copy_options::overwrite_existing);
+      st.rebuilt_from = label.checkpoint;
+      break;
+    } catch (const std::exception& e) {
+      spdlog::warn("projection {}: skipping snapshot {}: {}", st.o.def.name, snap.path, e.what());
+      storage::projection_dir::remove_database(path);
+    }
+  }
+  try {
+    st.rebuild = std::make_unique<storage::read_model>(path, st.o.def);
+  } catch (const storage::failure& f) {
+    st.rebuild_error = std::string("cannot start a rebuild: ") + f.what();
+    return;
+  }
+  spdlog::info("projection {}: rebuilding from position {}", st.o.def.name, st.rebuilt_from);
+  schedule_step(self);
+}
+
+void arm_tick(self_ptr self) {
+  auto every = self->state.o.settings.snapshot_every;
+  config::duration interval = 5s;
+  if (every.count() > 0 && every < interval)
+    interval = every;
+  self->delayed_send(self, interval, tick_atom_v);
+}
+
+projection_actor::behavior_type projection_impl(self_ptr self, projection_options o) {
+  auto& st = self->state;
+  st.o = std::move(o);
+  st.dir = std::make_unique<storage::projection_dir>(st.o.data_dir, st.o.def.name);
+  st.reader = std::make_unique<storage::journal_reader>(st.o.journal_path);
+  st.head = st.reader->head();
+  open_current(self);
+  notify_file(self);
+  if (st.checkpoint() < st.head)
+    schedule_step(self);
+  arm_tick(self);
+  return {
+    [self](committed_atom, const event_batch& batch) {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      st.stats.sample(self);
+      if (batch.empty())
+        return;
+      st.head = std::max(st.head, batch.back().position);
+      if (!st.model || st.faulted)
+        return;
+      // In order and not catching up: apply now. Otherwise the catch-up
+      // reads these from the journal.
+      if (!st.step_scheduled && batch.front().position <= st.checkpoint() + 1)
+        apply_live(self, batch);
+      else if (st.checkpoint() < st.head)
+        schedule_step(self);
+      if (st.rebuild)
+        schedule_step(self);
+    },
+    [self](step_atom) {
+      auto scope = self->state.stats.measure();
+      step(self);
+    },
+    [self](catch_up_atom, uint64_t position) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      if (st.checkpoint() >= position)
+        return st.checkpoint();
+      if (st.faulted)
+        return caf::make_error(errc::unavailable, "projection " + st.o.def.name + " is faulted");
+      auto promise = self->make_response_promise<uint64_t>();
+      st.waiters.push_back({position, promise});
+      st.head = std::max(st.head, position);
+      schedule_step(self);
+      return promise;
+    },
+    [self](status_atom) -> projection_status {
+      auto scope = self->state.stats.measure();
+      return status_of(self);
+    },
+    [self](rebuild_atom) -> projection_status {
+      auto scope = self->state.stats.measure();
+      start_rebuild(self);
+      return status_of(self);
+    },
+    [self](retry_atom) -> projection_status {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      if (st.faulted && st.model) {
+        st.faulted = false;
+        st.error.clear();
+        st.faulted_position = 0;
+        schedule_step(self);
+      }
+      return status_of(self);
+    },
+    [self](skip_atom) -> caf::result<projection_status> {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      if (st.faulted && st.model && st.faulted_position > 0) {
+        try {
+          st.model->skip_to(st.faulted_position);
+        } catch (const storage::failure& f) {
+          return from_failure(f);
+        }
+        spdlog::warn("projection {}: skipped the event at position {}", st.o.def.name,
+                     st.faulted_position);
+        st.faulted = false;
+        st.error.clear();
+        st.faulted_position = 0;
+        release_waiters(self);
+        schedule_step(self);
+      }
+      return status_of(self);
+    },
+    [self](snapshot_atom) -> caf::result<uint64_t> {
+      auto scope = self->state.stats.measure();
+      try {
+        take_snapshot(self);
+      } catch (const std::exception& e) {
+        return caf::make_error(errc::unavailable, std::string(e.what()));
+      }
+      return self->state.snapshot_position;
+    },
+    [self](stats_atom) -> actor_stats {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      st.stats.sample(self, true);
+      auto status = status_of(self);
+      auto s = st.stats.stats("projection " + st.o.def.name, "projection");
+      s.figures = {
+        {"position", static_cast<int64_t>(status.position)},
+        {"head", static_cast<int64_t>(status.head)},
+        {"lag", static_cast<int64_t>(status.lag)},
+        {"lag_ms", status.lag > 0 ? st.lag_ms : 0},
+        {"applied", static_cast<int64_t>(st.applied)},
+        {"apply_ns", static_cast<int64_t>(st.apply_ns)},
+        {"faulted", st.faulted ? 1 : 0},
+        {"rebuilds", static_cast<int64_t>(st.rebuilds)},
+        {"rebuilt_from", static_cast<int64_t>(st.rebuilt_from)},
+        {"snapshots", static_cast<int64_t>(st.snapshots)},
+        {"generation", static_cast<int64_t>(st.generation)},
+      };
+      return s;
+    },
+    [self](tick_atom) {
+      auto& st = self->state;
+      // Temporary faults (the disk refused) heal by themselves: try again.
+      if (st.faulted && st.fault_temporary && st.model) {
+        st.faulted = false;
+        schedule_step(self);
+      }
+      maybe_snapshot(self);
+      arm_tick(self);
+    },
+  };
+}
+
+} // namespace
+
+projection_actor spawn_projection(caf::actor_system& sys, projection_options options) {
+  return sys.spawn<caf::detached>(projection_impl, std::move(options));
+}
+
+} // namespace herald::actors

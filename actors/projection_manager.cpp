@@ -1,0 +1,103 @@
+#include "actors/projection_manager.hpp"
+
+#include "actors/errors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <memory>
+
+namespace herald::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct manager_state {
+  static inline const char* name = "projections";
+  std::vector<std::pair<std::string, projection_actor>> projections;
+
+  const projection_actor* find(const std::string& name) const {
+    for (const auto& [n, a] : projections)
+      if (n == name)
+        return &a;
+    return nullptr;
+  }
+};
+
+using self_ptr = projections_actor::stateful_pointer<manager_state>;
+
+caf::error unknown(const std::string& name) {
+  return caf::make_error(errc::not_found, "no projection named \"" + name + "\"");
+}
+
+/// Asks every projection and answers with all replies, in config order.
+template <class T, class Atom>
+caf::result<std::vector<T>> gather(self_ptr self, Atom atom) {
+  auto& ps = self->state.projections;
+  if (ps.empty())
+    return std::vector<T>{};
+  auto promise = self->make_response_promise<std::vector<T>>();
+  auto results = std::make_shared<std::vector<T>>(ps.size());
+  auto pending = std::make_shared<size_t>(ps.size());
+  for (size_t i = 0; i < ps.size(); ++i)
+    self->request(ps[i].second, 10s, atom)
+      .then(
+        [promise, results, pending, i](T& r) mutable {
+          (*results)[i] = std::move(r);
+          if (--*pending == 0)
+            promise.deliver(std::move(*results));
+        },
+        [promise, results, pending, i, name = ps[i].first](const caf::error&) mutable {
+          (*results)[i].name = name; // unanswered: reported by name only
+          if (--*pending == 0)
+            promise.deliver(std::move(*results));
+        });
+  return promise;
+}
+
+projections_actor::behavior_type
+manager_impl(self_ptr self, std::vector<std::pair<std::string, projection_actor>> projections) {
+  self->state.projections = std::move(projections);
+  for (auto& [name, p] : self->state.projections)
+    self->link_to(p);
+  auto by_name = [self](auto atom) {
+    return [self, atom](const std::string& name) -> caf::result<projection_status> {
+      const auto* p = self->state.find(name);
+      if (!p)
+        return unknown(name);
+      return self->delegate(*p, atom);
+    };
+  };
+  return {
+    [self](status_atom a) { return gather<projection_status>(self, a); },
+    [by_name](status_atom, const std::string& name) { return by_name(status_atom_v)(name); },
+    [by_name](rebuild_atom, const std::string& name) { return by_name(rebuild_atom_v)(name); },
+    [by_name](retry_atom, const std::string& name) { return by_name(retry_atom_v)(name); },
+    [by_name](skip_atom, const std::string& name) { return by_name(skip_atom_v)(name); },
+    [self](catch_up_atom a, const std::string& name, uint64_t position) -> caf::result<uint64_t> {
+      const auto* p = self->state.find(name);
+      if (!p)
+        return unknown(name);
+      return self->delegate(*p, a, position);
+    },
+    [self](snapshot_atom a, const std::string& name) -> caf::result<uint64_t> {
+      const auto* p = self->state.find(name);
+      if (!p)
+        return unknown(name);
+      return self->delegate(*p, a);
+    },
+    [self](stats_atom a) { return gather<actor_stats>(self, a); },
+  };
+}
+
+} // namespace
+
+projections_actor
+spawn_projection_manager(caf::actor_system& sys,
+                         std::vector<std::pair<std::string, projection_actor>> projections) {
+  return sys.spawn(manager_impl, std::move(projections));
+}
+
+} // namespace herald::actors

@@ -1,0 +1,51 @@
+// The files of one projection under <data_dir>/projections/<name>/:
+//
+//   live-000001.db   generations of the read model; the newest complete
+//                    one is current. A rebuild writes the next generation
+//                    and it becomes current when it has caught up.
+//   snap-<pos>.db    snapshots: consistent copies labelled with the
+//                    position they hold (last journal.snapshot_keep kept)
+//
+// Generations are never renamed over each other: SQLite's WAL files belong
+// to a path, and queries may still read the previous generation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::storage {
+
+class projection_dir {
+public:
+  /// Creates the directory if needed.
+  projection_dir(const std::string& data_dir, const std::string& name);
+
+  const std::string& path() const {
+    return path_;
+  }
+
+  struct file {
+    uint64_t number; ///< generation number, or snapshot position
+    std::string path;
+  };
+
+  /// Generations, oldest first.
+  std::vector<file> generations() const;
+  std::string generation_path(uint64_t number) const;
+
+  /// Snapshots, newest (highest position) first.
+  std::vector<file> snapshots() const;
+  std::string snapshot_path(uint64_t position) const;
+  /// Where a snapshot is written before it is renamed into place.
+  std::string snapshot_temp_path() const;
+
+  /// Removes a database file with its -wal and -shm companions.
+  static void remove_database(const std::string& path);
+
+private:
+  std::vector<file> list(const std::string& prefix) const;
+  std::string path_;
+};
+
+} // namespace herald::storage

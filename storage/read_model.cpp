@@ -1,0 +1,490 @@
+#include "storage/read_model.hpp"
+
+#include "storage/event_meta.hpp"
+#include "storage/payload_codec.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+namespace herald::storage {
+
+namespace {
+
+/// The event fields a handler's SQL may bind by name.
+enum class field : uint8_t {
+  stream,
+  ns,
+  name,
+  version,
+  position,
+  type,
+  id,
+  time,
+  meta,
+  data,
+  user,
+  client
+};
+
+std::optional<field> field_named(std::string_view param) {
+  if (param.empty())
+    return std::nullopt;
+  param.remove_prefix(1); // ':' '@' or '$'
+  static const std::pair<std::string_view, field> names[] = {
+    {"stream", field::stream},   {"namespace", field::ns},      {"name", field::name},
+    {"version", field::version}, {"position", field::position}, {"type", field::type},
+    {"id", field::id},           {"time", field::time},         {"meta", field::meta},
+    {"data", field::data},       {"user", field::user},         {"client", field::client},
+  };
+  for (const auto& [n, f] : names)
+    if (n == param)
+      return f;
+  return std::nullopt;
+}
+
+struct compiled_statement {
+  statement stmt;
+  std::vector<std::pair<int, field>> params;
+};
+
+struct compiled_handler {
+  std::string namespace_name;
+  std::vector<std::string> types;
+  int line = 0;
+  std::vector<compiled_statement> statements;
+
+  bool matches(const event_view& e) const {
+    if (!namespace_name.empty() && config::namespace_name(e.stream) != namespace_name)
+      return false;
+    return types.empty() || std::find(types.begin(), types.end(), e.type) != types.end();
+  }
+};
+
+/// A handler that does not compile, and the config line it is on.
+struct compile_error {
+  int line;
+  std::string message;
+};
+
+std::vector<compiled_handler> compile(const database& db, const config::projection_def& def) {
+  std::vector<compiled_handler> out;
+  int n = 0;
+  for (const auto& h : def.handlers) {
+    ++n;
+    compiled_handler ch{h.namespace_name, h.types, h.line, {}};
+    std::vector<statement> stmts;
+    try {
+      stmts = db.prepare_all(h.sql);
+    } catch (const failure& f) {
+      throw compile_error{h.line, "projection " + def.name + ", handler " + std::to_string(n) + ": "
+                                    + f.what()};
+    }
+    for (auto& s : stmts) {
+      compiled_statement cs{std::move(s), {}};
+      for (int i = 1; i <= cs.stmt.parameter_count(); ++i) {
+        const char* pname = cs.stmt.parameter_name(i);
+        auto f = field_named(pname ? pname : "");
+        if (!f)
+          throw compile_error{h.line,
+                              "projection " + def.name + ", handler " + std::to_string(n)
+                                + ": unknown parameter " + (pname ? pname : "?" + std::to_string(i))
+                                + " (known: :stream :namespace :name :version :position :type :id "
+                                  ":time :meta :data :user :client)"};
+        cs.params.emplace_back(i, *f);
+      }
+      ch.statements.push_back(std::move(cs));
+    }
+    out.push_back(std::move(ch));
+  }
+  return out;
+}
+
+uint64_t fnv1a(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h ^ 0xff; // separates fields
+}
+
+constexpr const char* meta_schema =
+  "CREATE TABLE _herald (key TEXT PRIMARY KEY, value) WITHOUT ROWID";
+
+/// What one event's handlers may bind, rendered on first use.
+struct event_values {
+  explicit event_values(const event_view& ev) : e(ev) {}
+
+  const event_view& e;
+  std::string ns, name, meta_json, data_json;
+  bool have_ns = false, have_meta_json = false, have_data_json = false, have_meta = false;
+  event_meta meta;
+
+  void bind(statement& s, int index, field f) {
+    switch (f) {
+      case field::stream:
+        s.bind(index, e.stream);
+        break;
+      case field::ns:
+        if (!have_ns) {
+          ns = std::string(config::namespace_name(e.stream));
+          auto colon = e.stream.find(':');
+          name =
+            std::string(colon == std::string_view::npos ? e.stream : e.stream.substr(colon + 1));
+          have_ns = true;
+        }
+        s.bind(index, ns);
+        break;
+      case field::name:
+        if (!have_ns)
+          bind(s, index, field::ns); // computes both
+        s.bind(index, name);
+        break;
+      case field::version:
+        s.bind(index, static_cast<int64_t>(e.version));
+        break;
+      case field::position:
+        s.bind(index, static_cast<int64_t>(e.position));
+        break;
+      case field::type:
+        s.bind(index, e.type);
+        break;
+      case field::id:
+        s.bind(index, e.id);
+        break;
+      case field::time:
+        s.bind(index, e.time);
+        break;
+      case field::meta:
+        if (!have_meta_json) {
+          if (!msgpack_to_json(e.meta, meta_json) || e.meta.empty())
+            meta_json = "{}";
+          have_meta_json = true;
+        }
+        s.bind(index, meta_json);
+        break;
+      case field::data:
+        if (!have_data_json) {
+          if (!msgpack_to_json(e.data, data_json))
+            data_json = "null";
+          have_data_json = true;
+        }
+        s.bind(index, data_json);
+        break;
+      case field::user:
+      case field::client:
+        if (!have_meta) {
+          meta = decode_meta(e.meta);
+          have_meta = true;
+        }
+        s.bind(index, f == field::user ? meta.user : meta.client);
+        break;
+    }
+  }
+};
+
+/// A handler failed on an event: its tables refuse it (constraint, SQL
+/// error), as opposed to the disk refusing everything.
+struct handler_error {
+  std::string message;
+};
+
+} // namespace
+
+struct read_model::impl {
+  database db;
+  std::string name;
+  std::string fingerprint;
+  std::vector<compiled_handler> handlers;
+  statement begin, commit, rollback, set_checkpoint;
+  uint64_t checkpoint = 0;
+  bool matches = true;
+  bool complete = false;
+
+  impl(const std::string& path, const config::projection_def& def)
+    : db(path, database::mode::read_write_create), name(def.name),
+      fingerprint(read_model::fingerprint(def)), begin(db.prepare("BEGIN IMMEDIATE")),
+      commit(db.prepare("COMMIT")), rollback(db.prepare("ROLLBACK")),
+      set_checkpoint(db.prepare("SELECT 1")) {
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+            "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY");
+    bool fresh = db.query_int("SELECT count(*) FROM sqlite_schema") == 0;
+    if (fresh) {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        db.exec(meta_schema);
+        db.exec(def.schema);
+        auto put = db.prepare("INSERT INTO _herald (key, value) VALUES (?1, ?2)");
+        put.bind(1, std::string_view("fingerprint")).bind(2, fingerprint);
+        put.step();
+        put.reset();
+        put.bind(1, std::string_view("checkpoint")).bind(2, int64_t{0});
+        put.step();
+        put.reset();
+        put.bind(1, std::string_view("complete")).bind(2, int64_t{0});
+        put.step();
+        db.exec("COMMIT");
+      } catch (...) {
+        if (db.in_transaction())
+          db.exec("ROLLBACK");
+        throw;
+      }
+    }
+    if (db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = '_herald'") == 0) {
+      matches = false; // not a read model of ours
+      return;
+    }
+    auto get = db.prepare("SELECT value FROM _herald WHERE key = ?1");
+    get.bind(1, std::string_view("fingerprint"));
+    matches = get.step() && get.column_text(0) == fingerprint;
+    get.reset();
+    get.bind(1, std::string_view("checkpoint"));
+    checkpoint = get.step() ? static_cast<uint64_t>(get.column_int(0)) : 0;
+    get.reset();
+    get.bind(1, std::string_view("complete"));
+    complete = get.step() && get.column_int(0) != 0;
+    get.reset();
+    set_checkpoint = db.prepare("UPDATE _herald SET value = ?1 WHERE key = 'checkpoint'");
+    if (matches) {
+      try {
+        handlers = compile(db, def);
+      } catch (const compile_error& e) {
+        throw failure(errc::invalid_argument, e.message);
+      }
+    }
+  }
+
+  void store_checkpoint(uint64_t position) {
+    set_checkpoint.bind(1, static_cast<int64_t>(position));
+    set_checkpoint.step();
+    set_checkpoint.reset();
+  }
+
+  /// Runs the handlers of one event; handler_error when its SQL fails.
+  void run(const event_view& e) {
+    event_values values(e);
+    for (size_t h = 0; h < handlers.size(); ++h) {
+      auto& handler = handlers[h];
+      if (!handler.matches(e))
+        continue;
+      for (auto& cs : handler.statements) {
+        try {
+          for (auto& [index, f] : cs.params)
+            values.bind(cs.stmt, index, f);
+          while (cs.stmt.step()) {
+          }
+          cs.stmt.reset();
+        } catch (const failure& f) {
+          cs.stmt.reset();
+          if (is_temporary(f.code()) || f.code() == errc::corrupt)
+            throw; // the file or disk, not the handler
+          throw handler_error{"handler " + std::to_string(h + 1) + " (line "
+                              + std::to_string(handler.line) + ") failed on event "
+                              + std::to_string(e.position) + " (" + std::string(e.stream) + " v"
+                              + std::to_string(e.version) + "): " + f.what()};
+        }
+      }
+    }
+  }
+
+  void abort_transaction() {
+    if (db.in_transaction()) {
+      try {
+        rollback.step();
+      } catch (...) {
+      }
+      rollback.reset();
+    }
+  }
+
+  /// Applies events[from, to) and the checkpoint in one transaction.
+  void apply_range(const std::vector<event_view>& events, size_t from, size_t to) {
+    begin.step();
+    begin.reset();
+    try {
+      for (size_t i = from; i < to; ++i)
+        run(events[i]);
+      store_checkpoint(events[to - 1].position);
+      commit.step();
+      commit.reset();
+    } catch (...) {
+      begin.reset();
+      commit.reset();
+      abort_transaction();
+      throw;
+    }
+    checkpoint = events[to - 1].position;
+  }
+
+  apply_result apply(const std::vector<event_view>& events) {
+    apply_result r;
+    size_t start = 0;
+    while (start < events.size() && events[start].position <= checkpoint)
+      ++start;
+    r.checkpoint = checkpoint;
+    if (start == events.size())
+      return r;
+    if (events[start].position != checkpoint + 1)
+      throw failure(errc::invalid_argument, db.path() + ": events must follow the checkpoint "
+                                              + std::to_string(checkpoint) + ", got position "
+                                              + std::to_string(events[start].position));
+    // Find the failing event (if any) by applying all; on a handler error
+    // commit what came before it and report where it failed.
+    size_t failed_at = events.size();
+    std::string error;
+    begin.step();
+    begin.reset();
+    try {
+      for (size_t i = start; i < events.size(); ++i) {
+        try {
+          run(events[i]);
+        } catch (const handler_error& he) {
+          failed_at = i;
+          error = he.message;
+          break;
+        }
+      }
+      if (failed_at == events.size()) {
+        store_checkpoint(events.back().position);
+        commit.step();
+        commit.reset();
+        checkpoint = events.back().position;
+      }
+    } catch (...) {
+      begin.reset();
+      commit.reset();
+      abort_transaction();
+      throw;
+    }
+    if (failed_at < events.size()) {
+      abort_transaction();
+      if (failed_at > start)
+        apply_range(events, start, failed_at);
+      r.failed = true;
+      r.failed_position = events[failed_at].position;
+      r.error = error;
+    }
+    r.applied = (r.failed ? failed_at : events.size()) - start;
+    r.checkpoint = checkpoint;
+    return r;
+  }
+};
+
+read_model::read_model(const std::string& path, const config::projection_def& def)
+  : impl_(std::make_unique<impl>(path, def)) {}
+
+read_model::~read_model() = default;
+
+const std::string& read_model::path() const {
+  return impl_->db.path();
+}
+
+uint64_t read_model::checkpoint() const {
+  return impl_->checkpoint;
+}
+
+bool read_model::matches_definition() const {
+  return impl_->matches;
+}
+
+bool read_model::complete() const {
+  return impl_->complete;
+}
+
+void read_model::mark_complete() {
+  impl_->db.exec("UPDATE _herald SET value = 1 WHERE key = 'complete'");
+  impl_->complete = true;
+}
+
+apply_result read_model::apply(const std::vector<event_view>& events) {
+  return impl_->apply(events);
+}
+
+apply_result read_model::apply(const std::vector<recorded_event>& events) {
+  std::vector<event_view> views;
+  views.reserve(events.size());
+  for (const auto& e : events)
+    views.push_back({e.position, e.stream, e.version, e.type, e.id, e.time, e.meta, e.data});
+  return impl_->apply(views);
+}
+
+void read_model::skip_to(uint64_t position) {
+  auto& d = *impl_;
+  d.begin.step();
+  d.begin.reset();
+  try {
+    d.store_checkpoint(position);
+    d.commit.step();
+    d.commit.reset();
+  } catch (...) {
+    d.abort_transaction();
+    throw;
+  }
+  d.checkpoint = position;
+}
+
+void read_model::copy_to(const std::string& path) {
+  std::filesystem::remove(path);
+  auto vacuum = impl_->db.prepare("VACUUM INTO ?1");
+  vacuum.bind(1, std::string_view(path));
+  vacuum.step();
+}
+
+std::string read_model::fingerprint(const config::projection_def& def) {
+  uint64_t h = 14695981039346656037ULL;
+  h = fnv1a(h, def.schema);
+  for (const auto& handler : def.handlers) {
+    h = fnv1a(h, handler.namespace_name);
+    for (const auto& t : handler.types)
+      h = fnv1a(h, t);
+    h = fnv1a(h, handler.sql);
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string read_model::validate(const config::projection_def& def, int& line) {
+  line = def.line;
+  try {
+    database db(":memory:", database::mode::read_write_create);
+    try {
+      db.exec(def.schema);
+    } catch (const failure& f) {
+      return "projection " + def.name + ": schema: " + f.what();
+    }
+    compile(db, def);
+  } catch (const compile_error& e) {
+    line = e.line;
+    return e.message;
+  } catch (const failure& f) {
+    return f.what();
+  }
+  return "";
+}
+
+read_model_label read_label(const std::string& path, bool verify) {
+  database db(path, database::mode::read_only);
+  if (verify) {
+    auto check = db.prepare("PRAGMA quick_check(1)");
+    if (check.step() && check.column_text(0) != "ok")
+      throw failure(errc::corrupt, path + ": damaged: " + std::string(check.column_text(0)));
+  }
+  read_model_label label;
+  auto get = db.prepare("SELECT key, value FROM _herald");
+  while (get.step()) {
+    auto key = get.column_text(0);
+    if (key == "checkpoint")
+      label.checkpoint = static_cast<uint64_t>(get.column_int(1));
+    else if (key == "fingerprint")
+      label.fingerprint = std::string(get.column_text(1));
+    else if (key == "complete")
+      label.complete = get.column_int(1) != 0;
+  }
+  return label;
+}
+
+} // namespace herald::storage

@@ -1,0 +1,315 @@
+// Projections (invariant 3): the chat demo's tables equal an independent
+// fold of the journal; rebuilds equal incremental application, from zero or
+// from a snapshot (damaged snapshots skipped); a faulted projection leaves
+// others running; operators can retry and skip.
+#include "tests/actors/chat_fold.hpp"
+#include "tests/actors/node_fixture.hpp"
+
+#include "actors/errors.hpp"
+#include "storage/read_model.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace herald::test {
+namespace {
+
+config::settings chat_settings(const temp_dir& dir) {
+  auto s = config::load({});
+  s.server.data_dir = dir.path().string();
+  s.journal.mode = config::durability::normal;
+  s.projections.apply_batch = 100; // many pages: exercises catch-up
+  s.projections.snapshot_every_events = 0;
+  s.projections.snapshot_every = config::duration(0);
+  return s;
+}
+
+/// Random chat traffic: messages (some without author, with quotes and
+/// unicode), other event types, a few streams outside chat.
+uint64_t chat_traffic(node_harness& h, int n, unsigned seed) {
+  std::mt19937 rng(seed);
+  const char* authors[] = {"ann", "bob", "chloé", "d\\\"q"};
+  uint64_t last = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string room = "chat:room" + std::to_string(rng() % 7);
+    auto kind = rng() % 10;
+    storage::append_result r;
+    if (kind < 7)
+      r = h.append(room, "message",
+                   "{\"author\":\"" + std::string(authors[rng() % 4]) + "\",\"text\":\"hello "
+                     + std::to_string(i) + " \\u263a\"}");
+    else if (kind == 7)
+      r = h.append(room, "message", "{\"text\":\"anonymous " + std::to_string(i) + "\"}");
+    else if (kind == 8)
+      r = h.append(room, "typing", "{\"author\":\"ann\"}");
+    else
+      r = h.append("news:" + std::to_string(rng() % 3), "message", "{\"text\":\"not chat\"}");
+    last = r.last_position;
+  }
+  return last;
+}
+
+TEST(projection, chat_tables_equal_an_independent_fold) {
+  temp_dir dir;
+  node_harness h(chat_settings(dir));
+  auto head = chat_traffic(h, 600, 1);
+  EXPECT_EQ(h.caught_up("chat", head), head);
+  auto file = h.projection_file("chat");
+  EXPECT_EQ(checkpoint_of(file), head);
+  auto tables = dump_tables(file);
+  auto fold = chat_fold(h.journal_file(), head);
+  EXPECT_EQ(tables["rooms"], fold["rooms"]);
+  EXPECT_EQ(tables["messages"], fold["messages"]);
+  EXPECT_EQ(fold["rooms"].size(), 7u);
+  auto status = h.status("chat");
+  EXPECT_EQ(status.status, "running");
+  EXPECT_EQ(status.position, head);
+  EXPECT_EQ(status.lag, 0u);
+}
+
+TEST(projection, a_restarted_node_catches_up_from_its_checkpoint) {
+  temp_dir dir;
+  uint64_t first = 0;
+  {
+    node_harness h(chat_settings(dir));
+    first = chat_traffic(h, 200, 2);
+    h.caught_up("chat", first);
+  }
+  // Events appended while the projection is away (its own file untouched).
+  {
+    auto s = chat_settings(dir);
+    s.projection_defs.clear();
+    s.query_defs.clear();
+    node_harness h(s);
+    chat_traffic(h, 300, 3);
+  }
+  node_harness h(chat_settings(dir));
+  auto head = h.append("chat:late", "message", "{\"text\":\"x\"}").last_position;
+  EXPECT_EQ(h.caught_up("chat", head), head);
+  auto stats = h.projection_stats("chat");
+  EXPECT_EQ(stats.figures["applied"], static_cast<int64_t>(head - first));
+  EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), head));
+}
+
+/// Asks for a rebuild and waits until it has been swapped in.
+void rebuild(node_harness& h, const std::string& name) {
+  h.self->request(h.node.projections, 10s, actors::rebuild_atom_v, name)
+    .receive([](const actors::projection_status& s) { EXPECT_EQ(s.status, "rebuilding"); },
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+  ASSERT_TRUE(h.eventually([&] { return h.status(name).status != "rebuilding"; }));
+}
+
+TEST(projection, rebuild_equals_incremental) {
+  temp_dir dir;
+  node_harness h(chat_settings(dir));
+  auto head = chat_traffic(h, 500, 4);
+  h.caught_up("chat", head);
+  auto before = h.projection_file("chat");
+  auto incremental = dump_tables(before);
+  rebuild(h, "chat");
+  auto after = h.projection_file("chat");
+  EXPECT_NE(after, before); // a new generation, swapped in
+  EXPECT_EQ(checkpoint_of(after), head);
+  EXPECT_EQ(dump_tables(after), incremental);
+  auto stats = h.projection_stats("chat");
+  EXPECT_EQ(stats.figures["rebuilds"], 1);
+  EXPECT_EQ(stats.figures["rebuilt_from"], 0);
+}
+
+TEST(projection, a_rebuild_keeps_up_with_new_writes) {
+  temp_dir dir;
+  node_harness h(chat_settings(dir));
+  chat_traffic(h, 400, 5);
+  h.self->send(h.node.projections, actors::rebuild_atom_v, std::string("chat"));
+  auto head = chat_traffic(h, 200, 6);
+  ASSERT_TRUE(h.eventually([&] { return h.status("chat").status != "rebuilding"; }));
+  h.caught_up("chat", head);
+  EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), head));
+}
+
+uint64_t snapshot(node_harness& h, const std::string& name) {
+  uint64_t pos = 0;
+  h.self->request(h.node.projections, 10s, actors::snapshot_atom_v, name)
+    .receive([&](uint64_t p) { pos = p; },
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+  return pos;
+}
+
+TEST(projection, rebuild_from_a_snapshot_equals_rebuild_from_zero) {
+  temp_dir dir;
+  node_harness h(chat_settings(dir));
+  auto mid = chat_traffic(h, 300, 7);
+  h.caught_up("chat", mid);
+  EXPECT_EQ(snapshot(h, "chat"), mid);
+  storage::projection_dir pdir(dir.path().string(), "chat");
+  ASSERT_EQ(pdir.snapshots().size(), 1u);
+  auto head = chat_traffic(h, 300, 8);
+  h.caught_up("chat", head);
+  rebuild(h, "chat");
+  EXPECT_EQ(h.projection_stats("chat").figures["rebuilt_from"], static_cast<int64_t>(mid));
+  auto from_snapshot = dump_tables(h.projection_file("chat"));
+  for (const auto& snap : pdir.snapshots())
+    storage::projection_dir::remove_database(snap.path);
+  rebuild(h, "chat");
+  EXPECT_EQ(h.projection_stats("chat").figures["rebuilt_from"], 0);
+  auto from_zero = dump_tables(h.projection_file("chat"));
+  EXPECT_EQ(from_snapshot, from_zero);
+  EXPECT_EQ(from_zero, chat_fold(h.journal_file(), head));
+}
+
+TEST(projection, a_damaged_snapshot_is_skipped_for_an_older_one) {
+  temp_dir dir;
+  node_harness h(chat_settings(dir));
+  auto first = chat_traffic(h, 200, 9);
+  h.caught_up("chat", first);
+  snapshot(h, "chat");
+  auto second = chat_traffic(h, 200, 10);
+  h.caught_up("chat", second);
+  snapshot(h, "chat");
+  auto head = chat_traffic(h, 100, 11);
+  h.caught_up("chat", head);
+  storage::projection_dir pdir(dir.path().string(), "chat");
+  auto snaps = pdir.snapshots();
+  ASSERT_EQ(snaps.size(), 2u);
+  ASSERT_EQ(snaps[0].number, second);
+  {
+    // Garble the newest snapshot past its header.
+    std::fstream f(snaps[0].path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(4096);
+    std::string junk(8192, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  rebuild(h, "chat");
+  EXPECT_EQ(h.projection_stats("chat").figures["rebuilt_from"], static_cast<int64_t>(first));
+  EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), head));
+}
+
+TEST(projection, snapshots_are_taken_every_n_events_and_the_last_k_kept) {
+  temp_dir dir;
+  auto s = chat_settings(dir);
+  s.projections.snapshot_every_events = 100;
+  s.projections.snapshot_keep = 2;
+  s.projections.apply_batch = 50;
+  node_harness h(s);
+  uint64_t head = 0;
+  for (int round = 0; round < 5; ++round) {
+    head = chat_traffic(h, 120, 20 + round);
+    h.caught_up("chat", head);
+  }
+  EXPECT_GE(h.projection_stats("chat").figures["snapshots"], 4);
+  storage::projection_dir pdir(dir.path().string(), "chat");
+  auto snaps = pdir.snapshots();
+  ASSERT_EQ(snaps.size(), 2u);
+  for (const auto& snap : snaps) {
+    auto label = storage::read_label(snap.path, true);
+    EXPECT_EQ(label.checkpoint, snap.number);
+  }
+}
+
+/// Two projections over the same events; one refuses events whose data has
+/// "bad": true (a CHECK constraint), the other counts everything.
+config::settings two_projections(const temp_dir& dir) {
+  auto s = chat_settings(dir);
+  s.projection_defs.clear();
+  s.query_defs.clear();
+  config::projection_def good{"good", "CREATE TABLE n (k TEXT PRIMARY KEY, c INTEGER);", {}, 1};
+  good.handlers.push_back({"",
+                           {},
+                           "INSERT INTO n VALUES ('all', 1) "
+                           "ON CONFLICT (k) DO UPDATE SET c = c + 1",
+                           2});
+  config::projection_def picky{
+    "picky", "CREATE TABLE v (p INTEGER PRIMARY KEY, ok INTEGER CHECK (ok = 1));", {}, 3};
+  picky.handlers.push_back({"",
+                            {},
+                            "INSERT INTO v VALUES (:position, "
+                            "CASE WHEN json_extract(:data, '$.bad') THEN 0 ELSE 1 END)",
+                            4});
+  s.projection_defs = {good, picky};
+  return s;
+}
+
+TEST(projection, a_faulted_projection_leaves_others_running) {
+  temp_dir dir;
+  node_harness h(two_projections(dir));
+  for (int i = 0; i < 10; ++i)
+    h.append("s", "t", "{\"n\":" + std::to_string(i) + "}");
+  auto bad = h.append("s", "t", "{\"bad\":true}").last_position;
+  uint64_t head = 0;
+  for (int i = 0; i < 10; ++i)
+    head = h.append("s", "t", "{}").last_position;
+  EXPECT_EQ(h.caught_up("good", head), head);
+  ASSERT_TRUE(h.eventually([&] { return h.status("picky").status == "faulted"; }));
+  auto status = h.status("picky");
+  EXPECT_EQ(status.faulted_position, bad);
+  EXPECT_EQ(status.position, bad - 1); // everything before it applied
+  EXPECT_EQ(status.lag, head - (bad - 1));
+  EXPECT_NE(status.error.find("CHECK constraint failed"), std::string::npos) << status.error;
+  EXPECT_NE(status.error.find("event " + std::to_string(bad)), std::string::npos);
+  // The good one goes on with new events while the other is faulted.
+  auto later = h.append("s", "t", "{}").last_position;
+  EXPECT_EQ(h.caught_up("good", later), later);
+  // Retry fails the same way; skip steps over the poison event.
+  h.self->request(h.node.projections, 10s, actors::retry_atom_v, std::string("picky"))
+    .receive([](const actors::projection_status&) {}, [](const caf::error&) {});
+  ASSERT_TRUE(h.eventually([&] { return h.status("picky").status == "faulted"; }));
+  EXPECT_EQ(h.status("picky").faulted_position, bad);
+  h.self->request(h.node.projections, 10s, actors::skip_atom_v, std::string("picky"))
+    .receive([](const actors::projection_status&) {},
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+  EXPECT_EQ(h.caught_up("picky", later), later);
+  auto tables = dump_tables(h.projection_file("picky"));
+  EXPECT_EQ(tables["v"].size(), later - 1); // all but the skipped one
+}
+
+TEST(projection, unknown_projections_are_not_found) {
+  temp_dir dir;
+  node_harness h(chat_settings(dir));
+  h.self->request(h.node.projections, 10s, actors::status_atom_v, std::string("nope"))
+    .receive([](const actors::projection_status&) { ADD_FAILURE() << "found"; },
+             [](const caf::error& e) { EXPECT_EQ(actors::code_of(e), actors::errc::not_found); });
+  h.self->request(h.node.projections, 10s, actors::status_atom_v)
+    .receive(
+      [](const std::vector<actors::projection_status>& all) {
+        ASSERT_EQ(all.size(), 1u);
+        EXPECT_EQ(all[0].name, "chat");
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+}
+
+TEST(projection, definitions_that_do_not_compile_fail_at_start_with_their_line) {
+  auto s = config::parse_toml(R"toml([[projection]]
+name = "p"
+schema = "CREATE TABLE t (a INTEGER);"
+[[projection.handler]]
+sql = "INSERT INTO t VALUES (:nosuchfield)"
+)toml",
+                              "h.toml");
+  try {
+    actors::validate_definitions(s);
+    FAIL() << "accepted";
+  } catch (const config::config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("h.toml:4:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown parameter :nosuchfield"), std::string::npos)
+      << e.what();
+  }
+  s.projection_defs[0].handlers[0].sql = "INSERT INTO nosuchtable VALUES (1)";
+  EXPECT_THROW(actors::validate_definitions(s), config::config_error);
+  s.projection_defs[0].handlers[0].sql = "INSERT INTO t VALUES (:version)";
+  s.query_defs.push_back({"q", "p", "SELECT a FROM t WHERE a = :x", {}, true, 9});
+  try {
+    actors::validate_definitions(s);
+    FAIL() << "accepted an undeclared query parameter";
+  } catch (const config::config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("h.toml:9:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(":x"), std::string::npos) << e.what();
+  }
+  s.query_defs[0].sql = "DELETE FROM t";
+  EXPECT_THROW(actors::validate_definitions(s), config::config_error);
+  s.query_defs[0].sql = "SELECT a FROM t";
+  EXPECT_NO_THROW(actors::validate_definitions(s));
+}
+
+} // namespace
+} // namespace herald::test
