@@ -123,44 +123,31 @@ void notify_file(self_ptr self) {
     self->send(l, file_atom_v, st.o.def.name, st.model->path());
 }
 
-/// Opens the newest complete generation that matches the definition, or
-/// starts a fresh one; a damaged file leaves the projection faulted.
+/// Opens the newest generation if it matches the definition; builds left
+/// over by a crash and older generations are deleted. A damaged current file
+/// leaves the projection faulted (an operator rebuilds it); no usable file
+/// means a first build.
 void open_current(self_ptr self) {
   auto& st = self->state;
+  for (const auto& b : st.dir->builds())
+    storage::projection_dir::remove_database(b.path);
   auto gens = st.dir->generations();
-  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
-    try {
-      auto model = std::make_unique<storage::read_model>(it->path, st.o.def);
-      if (!model->matches_definition()) {
-        spdlog::warn("projection {}: its definition changed; rebuilding it from the journal",
-                     st.o.def.name);
-        break;
-      }
-      if (!model->complete())
-        continue; // an unfinished rebuild
+  if (gens.empty())
+    return;
+  st.generation = gens.back().number;
+  try {
+    auto model = std::make_unique<storage::read_model>(gens.back().path, st.o.def);
+    if (model->matches_definition() && model->complete())
       st.model = std::move(model);
-      st.generation = it->number;
-      break;
-    } catch (const storage::failure& f) {
-      st.generation = it->number;
-      fault(self, std::string(f.what()) + "; rebuild the projection", 0, false);
-      return;
-    }
-  }
-  if (!st.model) {
-    st.generation = gens.empty() ? 1 : gens.back().number + 1;
-    try {
-      st.model =
-        std::make_unique<storage::read_model>(st.dir->generation_path(st.generation), st.o.def);
-      st.model->mark_complete();
-    } catch (const storage::failure& f) {
-      st.model.reset();
-      fault(self, f.what(), 0, storage::is_temporary(f.code()));
-      return;
-    }
+    else
+      spdlog::warn("projection {}: its definition changed; rebuilding it from the journal",
+                   st.o.def.name);
+  } catch (const storage::failure& f) {
+    fault(self, std::string(f.what()) + "; rebuild the projection", 0, false);
+    return;
   }
   for (const auto& g : gens)
-    if (g.number != st.generation)
+    if (!st.model || g.number != st.generation)
       storage::projection_dir::remove_database(g.path);
 }
 
@@ -247,13 +234,29 @@ void abort_rebuild(self_ptr self, std::string why) {
   auto path = st.rebuild->path();
   st.rebuild.reset();
   storage::projection_dir::remove_database(path);
+  if (!st.model) // nothing to fall back on
+    fault(self, st.rebuild_error, 0, false);
 }
 
+/// The new generation has caught up: it becomes live-N (closed, renamed,
+/// reopened, so that no WAL file is left under the old name) and current.
 void swap_in_rebuild(self_ptr self) {
   auto& st = self->state;
-  st.rebuild->mark_complete();
+  auto live = st.dir->generation_path(st.rebuild_generation);
+  try {
+    st.rebuild->mark_complete();
+    auto built = st.rebuild->path();
+    st.rebuild.reset(); // checkpoints and removes its WAL
+    fs::rename(built, live);
+    auto model = std::make_unique<storage::read_model>(live, st.o.def);
+    st.model = std::move(model);
+  } catch (const std::exception& e) {
+    st.rebuild.reset();
+    storage::projection_dir::remove_database(st.dir->build_path(st.rebuild_generation));
+    st.rebuild_error = std::string("rebuild could not be swapped in: ") + e.what();
+    return;
+  }
   auto previous = st.generation;
-  st.model = std::move(st.rebuild);
   st.generation = st.rebuild_generation;
   st.faulted = false;
   st.error.clear();
@@ -275,6 +278,13 @@ void rebuild_step(self_ptr self) {
     auto page = read_page(self, st.rebuild->checkpoint());
     if (!page.empty()) {
       auto r = st.rebuild->apply(page);
+      if (r.failed && !st.model) {
+        // A first build: what was built becomes current, faulted where the
+        // handler failed, so that operators can skip or retry as usual.
+        swap_in_rebuild(self);
+        fault(self, r.error, r.failed_position, false);
+        return;
+      }
       if (r.failed) {
         abort_rebuild(self, r.error);
         return;
@@ -316,7 +326,7 @@ void start_rebuild(self_ptr self) {
   for (const auto& g : st.dir->generations())
     newest = std::max(newest, g.number);
   st.rebuild_generation = newest + 1;
-  auto path = st.dir->generation_path(st.rebuild_generation);
+  auto path = st.dir->build_path(st.rebuild_generation);
   storage::projection_dir::remove_database(path);
   st.rebuilt_from = 0;
   auto fingerprint = storage::read_model::fingerprint(st.o.def);
@@ -336,9 +346,11 @@ void start_rebuild(self_ptr self) {
     }
   }
   try {
-    st.rebuild = std::make_unique<storage::read_model>(path, st.o.def);
+    st.rebuild = std::make_unique<storage::read_model>(path, st.o.def, true);
   } catch (const storage::failure& f) {
     st.rebuild_error = std::string("cannot start a rebuild: ") + f.what();
+    if (!st.model)
+      fault(self, st.rebuild_error, 0, storage::is_temporary(f.code()));
     return;
   }
   spdlog::info("projection {}: rebuilding from position {}", st.o.def.name, st.rebuilt_from);
@@ -360,6 +372,8 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
   st.reader = std::make_unique<storage::journal_reader>(st.o.journal_path);
   st.head = st.reader->head();
   open_current(self);
+  if (!st.model && !st.faulted)
+    start_rebuild(self); // the first build, or the definition changed
   notify_file(self);
   if (st.checkpoint() < st.head)
     schedule_step(self);
@@ -372,6 +386,8 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       if (batch.empty())
         return;
       st.head = std::max(st.head, batch.back().position);
+      if (st.rebuild)
+        schedule_step(self);
       if (!st.model || st.faulted)
         return;
       // In order and not catching up: apply now. Otherwise the catch-up
@@ -379,8 +395,6 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       if (!st.step_scheduled && batch.front().position <= st.checkpoint() + 1)
         apply_live(self, batch);
       else if (st.checkpoint() < st.head)
-        schedule_step(self);
-      if (st.rebuild)
         schedule_step(self);
     },
     [self](step_atom) {

@@ -34,6 +34,16 @@ std::vector<projection_dir::file> projection_dir::generations() const {
   return list("live-");
 }
 
+std::vector<projection_dir::file> projection_dir::builds() const {
+  return list("build-");
+}
+
+std::string projection_dir::build_path(uint64_t number) const {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "build-%06llu.db", static_cast<unsigned long long>(number));
+  return (fs::path(path_) / buf).string();
+}
+
 std::vector<projection_dir::file> projection_dir::snapshots() const {
   auto out = list("snap-");
   std::reverse(out.begin(), out.end());

@@ -1,8 +1,9 @@
 // The files of one projection under <data_dir>/projections/<name>/:
 //
-//   live-000001.db   generations of the read model; the newest complete
-//                    one is current. A rebuild writes the next generation
-//                    and it becomes current when it has caught up.
+//   live-000001.db   generations of the read model; the newest is current
+//   build-000002.db  a generation being built (a rebuild, or the first
+//                    build); renamed to live-… once it has caught up. Left
+//                    over after a crash, it is deleted.
 //   snap-<pos>.db    snapshots: consistent copies labelled with the
 //                    position they hold (last journal.snapshot_keep kept)
 //
@@ -33,6 +34,9 @@ public:
   /// Generations, oldest first.
   std::vector<file> generations() const;
   std::string generation_path(uint64_t number) const;
+  /// Generations being built (left over only by a crash).
+  std::vector<file> builds() const;
+  std::string build_path(uint64_t number) const;
 
   /// Snapshots, newest (highest position) first.
   std::vector<file> snapshots() const;

@@ -204,13 +204,15 @@ struct read_model::impl {
   bool matches = true;
   bool complete = false;
 
-  impl(const std::string& path, const config::projection_def& def)
+  impl(const std::string& path, const config::projection_def& def, bool bulk)
     : db(path, database::mode::read_write_create), name(def.name),
       fingerprint(read_model::fingerprint(def)), begin(db.prepare("BEGIN IMMEDIATE")),
       commit(db.prepare("COMMIT")), rollback(db.prepare("ROLLBACK")),
       set_checkpoint(db.prepare("SELECT 1")) {
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-            "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY");
+    db.exec(bulk ? "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; "
+                   "PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY"
+                 : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                   "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY");
     bool fresh = db.query_int("SELECT count(*) FROM sqlite_schema") == 0;
     if (fresh) {
       db.exec("BEGIN IMMEDIATE");
@@ -373,8 +375,8 @@ struct read_model::impl {
   }
 };
 
-read_model::read_model(const std::string& path, const config::projection_def& def)
-  : impl_(std::make_unique<impl>(path, def)) {}
+read_model::read_model(const std::string& path, const config::projection_def& def, bool bulk)
+  : impl_(std::make_unique<impl>(path, def, bulk)) {}
 
 read_model::~read_model() = default;
 
@@ -395,7 +397,9 @@ bool read_model::complete() const {
 }
 
 void read_model::mark_complete() {
-  impl_->db.exec("UPDATE _herald SET value = 1 WHERE key = 'complete'");
+  auto& db = impl_->db;
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768");
+  db.exec("UPDATE _herald SET value = 1 WHERE key = 'complete'");
   impl_->complete = true;
 }
 

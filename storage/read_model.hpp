@@ -35,9 +35,12 @@ struct apply_result {
 class read_model {
 public:
   /// Opens `path`, creating it (schema, empty checkpoint) when missing.
-  /// Throws failure for an unusable file and config_error-like failures
-  /// (invalid_argument) for SQL that does not prepare.
-  read_model(const std::string& path, const config::projection_def& def);
+  /// Throws failure for an unusable file and invalid_argument for SQL that
+  /// does not prepare. A `bulk` model is one being built (a rebuild): it
+  /// trades crash safety for speed (no WAL, no syncs) until mark_complete(),
+  /// which makes it a normal WAL file; an incomplete file is thrown away
+  /// after a crash anyway.
+  read_model(const std::string& path, const config::projection_def& def, bool bulk = false);
   ~read_model();
   read_model(const read_model&) = delete;
   read_model& operator=(const read_model&) = delete;
@@ -51,6 +54,7 @@ public:
 
   /// Whether the file was marked complete (rebuilds mark it at the end).
   bool complete() const;
+  /// Marks it complete, and leaves bulk mode for WAL.
   void mark_complete();
 
   /// Applies the events with positions after the checkpoint, in one

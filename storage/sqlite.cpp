@@ -63,7 +63,22 @@ namespace {
 
 } // namespace
 
+namespace {
+
+/// Process-wide SQLite settings, applied once before the first connection:
+/// no global memory statistics (they take a mutex on every allocation).
+void configure_sqlite_once() {
+  static const bool done = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void) done;
+}
+
+} // namespace
+
 database::database(const std::string& path, mode m) : path_(path) {
+  configure_sqlite_once();
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (m) {
     case mode::read_write_create:

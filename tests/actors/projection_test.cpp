@@ -107,13 +107,14 @@ TEST(projection, rebuild_equals_incremental) {
   h.caught_up("chat", head);
   auto before = h.projection_file("chat");
   auto incremental = dump_tables(before);
+  auto builds = h.projection_stats("chat").figures["rebuilds"]; // the first build counts
   rebuild(h, "chat");
   auto after = h.projection_file("chat");
   EXPECT_NE(after, before); // a new generation, swapped in
   EXPECT_EQ(checkpoint_of(after), head);
   EXPECT_EQ(dump_tables(after), incremental);
   auto stats = h.projection_stats("chat");
-  EXPECT_EQ(stats.figures["rebuilds"], 1);
+  EXPECT_EQ(stats.figures["rebuilds"], builds + 1);
   EXPECT_EQ(stats.figures["rebuilt_from"], 0);
 }
 
