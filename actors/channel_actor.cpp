@@ -4,6 +4,7 @@
 #include "actors/errors.hpp"
 #include "actors/push_frames.hpp"
 #include "actors/shared_send.hpp"
+#include "storage/payload_codec.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -40,6 +41,7 @@ struct subscriber {
 
 struct channel_state {
   std::string name;
+  size_t pub_prefix = 0; ///< length of {"push":{"channel":C,"pub":
   channel_options options;
   reader_actor readers;
   channel_owner registry;
@@ -78,6 +80,12 @@ std::vector<frame_ptr> ring_from(const channel_state& st, uint64_t offset) {
   for (size_t i = start; i < st.ring.size(); ++i)
     out.push_back(st.ring[i].frame);
   return out;
+}
+
+/// The Publication object inside a publication push frame of this channel:
+/// {"push":{"channel":C,"pub":P}} -> P.
+std::string publication_of(const channel_state& st, const std::string& frame) {
+  return frame.substr(st.pub_prefix, frame.size() - st.pub_prefix - 2);
 }
 
 bool ring_covers(const channel_state& st, uint64_t offset) {
@@ -258,12 +266,19 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
   auto& sub = st.subscribers[addr] =
     subscriber{req.subscriber, std::move(req.info), phase::live, 0};
   ++st.live;
-  promise.deliver(reply);
-  if (recover && req.offset != st.top) {
-    // Not live yet: continue_catch_up decides between ring, journal, wait.
+  if (recover && req.offset < st.top && ring_covers(st, req.offset + 1)) {
+    // What the ring holds goes in the reply itself, as Centrifugo does.
+    for (const auto& frame : ring_from(st, req.offset + 1))
+      reply.publications.push_back(publication_of(st, *frame));
+    promise.deliver(reply);
+  } else if (recover && req.offset != st.top) {
+    promise.deliver(reply);
+    // Not live yet: continue_catch_up decides between journal and waiting.
     sub.next = req.offset + 1;
     set_phase(st, sub, phase::waiting);
     continue_catch_up(self, addr);
+  } else {
+    promise.deliver(reply);
   }
   if (st.options.join_leave)
     broadcast(self, join_leave_frame(st.name, st.subscribers[addr].info, true));
@@ -273,6 +288,9 @@ channel_actor::behavior_type channel_impl(self_ptr self, std::string name, chann
                                           reader_actor readers, channel_owner registry) {
   auto& st = self->state;
   st.name = std::move(name);
+  std::string prefix = "{\"push\":{\"channel\":";
+  storage::append_json_string(prefix, st.name);
+  st.pub_prefix = prefix.size() + 7; // ,"pub":
   st.options = std::move(options);
   st.readers = std::move(readers);
   st.registry = std::move(registry);

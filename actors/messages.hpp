@@ -110,18 +110,21 @@ typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
 
 /// The answer to a subscription, sent before any delivery of the channel to
 /// that subscriber. When `recovered`, `offset` is the requested one and the
-/// missed publications follow as deliveries; otherwise `offset` is the top.
+/// missed publications follow: those the channel had at hand in
+/// `publications` (Publication JSON objects, in order), the rest as
+/// deliveries; otherwise `offset` is the top.
 struct subscribe_reply {
   std::string epoch;
   uint64_t offset = 0;
   bool recovered = false;
   bool was_recovering = false;
+  std::vector<std::string> publications;
   caf::actor channel; ///< where to send unsubscribe_atom
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribe_reply& x) {
-  return f(x.epoch, x.offset, x.recovered, x.was_recovering, x.channel);
+  return f(x.epoch, x.offset, x.recovered, x.was_recovering, x.publications, x.channel);
 }
 
 /// Who is subscribed to a channel, by client id.

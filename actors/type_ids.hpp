@@ -42,6 +42,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, snapshot_atom, "h_snap")
   CAF_ADD_ATOM(herald, herald::actors, file_atom, "h_file")
   CAF_ADD_ATOM(herald, herald::actors, query_atom, "h_query")
+  // Sessions
+  CAF_ADD_ATOM(herald, herald::actors, frame_atom, "h_frame")
+  CAF_ADD_ATOM(herald, herald::actors, close_atom, "h_close")
   // Every actor
   CAF_ADD_ATOM(herald, herald::actors, stats_atom, "h_stats")
   CAF_ADD_ATOM(herald, herald::actors, tick_atom, "h_tick")

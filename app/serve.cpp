@@ -1,24 +1,67 @@
 #include "app/serve.hpp"
 
-#include "storage/journal.hpp"
+#include "actors/node.hpp"
+#include "actors/session_actor.hpp"
+#include "actors/system_config.hpp"
+#include "net/server.hpp"
+
+#include <caf/actor_system.hpp>
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
+#include <csignal>
+#include <pthread.h>
 
 namespace herald::app {
 
+namespace {
+
+/// Blocks SIGINT and SIGTERM in every thread started from here on, so that
+/// the main thread alone receives them (with sigwait).
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+} // namespace
+
 int serve(const config::settings& s) {
-  std::filesystem::create_directories(s.server.data_dir);
-  storage::journal_options jo;
-  jo.path = (std::filesystem::path(s.server.data_dir) / "journal.db").string();
-  jo.durability = s.journal.mode;
-  jo.stream_cache = static_cast<size_t>(s.journal.stream_cache);
-  jo.verify_on_open = s.journal.verify_on_open;
-  storage::journal j(jo);
-  spdlog::info("journal {} at {} (head position {})", j.id(), j.path(), j.head());
-  spdlog::error("herald serve: the network edge is not built yet");
-  return 1;
+  auto signals = block_stop_signals();
+  auto settings = std::make_shared<const config::settings>(s);
+  actors::system_config cfg(*settings);
+  caf::actor_system sys(cfg);
+  auto node = actors::start_node(sys, *settings);
+  auto ctx = std::make_shared<actors::session_context>();
+  ctx->settings = settings;
+  ctx->handles = node;
+  ctx->metrics = std::make_shared<actors::session_metrics>();
+  ctx->version = std::string("herald ") + HERALD_VERSION;
+  std::unique_ptr<net::server> server;
+  try {
+    server = std::make_unique<net::server>(sys, ctx);
+  } catch (const std::system_error& e) {
+    spdlog::critical("{}: {}", e.what(), e.code().message());
+    actors::stop_node(node);
+    return 1;
+  }
+  server->start();
+  auto ep = server->local_endpoint();
+  spdlog::info("herald {} listening on http://{}:{} (journal {}, data in {})", HERALD_VERSION,
+               ep.address().to_string(), ep.port(), node.journal_id, s.server.data_dir);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  // Stop accepting and close sessions (3001), then stop the node's actors:
+  // the journal finishes the batch in flight before it goes.
+  server->stop(std::chrono::seconds(3));
+  server.reset();
+  actors::stop_node(node);
+  spdlog::info("stopped");
+  return 0;
 }
 
 } // namespace herald::app

@@ -315,7 +315,7 @@ settings parse_toml(std::string_view text, std::string_view source) {
   for (auto&& [k, v] : root) {
     auto name = k.str();
     if (name == "server" || name == "journal" || name == "channels" || name == "projections"
-        || name == "queries")
+        || name == "queries" || name == "websocket" || name == "http")
       load_section(s, name, expect_table(v, source, name), source);
     else if (name == "namespaces")
       load_namespaces(s, expect_table(v, source, name), source);
@@ -325,8 +325,8 @@ settings parse_toml(std::string_view text, std::string_view source) {
       load_queries(s, v, source);
     else
       at_key(source, k).fail(name, "unknown section (expected server, journal, "
-                                   "channels, projections, queries, namespaces, "
-                                   "[[projection]] or [[query]])");
+                                   "channels, projections, queries, websocket, http, "
+                                   "namespaces, [[projection]] or [[query]])");
   }
   return s;
 }

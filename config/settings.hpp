@@ -68,6 +68,24 @@ struct projection_settings {
   int64_t snapshot_keep = 3;
 };
 
+/// The WebSocket client protocol (docs/protocol.md).
+struct websocket_settings {
+  duration ping_interval = std::chrono::seconds(25);
+  duration pong_timeout = std::chrono::seconds(10);
+  duration connect_timeout = std::chrono::seconds(15);
+  int64_t max_message_bytes = 65536;
+  int64_t max_subscriptions = 512;
+  int64_t history_limit = 1000;
+};
+
+struct http_settings {
+  int64_t max_body_bytes = 1024 * 1024;
+  duration header_timeout = std::chrono::seconds(10);
+  duration idle_timeout = std::chrono::seconds(60);
+  duration request_timeout = std::chrono::seconds(10);
+  int64_t max_read_events = 1000;
+};
+
 struct query_settings {
   int64_t pool = 2;
   int64_t row_limit = 1000;
@@ -127,6 +145,8 @@ struct settings {
   channel_settings channels;
   projection_settings projections;
   query_settings queries;
+  websocket_settings websocket;
+  http_settings http;
   std::map<std::string, namespace_settings> namespaces;
   std::vector<projection_def> projection_defs;
   std::vector<query_def> query_defs;

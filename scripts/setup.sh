@@ -5,7 +5,8 @@
 # sudo available.
 #
 #   scripts/setup.sh              install what is missing, build build/
-#   scripts/setup.sh --deps-only  only install what is missing
+#   scripts/setup.sh --deps-only  only install what is missing (and build the
+#                                 demo page, which the binary embeds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ packages=(
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev
   libsqlite3-dev sqlite3 libgtest-dev libgmock-dev
   libtomlplusplus-dev rapidjson-dev libspdlog-dev libjwt-dev libssl-dev
-  clang-format
+  clang-format chromium
 )
 # Node.js and npm drive the end-to-end tests and build the demo page; keep a
 # newer Node that is already installed rather than replacing it.
@@ -41,6 +42,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q --no-install-recommends \
     "${missing[@]}"
 fi
+
+# npm packages, from the lock files: the demo page (embedded into the binary
+# at build time) and the end-to-end tests' SDK, ws and playwright-core.
+for dir in web tests/e2e; do
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+(cd web && npm run --silent build)
 
 ((deps_only)) && exit 0
 

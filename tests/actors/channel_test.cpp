@@ -45,9 +45,14 @@ caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_regi
   self->request(reg, 10s, actors::subscribe_atom_v, req)
     .then(
       [self](const actors::subscribe_reply& r) {
-        self->state.replied = true;
-        self->state.reply = r;
-        self->state.next = r.offset + 1;
+        auto& st = self->state;
+        st.replied = true;
+        st.reply = r;
+        st.next = r.offset + 1;
+        // Publications the channel had at hand come in the reply itself.
+        for (const auto& pub : r.publications)
+          if (offset_in(pub) != st.next++)
+            st.errors.push_back("a publication in the reply is out of order");
       },
       [self](const caf::error& e) { self->state.errors.push_back(to_string(e)); });
   auto check_done = [self] {

@@ -1,0 +1,33 @@
+// A session actor's view of its client connection. net/ implements it over a
+// WebSocket; actors never see sockets. Every call is thread-safe: it queues
+// work for the connection's own executor and returns at once.
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::actors {
+
+class connection {
+public:
+  virtual ~connection() = default;
+
+  /// Queues frames to go out in order. Frames queued together, or while a
+  /// write is in flight, leave in one WebSocket message (joined by '\n').
+  virtual void send(std::vector<frame_ptr> frames) = 0;
+
+  /// Sends what is queued, then a close frame with `code` and `reason`.
+  virtual void close(uint16_t code, std::string reason) = 0;
+
+  /// Bytes queued and not written yet (for the slow-consumer policy).
+  virtual size_t queued_bytes() const = 0;
+
+  /// Frames queued and not written yet.
+  virtual size_t queued_frames() const = 0;
+};
+
+} // namespace herald::actors

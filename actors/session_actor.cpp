@@ -1,0 +1,751 @@
+#include "actors/session_actor.hpp"
+
+#include "actors/client_protocol.hpp"
+#include "actors/counters.hpp"
+#include "actors/errors.hpp"
+#include "actors/push_frames.hpp"
+#include "storage/event_meta.hpp"
+#include "storage/ids.hpp"
+#include "storage/payload_codec.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <limits>
+#include <map>
+
+namespace herald::actors {
+
+bool session_context::anonymous_allowed() const {
+  for (const auto& [name, ns] : settings->namespaces)
+    if (ns.anonymous)
+      return true;
+  return false;
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+using protocol::method;
+
+// Reply error codes of the protocol (spec §9.2).
+enum code : int {
+  internal = 100,
+  unauthorized = 101,
+  unknown_channel = 102,
+  permission_denied = 103,
+  method_not_found = 104,
+  already_subscribed = 105,
+  limit_exceeded = 106,
+  bad_request = 107,
+  not_available = 108,
+  too_many_requests = 111,
+  unrecoverable = 112,
+  conflict = 409, // app range: an expected version that did not hold
+};
+
+struct subscription {
+  caf::actor channel; ///< null while the subscribe is in flight
+  bool reject_unrecovered = false;
+};
+
+struct session_state {
+  static inline const char* name = "session";
+  std::shared_ptr<const session_context> ctx;
+  std::weak_ptr<connection> conn;
+  std::string remote;
+  bool connected = false;
+  bool closing = false;
+  std::string client;
+  std::string user;
+  std::string conn_info; ///< JSON text
+  std::map<std::string, subscription> subs;
+  std::vector<frame_ptr> out; ///< replies of the message being handled
+  bool awaiting_pong = false;
+  uint64_t ping_generation = 0;
+  counters stats;
+  uint64_t commands = 0;
+  uint64_t deliveries = 0;
+
+  ~session_state() {
+    if (!ctx)
+      return;
+    --ctx->metrics->connections;
+    for (const auto& [name, sub] : subs)
+      if (sub.channel)
+        --ctx->metrics->subscriptions;
+  }
+
+  const config::settings& settings() const {
+    return *ctx->settings;
+  }
+};
+
+using self_ptr = session_actor::stateful_pointer<session_state>;
+
+void emit(self_ptr self, std::string text) {
+  self->state.out.push_back(std::make_shared<const std::string>(std::move(text)));
+}
+
+/// Hands what this turn produced to the connection, as one write.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.out.empty())
+    return;
+  st.ctx->metrics->frames_out += st.out.size();
+  if (auto c = st.conn.lock())
+    c->send(std::move(st.out));
+  st.out.clear();
+}
+
+void close_with(self_ptr self, uint16_t code, const std::string& reason) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  st.closing = true;
+  flush(self);
+  ++st.ctx->metrics->disconnects;
+  if (auto c = st.conn.lock())
+    c->close(code, reason);
+}
+
+/// Whether this client may do what `p` guards on `channel`.
+bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
+             const std::string& channel) {
+  using config::permission;
+  bool anonymous = st.user.empty();
+  switch (p) {
+    case permission::off:
+    case permission::server:
+    case permission::token:
+      return false; // tokens: docs/security.md
+    case permission::any:
+      return !anonymous || ns.anonymous;
+    case permission::subscriber: {
+      auto it = st.subs.find(channel);
+      return it != st.subs.end() && it->second.channel && (!anonymous || ns.anonymous);
+    }
+  }
+  return false;
+}
+
+/// Checks a channel name and its namespace; emits the error reply and
+/// returns nullptr when it is not usable.
+const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
+                                             const protocol::string_field& channel) {
+  auto& st = self->state;
+  if (!channel.present || !channel.ok || channel.value.empty()
+      || channel.value.size() > static_cast<size_t>(st.settings().channels.max_name_length)) {
+    emit(self, protocol::error_reply(id, bad_request, "bad request"));
+    return nullptr;
+  }
+  const auto* ns = st.settings().namespace_of(channel.value);
+  if (!ns)
+    emit(self, protocol::error_reply(id, unknown_channel, "unknown channel"));
+  return ns;
+}
+
+client_info info_of(const session_state& st) {
+  return client_info{st.user, st.client, st.conn_info, ""};
+}
+
+/// Reply codes for errors from the node's actors.
+void emit_node_error(self_ptr self, uint32_t id, const caf::error& e) {
+  auto code = code_of(e);
+  if (code == errc::overloaded)
+    emit(self, protocol::error_reply(id, too_many_requests, "too many requests", true));
+  else if (code == errc::bad_request)
+    emit(self, protocol::error_reply(id, bad_request, message_of(e)));
+  else
+    emit(self, protocol::error_reply(id, internal, "internal server error", true));
+}
+
+void arm_ping(self_ptr self) {
+  auto every = self->state.settings().websocket.ping_interval;
+  if (every.count() > 0)
+    self->delayed_send(self, every, tick_atom_v, ++self->state.ping_generation);
+}
+
+// -- connect -----------------------------------------------------------------
+
+bool handle_connect(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto token = protocol::get_string(cmd.body, "token");
+  if (token.present && !token.ok) {
+    close_with(self, 3501, "bad request");
+    return false;
+  }
+  if (token.present && !token.value.empty()) {
+    // Connection tokens: see docs/security.md.
+    close_with(self, 3500, "invalid token");
+    return false;
+  }
+  if (!st.ctx->anonymous_allowed()) {
+    close_with(self, 3501, "bad request");
+    return false;
+  }
+  st.client = storage::uuid_generator().next();
+  st.connected = true;
+  std::string result = "{\"client\":\"" + st.client + "\",\"version\":";
+  storage::append_json_string(result, st.ctx->version);
+  auto ping =
+    std::chrono::duration_cast<std::chrono::seconds>(st.settings().websocket.ping_interval);
+  if (ping.count() > 0)
+    result += ",\"ping\":" + std::to_string(ping.count()) + ",\"pong\":true";
+  result += '}';
+  emit(self, protocol::reply(cmd.id, "connect", result));
+  arm_ping(self);
+  return true;
+}
+
+// -- subscribe / unsubscribe -------------------------------------------------
+
+void handle_subscribe(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto channel = protocol::get_string(cmd.body, "channel");
+  const auto* ns = channel_ns(self, cmd.id, channel);
+  if (!ns)
+    return;
+  auto recover = protocol::get_bool(cmd.body, "recover");
+  auto offset = protocol::get_uint(cmd.body, "offset");
+  auto epoch = protocol::get_string(cmd.body, "epoch");
+  auto flag = protocol::get_uint(cmd.body, "flag");
+  auto type = protocol::get_uint(cmd.body, "type");
+  if (!recover.ok || !offset.ok || !epoch.ok || !flag.ok || !type.ok
+      || protocol::get(cmd.body, "tf")) {
+    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    return;
+  }
+  if (type.value != 0 || !allowed(st, *ns, ns->subscribe, channel.value)) {
+    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
+    return;
+  }
+  if (st.subs.count(channel.value)) {
+    emit(self, protocol::error_reply(cmd.id, already_subscribed, "already subscribed"));
+    return;
+  }
+  if (st.subs.size() >= static_cast<size_t>(st.settings().websocket.max_subscriptions)) {
+    emit(self, protocol::error_reply(cmd.id, limit_exceeded, "limit exceeded"));
+    return;
+  }
+  st.subs[channel.value] = subscription{nullptr, (flag.value & 2) != 0};
+  subscribe_request req;
+  req.channel = channel.value;
+  req.subscriber = caf::actor_cast<caf::actor>(self);
+  req.info = info_of(st);
+  req.recover = recover.value;
+  req.offset = offset.value;
+  req.epoch = epoch.value;
+  const bool recoverable = ns->recovery;
+  auto id = cmd.id;
+  auto name = channel.value;
+  self->request(st.ctx->handles.channels, 30s, subscribe_atom_v, std::move(req))
+    .then(
+      [self, id, name, recoverable](subscribe_reply& r) {
+        auto& st = self->state;
+        auto it = st.subs.find(name);
+        if (it == st.subs.end() || st.closing) {
+          // Unsubscribed (or closing) while the subscribe was in flight.
+          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+          return;
+        }
+        if (it->second.reject_unrecovered && r.was_recovering && !r.recovered) {
+          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+          st.subs.erase(it);
+          emit(self, protocol::error_reply(id, unrecoverable, "unrecoverable position"));
+          flush(self);
+          return;
+        }
+        it->second.channel = r.channel;
+        ++st.ctx->metrics->subscriptions;
+        std::string result = "{";
+        auto sep = [&] {
+          if (result.size() > 1)
+            result += ',';
+        };
+        if (recoverable) {
+          result += "\"recoverable\":true";
+        }
+        sep();
+        result += "\"positioned\":true,\"epoch\":";
+        storage::append_json_string(result, r.epoch);
+        result += ",\"offset\":" + std::to_string(r.offset);
+        if (r.was_recovering)
+          result += ",\"was_recovering\":true";
+        if (r.recovered)
+          result += ",\"recovered\":true";
+        if (!r.publications.empty()) {
+          result += ",\"publications\":[";
+          for (size_t i = 0; i < r.publications.size(); ++i) {
+            if (i)
+              result += ',';
+            result += r.publications[i];
+          }
+          result += ']';
+        }
+        result += '}';
+        emit(self, protocol::reply(id, "subscribe", result));
+        flush(self);
+      },
+      [self, id, name](const caf::error& e) {
+        self->state.subs.erase(name);
+        emit_node_error(self, id, e);
+        flush(self);
+      });
+}
+
+void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto channel = protocol::get_string(cmd.body, "channel");
+  if (channel.ok && channel.present) {
+    auto it = st.subs.find(channel.value);
+    if (it != st.subs.end()) {
+      if (it->second.channel) {
+        caf::anon_send(it->second.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+        --st.ctx->metrics->subscriptions;
+      }
+      st.subs.erase(it);
+    }
+  }
+  // Always success: an error would make the client reconnect (spec §4).
+  emit(self, protocol::reply(cmd.id, "unsubscribe", "{}"));
+}
+
+// -- publish and append ------------------------------------------------------
+
+/// Converts a JSON value to msgpack; emits 107 when it cannot.
+bool payload_of(self_ptr self, uint32_t id, const rapidjson::Value* data, std::string& out) {
+  std::string error;
+  std::string json = data ? protocol::to_json(*data) : std::string("null");
+  if (!storage::json_to_msgpack(json, out, error)) {
+    emit(self, protocol::error_reply(id, bad_request, "bad request"));
+    return false;
+  }
+  return true;
+}
+
+std::string meta_of(const session_state& st) {
+  storage::event_meta m;
+  m.user = st.user;
+  m.client = st.client;
+  m.conn_info = st.conn_info;
+  return storage::encode_meta(m);
+}
+
+/// Appends and answers `id` once the journal acknowledged it.
+template <class OnResult>
+void append(self_ptr self, uint32_t id, storage::append_request req, OnResult on_result) {
+  auto& st = self->state;
+  auto started = counters::clock::now();
+  self->request(st.ctx->handles.journal, 30s, append_atom_v, std::move(req))
+    .then(
+      [self, id, started, on_result](storage::append_result& r) {
+        auto& st = self->state;
+        st.ctx->metrics->observe_append(counters::clock::now() - started);
+        if (r.succeeded())
+          ++st.ctx->metrics->publishes;
+        else
+          ++st.ctx->metrics->publish_errors;
+        on_result(r);
+        flush(self);
+      },
+      [self, id](const caf::error& e) {
+        ++self->state.ctx->metrics->publish_errors;
+        emit_node_error(self, id, e);
+        flush(self);
+      });
+}
+
+void handle_publish(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto channel = protocol::get_string(cmd.body, "channel");
+  const auto* ns = channel_ns(self, cmd.id, channel);
+  if (!ns)
+    return;
+  if (!allowed(st, *ns, ns->publish, channel.value)) {
+    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
+    return;
+  }
+  const auto* data = protocol::get(cmd.body, "data");
+  std::string payload;
+  if (!payload_of(self, cmd.id, data, payload))
+    return;
+  // The event type: data.type when it is a string, else the namespace's.
+  std::string type = ns->default_type;
+  if (data && data->IsObject()) {
+    auto t = protocol::get_string(data, "type");
+    if (t.present && t.ok && !t.value.empty() && t.value.size() <= 128)
+      type = t.value;
+  }
+  storage::append_request req{channel.value,
+                              storage::expected_version::any(),
+                              {storage::new_event{type, "", meta_of(st), std::move(payload)}}};
+  auto id = cmd.id;
+  append(self, id, std::move(req), [self, id](const storage::append_result& r) {
+    if (r.succeeded())
+      emit(self, protocol::reply(id, "publish", "{}"));
+    else
+      emit(self, protocol::error_reply(id, bad_request, r.message));
+  });
+}
+
+/// rpc method "append": {channel, type, data, id?, expected_version?}.
+void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args) {
+  auto& st = self->state;
+  auto channel = protocol::get_string(args, "channel");
+  const auto* ns = channel_ns(self, id, channel);
+  if (!ns)
+    return;
+  if (!allowed(st, *ns, ns->publish, channel.value)) {
+    emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+    return;
+  }
+  auto type = protocol::get_string(args, "type");
+  auto event_id = protocol::get_string(args, "id");
+  const auto* expected = protocol::get(args, "expected_version");
+  storage::expected_version ev;
+  bool expected_ok = true;
+  if (expected) {
+    if (expected->IsUint64()) {
+      ev = storage::expected_version::exact(expected->GetUint64());
+    } else if (expected->IsString()) {
+      std::string_view s(expected->GetString(), expected->GetStringLength());
+      if (s == "any")
+        ev = storage::expected_version::any();
+      else if (s == "no_stream")
+        ev = storage::expected_version::no_stream();
+      else if (s == "exists")
+        ev = storage::expected_version::exists();
+      else
+        expected_ok = false;
+    } else {
+      expected_ok = false;
+    }
+  }
+  if (!type.ok || (type.present && (type.value.empty() || type.value.size() > 128)) || !event_id.ok
+      || event_id.value.size() > 256 || !expected_ok) {
+    emit(self, protocol::error_reply(id, bad_request, "bad request"));
+    return;
+  }
+  std::string payload;
+  if (!payload_of(self, id, protocol::get(args, "data"), payload))
+    return;
+  storage::append_request req{
+    channel.value,
+    ev,
+    {storage::new_event{type.present ? type.value : ns->default_type, event_id.value, meta_of(st),
+                        std::move(payload)}}};
+  append(self, id, std::move(req), [self, id](const storage::append_result& r) {
+    using storage::append_status;
+    switch (r.status) {
+      case append_status::ok:
+      case append_status::idempotent:
+        emit(self,
+             protocol::reply(
+               id, "rpc",
+               "{\"data\":{\"offset\":" + std::to_string(r.last_version)
+                 + ",\"position\":" + std::to_string(r.last_position)
+                 + (r.status == append_status::idempotent ? ",\"idempotent\":true" : "") + "}}"));
+        break;
+      case append_status::wrong_expected_version:
+        emit(self, protocol::error_reply(id, conflict,
+                                         "wrong expected version (actual "
+                                           + std::to_string(r.actual_version) + ")"));
+        break;
+      case append_status::duplicate_id:
+        emit(self, protocol::error_reply(id, conflict, "duplicate event id: " + r.message));
+        break;
+      case append_status::invalid:
+        emit(self, protocol::error_reply(id, bad_request, r.message));
+        break;
+    }
+  });
+}
+
+void handle_rpc(self_ptr self, const protocol::command& cmd) {
+  auto m = protocol::get_string(cmd.body, "method");
+  if (!m.ok) {
+    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    return;
+  }
+  if (m.value == "append") {
+    handle_append_rpc(self, cmd.id, protocol::get(cmd.body, "data"));
+    return;
+  }
+  emit(self, protocol::error_reply(cmd.id, method_not_found, "method not found"));
+}
+
+// -- history and presence -----------------------------------------------------
+
+void handle_history(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto channel = protocol::get_string(cmd.body, "channel");
+  const auto* ns = channel_ns(self, cmd.id, channel);
+  if (!ns)
+    return;
+  if (ns->history == config::permission::off) {
+    emit(self, protocol::error_reply(cmd.id, not_available, "not available"));
+    return;
+  }
+  if (!allowed(st, *ns, ns->history, channel.value)) {
+    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
+    return;
+  }
+  auto limit = protocol::get_int(cmd.body, "limit");
+  auto reverse = protocol::get_bool(cmd.body, "reverse");
+  const auto* since = protocol::get(cmd.body, "since");
+  auto since_offset = protocol::get_uint(since, "offset");
+  auto since_epoch = protocol::get_string(since, "epoch");
+  if (!limit.ok || !reverse.ok || (since && !since->IsObject()) || !since_offset.ok
+      || !since_epoch.ok) {
+    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    return;
+  }
+  const auto& epoch = st.ctx->handles.epoch;
+  if (!since_epoch.value.empty() && since_epoch.value != epoch) {
+    emit(self, protocol::error_reply(cmd.id, unrecoverable, "unrecoverable position"));
+    return;
+  }
+  const auto max = static_cast<uint64_t>(st.settings().websocket.history_limit);
+  uint64_t count =
+    limit.value < 0 ? max : std::min<uint64_t>(static_cast<uint64_t>(limit.value), max);
+  uint64_t from = 1;
+  if (reverse.value)
+    from = since ? (since_offset.value == 0 ? 0 : since_offset.value - 1)
+                 : std::numeric_limits<uint64_t>::max();
+  else
+    from = since ? since_offset.value + 1 : 1;
+  auto id = cmd.id;
+  bool none = reverse.value && since && since_offset.value == 0;
+  self
+    ->request(st.ctx->handles.readers, 30s, read_stream_atom_v, channel.value, from, !reverse.value,
+              none ? uint64_t{0} : count)
+    .then(
+      [self, id, epoch](const stream_events& read) {
+        std::string result = "{";
+        if (!read.events.empty()) {
+          result += "\"publications\":[";
+          for (size_t i = 0; i < read.events.size(); ++i) {
+            if (i)
+              result += ',';
+            append_publication(result, read.events[i]);
+          }
+          result += "],";
+        }
+        result += "\"epoch\":";
+        storage::append_json_string(result, epoch);
+        result += ",\"offset\":" + std::to_string(read.version) + "}";
+        emit(self, protocol::reply(id, "history", result));
+        flush(self);
+      },
+      [self, id](const caf::error& e) {
+        emit_node_error(self, id, e);
+        flush(self);
+      });
+}
+
+void handle_presence(self_ptr self, const protocol::command& cmd, bool stats) {
+  auto& st = self->state;
+  auto channel = protocol::get_string(cmd.body, "channel");
+  const auto* ns = channel_ns(self, cmd.id, channel);
+  if (!ns)
+    return;
+  if (ns->presence == config::permission::off) {
+    emit(self, protocol::error_reply(cmd.id, not_available, "not available"));
+    return;
+  }
+  if (!allowed(st, *ns, ns->presence, channel.value)) {
+    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
+    return;
+  }
+  auto id = cmd.id;
+  self->request(st.ctx->handles.channels, 30s, presence_atom_v, channel.value)
+    .then(
+      [self, id, stats](const presence_reply& p) {
+        std::string result;
+        if (stats) {
+          result = "{\"num_clients\":" + std::to_string(p.clients.size())
+                   + ",\"num_users\":" + std::to_string(p.num_users) + "}";
+          emit(self, protocol::reply(id, "presence_stats", result));
+        } else {
+          result = "{\"presence\":{";
+          bool first = true;
+          for (const auto& [client, info] : p.clients) {
+            if (!first)
+              result += ',';
+            first = false;
+            storage::append_json_string(result, client);
+            result += ':';
+            append_client_info(result, info);
+          }
+          result += "}}";
+          emit(self, protocol::reply(id, "presence", result));
+        }
+        flush(self);
+      },
+      [self, id](const caf::error& e) {
+        emit_node_error(self, id, e);
+        flush(self);
+      });
+}
+
+// -- one incoming message ----------------------------------------------------
+
+void dispatch(self_ptr self, const protocol::command& cmd) {
+  ++self->state.commands;
+  ++self->state.ctx->metrics->commands;
+  switch (cmd.what) {
+    case method::pong:
+      self->state.awaiting_pong = false;
+      break;
+    case method::connect:
+      close_with(self, 3501, "bad request");
+      break; // a second connect
+    case method::subscribe:
+      handle_subscribe(self, cmd);
+      break;
+    case method::unsubscribe:
+      handle_unsubscribe(self, cmd);
+      break;
+    case method::publish:
+      handle_publish(self, cmd);
+      break;
+    case method::history:
+      handle_history(self, cmd);
+      break;
+    case method::presence:
+      handle_presence(self, cmd, false);
+      break;
+    case method::presence_stats:
+      handle_presence(self, cmd, true);
+      break;
+    case method::rpc:
+      handle_rpc(self, cmd);
+      break;
+    case method::send:
+      break; // fire-and-forget messages: accepted, ignored
+    case method::refresh:
+    case method::sub_refresh:
+      emit(self, protocol::error_reply(cmd.id, not_available, "not available"));
+      break;
+    case method::unknown:
+      emit(self, protocol::error_reply(cmd.id, method_not_found, "method not found"));
+      break;
+  }
+}
+
+void on_message(self_ptr self, const std::string& text) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  std::vector<protocol::command> commands;
+  std::string error;
+  if (!protocol::parse_frame(text, commands, error)) {
+    close_with(self, 3501, "bad request");
+    return;
+  }
+  for (const auto& cmd : commands) {
+    if (st.closing)
+      break;
+    if (!st.connected) {
+      if (cmd.what != method::connect) {
+        close_with(self, 3501, "bad request");
+        break;
+      }
+      if (!handle_connect(self, cmd))
+        break; // the rest of the message is ignored, as Centrifugo does
+      continue;
+    }
+    dispatch(self, cmd);
+  }
+  flush(self);
+}
+
+session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const session_context> ctx,
+                                          std::weak_ptr<connection> conn, std::string remote) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.conn = std::move(conn);
+  st.remote = std::move(remote);
+  ++st.ctx->metrics->connections;
+  ++st.ctx->metrics->connections_total;
+  self->delayed_send(self, st.settings().websocket.connect_timeout, loaded_atom_v);
+  return {
+    [self](frame_atom, const std::string& text) {
+      auto scope = self->state.stats.measure();
+      self->state.stats.sample(self);
+      on_message(self, text);
+    },
+    [self](deliver_atom, const delivery& d) {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      if (st.closing || d.frames.empty())
+        return;
+      auto it = st.subs.find(d.channel);
+      if (it == st.subs.end() || !it->second.channel)
+        return; // unsubscribed meanwhile
+      st.deliveries += d.frames.size();
+      st.ctx->metrics->frames_out += d.frames.size();
+      if (auto c = st.conn.lock())
+        c->send(d.frames);
+    },
+    [self](resync_atom, const resync& r) {
+      auto& st = self->state;
+      auto it = st.subs.find(r.channel);
+      if (it == st.subs.end())
+        return;
+      st.subs.erase(it);
+      --st.ctx->metrics->subscriptions;
+      // 2500: the client resubscribes and recovers.
+      emit(self, protocol::unsubscribe_push(r.channel, 2500, "insufficient state"));
+      flush(self);
+    },
+    [self](close_atom, uint16_t code, const std::string& reason) {
+      close_with(self, code, reason);
+    },
+    [self](tick_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.ping_generation || st.closing)
+        return;
+      if (st.awaiting_pong) {
+        close_with(self, 3012, "no pong");
+        return;
+      }
+      emit(self, std::string(protocol::ping));
+      flush(self);
+      st.awaiting_pong = true;
+      // The pong deadline; the next ping follows when it has passed.
+      auto timeout = st.settings().websocket.pong_timeout;
+      auto every = st.settings().websocket.ping_interval;
+      self->delayed_send(self, std::min(timeout, every), tick_atom_v, generation);
+      if (timeout < every)
+        self->delayed_send(self, every, tick_atom_v, ++st.ping_generation);
+    },
+    [self](loaded_atom) {
+      if (!self->state.connected)
+        close_with(self, 3502, "stale");
+    },
+    [self](stats_atom) -> actor_stats {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      st.stats.sample(self, true);
+      auto s = st.stats.stats("session " + st.client + " " + st.remote, "session");
+      s.figures = {{"subscriptions", static_cast<int64_t>(st.subs.size())},
+                   {"commands", static_cast<int64_t>(st.commands)},
+                   {"deliveries", static_cast<int64_t>(st.deliveries)}};
+      if (auto c = st.conn.lock())
+        s.figures["queued_bytes"] = static_cast<int64_t>(c->queued_bytes());
+      return s;
+    },
+  };
+}
+
+} // namespace
+
+session_actor spawn_session(caf::actor_system& sys, std::shared_ptr<const session_context> ctx,
+                            std::weak_ptr<connection> conn, std::string remote) {
+  return sys.spawn(session_impl, std::move(ctx), std::move(conn), std::move(remote));
+}
+
+} // namespace herald::actors

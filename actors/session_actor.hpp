@@ -1,0 +1,58 @@
+// A session: one actor per client connection, holding the protocol state of
+// the Centrifugo client protocol v2 (JSON) that the `centrifuge` SDK speaks.
+// It never touches the socket: net/ hands it each WebSocket message as
+// (frame_atom, text) and it answers through an actors::connection.
+//
+// What it does, per the spec's checklist (docs/protocol.md):
+// - connect (3501 for any other command first, 3502 when none comes in
+//   websocket.connect_timeout), client ids, pings every
+//   websocket.ping_interval and 3012 when pongs stop;
+// - subscribe (permissions, 102/103/105/106, recovery via the channel's
+//   hand-off), unsubscribe, publish (an append to the channel's stream,
+//   answered after it is durable), history (112 on a wrong epoch), presence
+//   and presence_stats, rpc `append` (event-sourced commands with expected
+//   versions);
+// - replies to one incoming message leave in one outgoing message.
+// Deliveries and resyncs come from channels; net ends the actor when the
+// socket closes, and channels notice through their monitors.
+#pragma once
+
+#include "actors/connection.hpp"
+#include "actors/node.hpp"
+#include "actors/session_metrics.hpp"
+#include "actors/type_ids.hpp"
+#include "config/settings.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <memory>
+#include <string>
+
+namespace herald::actors {
+
+using session_actor =
+  caf::typed_actor<caf::reacts_to<frame_atom, std::string>, caf::reacts_to<deliver_atom, delivery>,
+                   caf::reacts_to<resync_atom, resync>,
+                   caf::reacts_to<close_atom, uint16_t, std::string>, // close the connection
+                                                                      // (shutdown)
+                   caf::reacts_to<tick_atom, uint64_t>, // internal: ping / pong timers
+                   caf::reacts_to<loaded_atom>,         // internal: connect deadline
+                   caf::replies_to<stats_atom>::with<actor_stats>>;
+
+/// What every session of a node shares: settings, the node's actors, the
+/// counters. Immutable after start.
+struct session_context {
+  std::shared_ptr<const config::settings> settings;
+  node handles;
+  std::shared_ptr<session_metrics> metrics;
+  std::string version;
+
+  /// Whether any namespace lets clients in without a token.
+  bool anonymous_allowed() const;
+};
+
+session_actor spawn_session(caf::actor_system& sys, std::shared_ptr<const session_context> ctx,
+                            std::weak_ptr<connection> conn, std::string remote);
+
+} // namespace herald::actors

@@ -1,0 +1,41 @@
+// Node-wide counters of client sessions, shared by every session actor and
+// read by /metrics: plain atomics, because sessions come and go by the
+// thousand and asking each for numbers would cost more than counting.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace herald::actors {
+
+struct session_metrics {
+  std::atomic<int64_t> connections{0}; ///< open now
+  std::atomic<uint64_t> connections_total{0};
+  std::atomic<int64_t> subscriptions{0}; ///< active now
+  std::atomic<uint64_t> publishes{0};    ///< acknowledged client publishes and appends
+  std::atomic<uint64_t> publish_errors{0};
+  std::atomic<uint64_t> commands{0};
+  std::atomic<uint64_t> frames_out{0};  ///< protocol messages sent to clients
+  std::atomic<uint64_t> disconnects{0}; ///< closed by the server with a code
+
+  /// Append latency (request to acknowledgement) histogram, in seconds.
+  static constexpr std::array<double, 12> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                 0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  std::array<std::atomic<uint64_t>, bounds.size() + 1> latency_buckets{};
+  std::atomic<uint64_t> latency_count{0};
+  std::atomic<uint64_t> latency_sum_us{0};
+
+  void observe_append(std::chrono::steady_clock::duration d) {
+    double s = std::chrono::duration<double>(d).count();
+    size_t i = 0;
+    while (i < bounds.size() && s > bounds[i])
+      ++i;
+    ++latency_buckets[i];
+    ++latency_count;
+    latency_sum_us += static_cast<uint64_t>(s * 1e6);
+  }
+};
+
+} // namespace herald::actors

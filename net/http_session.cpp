@@ -1,0 +1,101 @@
+#include "net/http_session.hpp"
+
+#include "net/http_util.hpp"
+#include "net/rest_api.hpp"
+#include "net/ws_connection.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace herald::net {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+
+http_session::http_session(asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx)
+  : stream_(std::move(socket)), ctx_(std::move(ctx)) {}
+
+void http_session::run() {
+  asio::dispatch(stream_.get_executor(),
+                 beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+}
+
+void http_session::do_read() {
+  const auto& h = ctx_->settings().http;
+  parser_.emplace();
+  parser_->body_limit(static_cast<std::uint64_t>(h.max_body_bytes));
+  parser_->header_limit(16 * 1024);
+  // The first request must arrive within the header timeout (slow clients
+  // cannot hold a connection); later ones within the keep-alive timeout.
+  stream_.expires_after(first_ ? h.header_timeout : h.idle_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+}
+
+void http_session::on_read(beast::error_code ec, std::size_t) {
+  first_ = false;
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout
+      || ec == asio::error::operation_aborted)
+    return do_close();
+  if (ec == http::error::body_limit) {
+    http_request req;
+    req.version(11);
+    req.keep_alive(false);
+    return send(json_response(req, http::status::payload_too_large,
+                              error_body("too_large", "the request body is too large")));
+  }
+  if (ec) {
+    // Not HTTP: answer 400 and close, as a courtesy to a confused client.
+    http_request req;
+    req.version(11);
+    req.keep_alive(false);
+    return send(json_response(req, http::status::bad_request,
+                              error_body("bad_request", "malformed HTTP request")));
+  }
+  auto req = parser_->release();
+  if (beast::websocket::is_upgrade(req)) {
+    auto target = req.target();
+    auto path = target.substr(0, target.find('?'));
+    if (path == "/connection/websocket" && !ctx_->stopping) {
+      auto conn = std::make_shared<ws_connection>(std::move(stream_), ctx_->sys, ctx_->session,
+                                                  ctx_->connections);
+      conn->start(std::move(req));
+      return;
+    }
+    req.keep_alive(false);
+    return send(json_response(req, http::status::not_found,
+                              error_body("not_found", "WebSockets are served on "
+                                                      "/connection/websocket")));
+  }
+  stream_.expires_never(); // the node may take its time; http.request_timeout bounds it
+  handle_request(ctx_, std::move(req), [self = shared_from_this()](http_response res) {
+    asio::post(self->stream_.get_executor(),
+               [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+  });
+}
+
+void http_session::send(http::response<http::string_body> res) {
+  auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
+  in_flight_ = sp;
+  bool close = sp->need_eof();
+  stream_.expires_after(ctx_->settings().http.idle_timeout);
+  http::async_write(stream_, *sp,
+                    beast::bind_front_handler(&http_session::on_write, shared_from_this(), close));
+}
+
+void http_session::on_write(bool close, beast::error_code ec, std::size_t) {
+  in_flight_.reset();
+  if (ec || close)
+    return do_close();
+  do_read();
+}
+
+void http_session::do_close() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.close();
+}
+
+} // namespace herald::net

@@ -1,0 +1,23 @@
+// Small HTTP helpers shared by the REST API and the HTTP session: URL
+// decoding, query strings, and the JSON error body every error response uses.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace herald::net {
+
+/// Percent-decodes a path segment or query value; nullopt when malformed
+/// (a stray '%', or bytes that decode to a NUL).
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
+
+/// Splits "a=1&b=two" into a map of decoded keys and values; nullopt when
+/// anything in it is malformed.
+std::optional<std::map<std::string, std::string>> parse_query(std::string_view query);
+
+/// {"error":{"code":CODE,"message":MESSAGE}}
+std::string error_body(std::string_view code, std::string_view message);
+
+} // namespace herald::net

@@ -1,0 +1,124 @@
+#include "net/metrics.hpp"
+
+#include "net/ask.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+namespace herald::net {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+void metric(std::ostringstream& out, const char* name, const char* type, const char* help,
+            double value, const std::string& labels = "") {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << labels << ' ' << static_cast<int64_t>(value) << '\n';
+}
+
+int64_t figure(const actors::actor_stats& s, const char* key) {
+  auto it = s.figures.find(key);
+  return it == s.figures.end() ? 0 : it->second;
+}
+
+std::string render(const server_context& ctx, const actors::actor_stats& journal,
+                   const actors::actor_stats& channels,
+                   const std::vector<actors::actor_stats>& projections) {
+  const auto& m = *ctx.session->metrics;
+  std::ostringstream out;
+  metric(out, "herald_connections", "gauge", "Open client connections.", m.connections.load());
+  metric(out, "herald_connections_total", "counter", "Client connections accepted.",
+         static_cast<double>(m.connections_total.load()));
+  metric(out, "herald_subscriptions", "gauge", "Active channel subscriptions.",
+         m.subscriptions.load());
+  metric(out, "herald_publishes_total", "counter",
+         "Client publishes and REST appends acknowledged.",
+         static_cast<double>(m.publishes.load()));
+  metric(out, "herald_publish_errors_total", "counter", "Publishes and appends that failed.",
+         static_cast<double>(m.publish_errors.load()));
+  metric(out, "herald_deliveries_total", "counter",
+         "Publications delivered to subscribers (one per subscriber).",
+         static_cast<double>(figure(channels, "deliveries")));
+  metric(out, "herald_messages_out_total", "counter",
+         "Protocol messages written to clients (replies, pushes, pings).",
+         static_cast<double>(m.frames_out.load()));
+  metric(out, "herald_commands_total", "counter", "Client protocol commands handled.",
+         static_cast<double>(m.commands.load()));
+  metric(out, "herald_channels", "gauge", "Active channel actors.", figure(channels, "channels"));
+  metric(out, "herald_journal_head", "gauge", "Position of the last committed event.",
+         figure(journal, "head"));
+  metric(out, "herald_journal_events_total", "counter", "Events committed since start.",
+         figure(journal, "events"));
+  metric(out, "herald_journal_batches_total", "counter", "Group-commit transactions.",
+         figure(journal, "batches"));
+  metric(out, "herald_journal_rejected_total", "counter",
+         "Appends refused because the journal queue was full.",
+         figure(journal, "rejected_overloaded"));
+  out << "# HELP herald_append_latency_seconds Time from an append request to its "
+         "acknowledgement.\n# TYPE herald_append_latency_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < actors::session_metrics::bounds.size(); ++i) {
+    cumulative += m.latency_buckets[i].load();
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", actors::session_metrics::bounds[i]);
+    out << "herald_append_latency_seconds_bucket{le=\"" << le << "\"} " << cumulative << '\n';
+  }
+  cumulative += m.latency_buckets.back().load();
+  out << "herald_append_latency_seconds_bucket{le=\"+Inf\"} " << cumulative << '\n'
+      << "herald_append_latency_seconds_sum " << static_cast<double>(m.latency_sum_us.load()) / 1e6
+      << '\n'
+      << "herald_append_latency_seconds_count " << m.latency_count.load() << '\n';
+  out << "# HELP herald_projection_lag Events committed but not yet applied by a projection.\n"
+         "# TYPE herald_projection_lag gauge\n";
+  for (const auto& p : projections)
+    out << "herald_projection_lag{projection=\"" << p.name.substr(p.name.find(' ') + 1) << "\"} "
+        << figure(p, "lag") << '\n';
+  out << "# HELP herald_projection_position Last journal position applied by a projection.\n"
+         "# TYPE herald_projection_position gauge\n";
+  for (const auto& p : projections)
+    out << "herald_projection_position{projection=\"" << p.name.substr(p.name.find(' ') + 1)
+        << "\"} " << figure(p, "position") << '\n';
+  out << "# HELP herald_projection_faulted 1 when a projection is faulted.\n"
+         "# TYPE herald_projection_faulted gauge\n";
+  for (const auto& p : projections)
+    out << "herald_projection_faulted{projection=\"" << p.name.substr(p.name.find(' ') + 1)
+        << "\"} " << figure(p, "faulted") << '\n';
+  return out.str();
+}
+
+} // namespace
+
+void render_metrics(const std::shared_ptr<server_context>& ctx,
+                    std::function<void(std::string)> done) {
+  // journal -> channels -> projections, then render; a part that does not
+  // answer renders as zeros rather than failing the scrape.
+  const auto& node = ctx->node();
+  auto timeout = std::chrono::milliseconds(2000);
+  auto after_projections = [ctx, done](auto journal, auto channels) {
+    return [ctx, done, journal, channels](std::vector<actors::actor_stats> projections) {
+      done(render(*ctx, journal, channels, projections));
+    };
+  };
+  ask<actors::actor_stats>(
+    ctx->sys, node.journal, timeout,
+    [ctx, timeout, after_projections](actors::actor_stats& journal) {
+      ask<actors::actor_stats>(
+        ctx->sys, ctx->node().channels, timeout,
+        [ctx, timeout, journal, after_projections](actors::actor_stats& channels) {
+          auto finish = after_projections(journal, channels);
+          ask<std::vector<actors::actor_stats>>(
+            ctx->sys, ctx->node().projections, timeout,
+            [finish](std::vector<actors::actor_stats>& p) { finish(std::move(p)); },
+            [finish](const caf::error&) { finish({}); }, actors::stats_atom_v);
+        },
+        [ctx, timeout, journal, after_projections](const caf::error&) {
+          auto finish = after_projections(journal, actors::actor_stats{});
+          finish({});
+        },
+        actors::stats_atom_v);
+    },
+    [ctx, done](const caf::error&) { done(render(*ctx, {}, {}, {})); }, actors::stats_atom_v);
+}
+
+} // namespace herald::net

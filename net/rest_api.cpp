@@ -1,0 +1,511 @@
+#include "net/rest_api.hpp"
+
+#include "actors/errors.hpp"
+#include "net/ask.hpp"
+#include "net/http_util.hpp"
+#include "net/metrics.hpp"
+#include "net/static_files.hpp"
+#include "storage/payload_codec.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <charconv>
+#include <limits>
+
+namespace herald::net {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+using status = http::status;
+
+struct route {
+  std::vector<std::string> segments; ///< decoded path segments
+  std::map<std::string, std::string> query;
+};
+
+/// Splits the target into decoded segments and query; nullopt if malformed.
+std::optional<route> parse_target(std::string_view target) {
+  route r;
+  auto q = target.find('?');
+  auto path = target.substr(0, q);
+  if (q != std::string_view::npos) {
+    auto query = parse_query(target.substr(q + 1));
+    if (!query)
+      return std::nullopt;
+    r.query = std::move(*query);
+  }
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    auto decoded = percent_decode(path.substr(0, slash), false);
+    if (!decoded)
+      return std::nullopt;
+    r.segments.push_back(std::move(*decoded));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  }
+  return r;
+}
+
+http_response error(const http_request& req, status s, std::string_view code,
+                    std::string_view message) {
+  return json_response(req, s, error_body(code, message));
+}
+
+/// An actors error as an HTTP error.
+http_response node_error(const http_request& req, const caf::error& e) {
+  using actors::errc;
+  auto msg = actors::message_of(e);
+  switch (actors::code_of(e)) {
+    case errc::overloaded:
+      return error(req, status::too_many_requests, "overloaded", msg);
+    case errc::bad_request:
+      return error(req, status::bad_request, "bad_request", msg);
+    case errc::not_found:
+      return error(req, status::not_found, "not_found", msg);
+    case errc::timeout:
+      return error(req, status::service_unavailable, "timeout", msg);
+    case errc::unavailable:
+      return error(req, status::service_unavailable, "unavailable", msg);
+    case errc::damaged:
+      return error(req, status::service_unavailable, "damaged", msg);
+    case errc::internal:
+      break;
+  }
+  return error(req, status::internal_server_error, "internal", msg);
+}
+
+/// An unsigned query parameter, or `fallback` when absent; nullopt if bad.
+std::optional<uint64_t> uint_param(const route& r, const char* name, uint64_t fallback) {
+  auto it = r.query.find(name);
+  if (it == r.query.end())
+    return fallback;
+  uint64_t v = 0;
+  const auto& s = it->second;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty())
+    return std::nullopt;
+  return v;
+}
+
+void append_event(std::string& out, const storage::recorded_event& e) {
+  out += "{\"position\":" + std::to_string(e.position) + ",\"stream\":";
+  storage::append_json_string(out, e.stream);
+  out += ",\"version\":" + std::to_string(e.version) + ",\"type\":";
+  storage::append_json_string(out, e.type);
+  out += ",\"id\":";
+  storage::append_json_string(out, e.id);
+  out += ",\"time\":" + std::to_string(e.time) + ",\"meta\":";
+  if (e.meta.empty() || !storage::msgpack_to_json(e.meta, out))
+    out += "{}";
+  out += ",\"data\":";
+  if (!storage::msgpack_to_json(e.data, out))
+    out += "null";
+  out += '}';
+}
+
+std::string events_json(const std::vector<storage::recorded_event>& events) {
+  std::string out = "[";
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i)
+      out += ',';
+    append_event(out, events[i]);
+  }
+  return out + "]";
+}
+
+/// Posts the answer: the respond callback is shared by the continuations.
+using shared_responder = std::shared_ptr<responder>;
+
+// -- reads -------------------------------------------------------------------
+
+void read_stream(const std::shared_ptr<server_context>& ctx, const http_request& req,
+                 const route& r, const std::string& stream, shared_responder respond) {
+  const uint64_t max = static_cast<uint64_t>(ctx->settings().http.max_read_events);
+  auto reverse = uint_param(r, "reverse", 0);
+  auto limit = uint_param(r, "limit", 100);
+  auto from = uint_param(r, "from", reverse && *reverse ? std::numeric_limits<uint64_t>::max() : 1);
+  if (!reverse || !limit || !from || *reverse > 1)
+    return (*respond)(error(req, status::bad_request, "bad_request",
+                            "from and limit are numbers, reverse is 0 or 1"));
+  auto epoch = ctx->node().epoch;
+  ask<actors::stream_events>(
+    ctx->sys, ctx->node().readers, ctx->settings().http.request_timeout,
+    [req, respond, stream, epoch](actors::stream_events& s) {
+      std::string body = "{\"stream\":";
+      storage::append_json_string(body, stream);
+      body += ",\"epoch\":\"" + epoch + "\",\"version\":" + std::to_string(s.version)
+              + ",\"events\":" + events_json(s.events) + "}";
+      (*respond)(json_response(req, status::ok, std::move(body)));
+    },
+    [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); },
+    actors::read_stream_atom_v, stream, *from, *reverse == 0, std::min(*limit, max));
+}
+
+void read_log(const std::shared_ptr<server_context>& ctx, const http_request& req, const route& r,
+              shared_responder respond) {
+  const uint64_t max = static_cast<uint64_t>(ctx->settings().http.max_read_events);
+  auto from = uint_param(r, "from", 1);
+  auto limit = uint_param(r, "limit", 100);
+  if (!from || !limit)
+    return (*respond)(error(req, status::bad_request, "bad_request", "from and limit are numbers"));
+  ask<actors::event_batch>(
+    ctx->sys, ctx->node().readers, ctx->settings().http.request_timeout,
+    [req, respond](actors::event_batch& events) {
+      std::string body = "{\"events\":" + events_json(events);
+      if (!events.empty())
+        body += ",\"next\":" + std::to_string(events.back().position + 1);
+      body += "}";
+      (*respond)(json_response(req, status::ok, std::move(body)));
+    },
+    [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); },
+    actors::read_all_atom_v, std::max<uint64_t>(*from, 1), std::min(*limit, max));
+}
+
+// -- appends ------------------------------------------------------------------
+
+bool too_deep(const rapidjson::Value& v, size_t depth) {
+  if (depth > storage::max_payload_depth)
+    return true;
+  if (v.IsObject()) {
+    for (const auto& m : v.GetObject())
+      if (too_deep(m.value, depth + 1))
+        return true;
+  } else if (v.IsArray()) {
+    for (const auto& e : v.GetArray())
+      if (too_deep(e, depth + 1))
+        return true;
+  }
+  return false;
+}
+
+std::string json_of(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  v.Accept(w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+/// Reads an expected version ("any", "no_stream", "exists" or a number).
+std::optional<storage::expected_version> parse_expected(std::string_view text) {
+  if (text == "any")
+    return storage::expected_version::any();
+  if (text == "no_stream")
+    return storage::expected_version::no_stream();
+  if (text == "exists")
+    return storage::expected_version::exists();
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
+    return std::nullopt;
+  return storage::expected_version::exact(v);
+}
+
+/// The append a request body describes, or the reason it does not.
+std::optional<std::string> build_append(const rapidjson::Value& body, const http_request& req,
+                                        storage::append_request& out) {
+  // The expected version: the body's field wins over the header.
+  std::string expected = "any";
+  if (auto h = req.find("Expected-Version"); h != req.end())
+    expected = std::string(h->value().data(), h->value().size());
+  if (auto it = body.FindMember("expected_version"); it != body.MemberEnd()) {
+    if (it->value.IsUint64())
+      expected = std::to_string(it->value.GetUint64());
+    else if (it->value.IsString())
+      expected = it->value.GetString();
+    else
+      return "expected_version is any, no_stream, exists or a number";
+  }
+  auto ev = parse_expected(expected);
+  if (!ev)
+    return "expected_version is any, no_stream, exists or a number";
+  out.expected = *ev;
+  auto add = [&](const rapidjson::Value& e) -> std::optional<std::string> {
+    if (!e.IsObject())
+      return std::string("an event is a JSON object");
+    storage::new_event ne;
+    auto type = e.FindMember("type");
+    if (type == e.MemberEnd() || !type->value.IsString() || type->value.GetStringLength() == 0
+        || type->value.GetStringLength() > 128)
+      return std::string("an event needs a \"type\": a string of 1 to 128 characters");
+    ne.type = type->value.GetString();
+    if (auto id = e.FindMember("id"); id != e.MemberEnd()) {
+      if (!id->value.IsString() || id->value.GetStringLength() == 0
+          || id->value.GetStringLength() > 256)
+        return std::string("\"id\" is a string of 1 to 256 characters");
+      ne.id = id->value.GetString();
+    }
+    std::string error;
+    auto data = e.FindMember("data");
+    if (!storage::json_to_msgpack(data == e.MemberEnd() ? "null" : json_of(data->value), ne.data,
+                                  error))
+      return "\"data\": " + error;
+    if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
+      if (!meta->value.IsObject())
+        return std::string("\"meta\" is a JSON object");
+      if (!storage::json_to_msgpack(json_of(meta->value), ne.meta, error))
+        return "\"meta\": " + error;
+    }
+    out.events.push_back(std::move(ne));
+    return std::nullopt;
+  };
+  if (auto events = body.FindMember("events"); events != body.MemberEnd()) {
+    if (!events->value.IsArray() || events->value.Empty())
+      return std::string("\"events\" is a non-empty array");
+    for (const auto& e : events->value.GetArray())
+      if (auto why = add(e))
+        return why;
+  } else if (auto why = add(body)) {
+    return why;
+  }
+  return std::nullopt;
+}
+
+void append(const std::shared_ptr<server_context>& ctx, const http_request& req,
+            const std::string& stream, shared_responder respond) {
+  if (stream.empty()
+      || stream.size() > static_cast<size_t>(ctx->settings().channels.max_name_length))
+    return (*respond)(error(req, status::bad_request, "bad_request", "bad stream name"));
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+    req.body().data(), req.body().size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return (*respond)(
+      error(req, status::bad_request, "bad_request", "the body must be a JSON object"));
+  if (too_deep(doc, 0))
+    return (*respond)(
+      error(req, status::bad_request, "bad_request",
+            "nested deeper than " + std::to_string(storage::max_payload_depth) + " levels"));
+  storage::append_request append{stream, {}, {}};
+  if (auto why = build_append(doc, req, append))
+    return (*respond)(error(req, status::bad_request, "bad_request", *why));
+  auto metrics = ctx->session->metrics;
+  auto started = std::chrono::steady_clock::now();
+  ask<storage::append_result>(
+    ctx->sys, ctx->node().journal, ctx->settings().http.request_timeout,
+    [req, respond, metrics, started](storage::append_result& r) {
+      using storage::append_status;
+      metrics->observe_append(std::chrono::steady_clock::now() - started);
+      switch (r.status) {
+        case append_status::ok:
+        case append_status::idempotent: {
+          ++metrics->publishes;
+          std::string body = "{\"position\":" + std::to_string(r.last_position)
+                             + ",\"version\":" + std::to_string(r.last_version)
+                             + ",\"first_position\":" + std::to_string(r.first_position)
+                             + ",\"first_version\":" + std::to_string(r.first_version);
+          if (r.status == append_status::idempotent)
+            body += ",\"idempotent\":true";
+          (*respond)(json_response(req, status::ok, body + "}"));
+          return;
+        }
+        case append_status::wrong_expected_version: {
+          std::string body = "{\"error\":{\"code\":\"wrong_expected_version\",\"message\":"
+                             "\"the stream is at version "
+                             + std::to_string(r.actual_version)
+                             + "\",\"actual_version\":" + std::to_string(r.actual_version) + "}}";
+          (*respond)(json_response(req, status::conflict, std::move(body)));
+          return;
+        }
+        case append_status::duplicate_id:
+          (*respond)(error(req, status::conflict, "duplicate_id", r.message));
+          return;
+        case append_status::invalid:
+          (*respond)(error(req, status::bad_request, "bad_request", r.message));
+          return;
+      }
+    },
+    [req, respond, metrics](const caf::error& e) {
+      ++metrics->publish_errors;
+      (*respond)(node_error(req, e));
+    },
+    actors::append_atom_v, std::move(append));
+}
+
+// -- queries and projections ---------------------------------------------------
+
+void run_query(const std::shared_ptr<server_context>& ctx, const http_request& req, const route& r,
+               const std::string& name, shared_responder respond) {
+  ask<actors::query_result>(
+    ctx->sys, ctx->node().queries, ctx->settings().http.request_timeout,
+    [req, respond](actors::query_result& q) {
+      std::string body = "{\"rows\":" + q.rows_json + ",\"position\":" + std::to_string(q.position);
+      if (q.truncated)
+        body += ",\"truncated\":true";
+      (*respond)(json_response(req, status::ok, body + "}"));
+    },
+    [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); }, actors::query_atom_v,
+    actors::query_request{name, r.query});
+}
+
+std::string status_json(const actors::projection_status& s) {
+  std::string out = "{\"name\":";
+  storage::append_json_string(out, s.name);
+  out += ",\"position\":" + std::to_string(s.position) + ",\"head\":" + std::to_string(s.head)
+         + ",\"lag\":" + std::to_string(s.lag) + ",\"status\":";
+  storage::append_json_string(out, s.status.empty() ? "unknown" : s.status);
+  if (s.faulted_position)
+    out += ",\"faulted_position\":" + std::to_string(s.faulted_position);
+  if (!s.error.empty()) {
+    out += ",\"error\":";
+    storage::append_json_string(out, s.error);
+  }
+  out += ",\"snapshots\":" + std::to_string(s.snapshots) + "}";
+  return out;
+}
+
+void projections(const std::shared_ptr<server_context>& ctx, const http_request& req,
+                 const route& r, shared_responder respond) {
+  auto timeout = ctx->settings().http.request_timeout;
+  auto on_error = [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); };
+  auto one = [req, respond](actors::projection_status& s) {
+    (*respond)(json_response(req, status::ok, status_json(s)));
+  };
+  const auto& segs = r.segments;
+  if (segs.size() == 2) {
+    if (req.method() != http::verb::get)
+      return (*respond)(error(req, status::method_not_allowed, "method_not_allowed", "use GET"));
+    ask<std::vector<actors::projection_status>>(
+      ctx->sys, ctx->node().projections, timeout,
+      [req, respond](std::vector<actors::projection_status>& all) {
+        std::string body = "[";
+        for (size_t i = 0; i < all.size(); ++i)
+          body += (i ? "," : "") + status_json(all[i]);
+        (*respond)(json_response(req, status::ok, body + "]"));
+      },
+      on_error, actors::status_atom_v);
+    return;
+  }
+  const auto& name = segs[2];
+  if (segs.size() == 3) {
+    if (req.method() != http::verb::get)
+      return (*respond)(error(req, status::method_not_allowed, "method_not_allowed", "use GET"));
+    ask<actors::projection_status>(ctx->sys, ctx->node().projections, timeout, one, on_error,
+                                   actors::status_atom_v, name);
+    return;
+  }
+  if (segs.size() != 4)
+    return (*respond)(error(req, status::not_found, "not_found", "no such resource"));
+  if (req.method() != http::verb::post)
+    return (*respond)(error(req, status::method_not_allowed, "method_not_allowed", "use POST"));
+  auto accepted = [req, respond](actors::projection_status& s) {
+    (*respond)(json_response(req, status::accepted, status_json(s)));
+  };
+  if (segs[3] == "rebuild")
+    ask<actors::projection_status>(ctx->sys, ctx->node().projections, timeout, accepted, on_error,
+                                   actors::rebuild_atom_v, name);
+  else if (segs[3] == "retry")
+    ask<actors::projection_status>(ctx->sys, ctx->node().projections, timeout, accepted, on_error,
+                                   actors::retry_atom_v, name);
+  else if (segs[3] == "skip")
+    ask<actors::projection_status>(ctx->sys, ctx->node().projections, timeout, accepted, on_error,
+                                   actors::skip_atom_v, name);
+  else
+    (*respond)(error(req, status::not_found, "not_found", "no such resource"));
+}
+
+} // namespace
+
+http_response json_response(const http_request& req, http::status s, std::string body) {
+  http_response res{s, req.version()};
+  res.set(http::field::server, "herald");
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+void handle_request(const std::shared_ptr<server_context>& ctx, http_request req,
+                    responder respond_fn) {
+  auto respond = std::make_shared<responder>(std::move(respond_fn));
+  auto r = parse_target(std::string_view(req.target().data(), req.target().size()));
+  if (!r)
+    return (*respond)(error(req, status::bad_request, "bad_request", "malformed URL"));
+  const auto& segs = r->segments;
+  const auto verb = req.method();
+  auto only = [&](http::verb v) {
+    if (verb == v)
+      return true;
+    (*respond)(error(req, status::method_not_allowed, "method_not_allowed",
+                     std::string("use ") + std::string(http::to_string(v))));
+    return false;
+  };
+  if (segs.size() == 1 && segs[0] == "health") {
+    if (!only(http::verb::get))
+      return;
+    bool up = ctx->ready && !ctx->stopping;
+    std::string body = std::string("{\"status\":\"")
+                       + (up              ? "ok"
+                          : ctx->stopping ? "stopping"
+                                          : "starting")
+                       + "\",\"journal_id\":\"" + ctx->node().journal_id + "\",\"connections\":"
+                       + std::to_string(ctx->session->metrics->connections.load()) + "}";
+    return (*respond)(
+      json_response(req, up ? status::ok : status::service_unavailable, std::move(body)));
+  }
+  if (segs.size() == 1 && segs[0] == "metrics") {
+    if (!only(http::verb::get))
+      return;
+    return render_metrics(ctx, [req, respond](std::string text) {
+      http_response res{status::ok, req.version()};
+      res.set(http::field::server, "herald");
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.keep_alive(req.keep_alive());
+      res.body() = std::move(text);
+      res.prepare_payload();
+      (*respond)(std::move(res));
+    });
+  }
+  if (!segs.empty() && segs[0] == "api") {
+    if (segs.size() == 3 && segs[1] == "streams") {
+      if (verb == http::verb::post)
+        return append(ctx, req, segs[2], respond);
+      if (!only(http::verb::get))
+        return;
+      return read_stream(ctx, req, *r, segs[2], respond);
+    }
+    if (segs.size() == 2 && segs[1] == "events") {
+      if (!only(http::verb::get))
+        return;
+      return read_log(ctx, req, *r, respond);
+    }
+    if (segs.size() == 3 && segs[1] == "queries") {
+      if (!only(http::verb::get))
+        return;
+      return run_query(ctx, req, *r, segs[2], respond);
+    }
+    if (segs.size() >= 2 && segs[1] == "projections")
+      return projections(ctx, req, *r, respond);
+    return (*respond)(error(req, status::not_found, "not_found", "no such resource"));
+  }
+  // The demo page. Static files are looked up by exact name only, so no
+  // path can reach outside them.
+  std::string path = "/";
+  for (const auto& s : segs)
+    path += (path.size() > 1 ? "/" : "") + s;
+  if (const auto* f = find_static(path)) {
+    if (verb != http::verb::get && verb != http::verb::head)
+      return (*respond)(error(req, status::method_not_allowed, "method_not_allowed", "use GET"));
+    http_response res{status::ok, req.version()};
+    res.set(http::field::server, "herald");
+    res.set(http::field::content_type, std::string(f->content_type));
+    res.keep_alive(req.keep_alive());
+    if (verb == http::verb::get)
+      res.body() = std::string(f->body);
+    res.prepare_payload();
+    if (verb == http::verb::head)
+      res.content_length(f->body.size());
+    return (*respond)(std::move(res));
+  }
+  (*respond)(error(req, status::not_found, "not_found", "no such resource"));
+}
+
+} // namespace herald::net

@@ -1,0 +1,222 @@
+#include "net/ws_connection.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include <boost/asio/post.hpp>
+
+namespace herald::net {
+
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+namespace asio = boost::asio;
+
+namespace {
+
+const std::string newline = "\n";
+
+std::string remote_of(const beast::tcp_stream& s) {
+  beast::error_code ec;
+  auto ep = s.socket().remote_endpoint(ec);
+  return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+} // namespace
+
+ws_connection::ws_connection(beast::tcp_stream&& stream, caf::actor_system& sys,
+                             std::shared_ptr<const actors::session_context> ctx,
+                             std::shared_ptr<connection_registry> registry)
+  : ws_(std::move(stream)), sys_(sys), ctx_(std::move(ctx)), registry_(std::move(registry)) {
+  remote_ = remote_of(ws_.next_layer());
+}
+
+ws_connection::~ws_connection() {
+  registry_->remove(this);
+}
+
+void ws_connection::start(request req) {
+  // Protocol pings (session actor) watch liveness; Beast's own timer only
+  // bounds the handshake and the closing handshake.
+  ws_.next_layer().expires_never();
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = std::chrono::seconds(10);
+  t.idle_timeout = websocket::stream_base::none();
+  t.keep_alive_pings = false;
+  ws_.set_option(t);
+  ws_.set_option(websocket::stream_base::decorator(
+    [](websocket::response_type& res) { res.set(beast::http::field::server, "herald"); }));
+  ws_.read_message_max(static_cast<std::size_t>(ctx_->settings->websocket.max_message_bytes));
+  ws_.auto_fragment(false);
+  ws_.async_accept(req, beast::bind_front_handler(&ws_connection::on_accept, shared_from_this()));
+}
+
+void ws_connection::on_accept(beast::error_code ec) {
+  if (ec)
+    return; // the handshake failed; dropping the connection is all there is
+  registry_->add(shared_from_this());
+  session_ = actors::spawn_session(sys_, ctx_, weak_from_this(), remote_);
+  do_read();
+}
+
+void ws_connection::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&ws_connection::on_read, shared_from_this()));
+}
+
+void ws_connection::on_read(beast::error_code ec, std::size_t) {
+  if (ec) {
+    // Closed by the peer, a protocol error (Beast answered it, e.g. 1009
+    // for too big, 1007 for bad UTF-8), or torn down by us.
+    finish();
+    return;
+  }
+  if (finished_ || close_pending_)
+    return;
+  if (!ws_.got_text()) {
+    buffer_.consume(buffer_.size());
+    close(3501, "bad request"); // the JSON protocol is text only
+    return;
+  }
+  caf::anon_send(session_, actors::frame_atom_v, beast::buffers_to_string(buffer_.data()));
+  buffer_.consume(buffer_.size());
+  do_read();
+}
+
+void ws_connection::send(std::vector<actors::frame_ptr> frames) {
+  size_t bytes = 0;
+  for (const auto& f : frames)
+    bytes += f->size() + 1;
+  queued_bytes_ += bytes;
+  queued_frames_ += frames.size();
+  asio::post(ws_.get_executor(), [self = shared_from_this(), frames = std::move(frames)]() mutable {
+    if (self->finished_ || self->close_pending_) {
+      self->queued_bytes_ = 0;
+      self->queued_frames_ = 0;
+      return;
+    }
+    for (auto& f : frames)
+      self->queue_.push_back(std::move(f));
+    if (!self->write_in_flight_)
+      self->do_write();
+  });
+}
+
+void ws_connection::do_write() {
+  if (queue_.empty())
+    return;
+  writing_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  buffers_.clear();
+  for (size_t i = 0; i < writing_.size(); ++i) {
+    if (i)
+      buffers_.emplace_back(asio::buffer(newline));
+    buffers_.emplace_back(asio::buffer(*writing_[i]));
+  }
+  write_in_flight_ = true;
+  ws_.text(true);
+  ws_.async_write(buffers_,
+                  beast::bind_front_handler(&ws_connection::on_write, shared_from_this()));
+}
+
+void ws_connection::on_write(beast::error_code ec, std::size_t) {
+  write_in_flight_ = false;
+  size_t bytes = 0;
+  for (const auto& f : writing_)
+    bytes += f->size() + 1;
+  queued_bytes_ -= std::min(bytes, queued_bytes_.load());
+  queued_frames_ -= std::min(writing_.size(), queued_frames_.load());
+  writing_.clear();
+  if (ec) {
+    finish();
+    return;
+  }
+  if (!queue_.empty())
+    do_write();
+  else if (close_pending_)
+    do_close();
+}
+
+void ws_connection::close(uint16_t code, std::string reason) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    if (self->finished_ || self->close_pending_)
+      return;
+    self->close_pending_ = true;
+    self->close_code_ = code;
+    self->close_reason_ = reason;
+    if (!self->write_in_flight_) {
+      if (!self->queue_.empty())
+        self->do_write();
+      else
+        self->do_close();
+    }
+  });
+}
+
+void ws_connection::do_close() {
+  websocket::close_reason reason(static_cast<websocket::close_code>(close_code_), close_reason_);
+  ws_.async_close(reason, [self = shared_from_this()](beast::error_code) { self->finish(); });
+}
+
+void ws_connection::finish() {
+  if (finished_)
+    return;
+  finished_ = true;
+  if (session_) {
+    caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
+    session_ = nullptr;
+  }
+  beast::error_code ignored;
+  ws_.next_layer().socket().close(ignored);
+}
+
+size_t ws_connection::queued_bytes() const {
+  return queued_bytes_.load();
+}
+
+size_t ws_connection::queued_frames() const {
+  return queued_frames_.load();
+}
+
+void ws_connection::shut_down(uint16_t code, const std::string& reason) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] {
+    if (self->session_)
+      caf::anon_send(self->session_, actors::close_atom_v, code, reason);
+    else
+      self->close(code, reason);
+  });
+}
+
+void connection_registry::add(const std::shared_ptr<ws_connection>& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_.push_back(c);
+}
+
+void connection_registry::remove(const ws_connection* c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = open_.begin(); it != open_.end(); ++it) {
+    auto p = it->lock();
+    if (!p || p.get() == c) {
+      *it = open_.back();
+      open_.pop_back();
+      return;
+    }
+  }
+}
+
+void connection_registry::shut_down_all(uint16_t code, const std::string& reason) {
+  std::vector<std::shared_ptr<ws_connection>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& w : open_)
+      if (auto p = w.lock())
+        all.push_back(std::move(p));
+  }
+  for (auto& c : all)
+    c->shut_down(code, reason);
+}
+
+size_t connection_registry::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_.size();
+}
+
+} // namespace herald::net

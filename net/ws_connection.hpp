@@ -1,0 +1,100 @@
+// One WebSocket client connection: owns the socket (on its own strand) and
+// implements actors::connection for its session actor.
+//
+// Reading: each WebSocket message goes to the session actor as
+// (frame_atom, text). A binary message closes the connection with 3501, a
+// message over websocket.max_message_bytes with 1009 (Beast does that).
+//
+// Writing: frames from the session queue up; one write is in flight at a
+// time, and everything queued when it starts leaves in that one WebSocket
+// message, joined by '\n' (the protocol allows it, spec §1.2). This is the
+// per-connection coalescing that fan-out speed depends on: one write per
+// connection per turn, however many publications are waiting.
+//
+// Lifetime: the connection holds the session actor strongly; the actor holds
+// the connection weakly. When the socket closes, the actor is told to exit.
+#pragma once
+
+#include "actors/connection.hpp"
+#include "actors/session_actor.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+namespace herald::net {
+
+class connection_registry;
+
+class ws_connection : public actors::connection,
+                      public std::enable_shared_from_this<ws_connection> {
+public:
+  using request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  ws_connection(boost::beast::tcp_stream&& stream, caf::actor_system& sys,
+                std::shared_ptr<const actors::session_context> ctx,
+                std::shared_ptr<connection_registry> registry);
+  ~ws_connection() override;
+
+  /// Completes the handshake for `req` and starts the session.
+  void start(request req);
+
+  // actors::connection
+  void send(std::vector<actors::frame_ptr> frames) override;
+  void close(uint16_t code, std::string reason) override;
+  size_t queued_bytes() const override;
+  size_t queued_frames() const override;
+
+  /// Asks the session to close with `code` (graceful shutdown).
+  void shut_down(uint16_t code, const std::string& reason);
+
+private:
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void do_close();
+  void finish();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  caf::actor_system& sys_;
+  std::shared_ptr<const actors::session_context> ctx_;
+  std::shared_ptr<connection_registry> registry_;
+  actors::session_actor session_;
+  std::string remote_;
+  // Strand-only state.
+  std::deque<actors::frame_ptr> queue_;
+  std::vector<actors::frame_ptr> writing_;
+  std::vector<boost::asio::const_buffer> buffers_;
+  bool write_in_flight_ = false;
+  bool close_pending_ = false;
+  bool finished_ = false;
+  uint16_t close_code_ = 1000;
+  std::string close_reason_;
+  // Read by the session from its own thread.
+  std::atomic<size_t> queued_bytes_{0};
+  std::atomic<size_t> queued_frames_{0};
+};
+
+/// The open connections, so that shutdown can close them all.
+class connection_registry {
+public:
+  void add(const std::shared_ptr<ws_connection>& c);
+  void remove(const ws_connection* c);
+  /// Every open connection's session is asked to close with `code`.
+  void shut_down_all(uint16_t code, const std::string& reason);
+  size_t size() const;
+
+private:
+  mutable std::mutex mu_;
+  std::vector<std::weak_ptr<ws_connection>> open_;
+};
+
+} // namespace herald::net

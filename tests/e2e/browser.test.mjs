@@ -1,0 +1,56 @@
+// The demo page in headless Chromium (Debian's chromium, driven by
+// playwright-core): two pages in the same room; a message sent in one
+// appears in the other, and in the REST read model behind the rooms list.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { Herald, until } from './lib/herald.mjs';
+
+const herald = new Herald();
+let browser;
+
+before(async () => {
+  await herald.start();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  herald.cleanup();
+});
+
+async function openChat(name) {
+  const page = await browser.newPage();
+  await page.goto(herald.url + '/');
+  await page.fill('#name', name);
+  await page.press('#name', 'Enter');
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'connected');
+  await page.waitForSelector('#text:not([disabled])');
+  return page;
+}
+
+test('a message sent in one page appears in the other', async () => {
+  const alice = await openChat('alice');
+  const bob = await openChat('bob');
+  await alice.fill('#text', 'hello bob');
+  await alice.click('#send-button');
+  await bob.waitForSelector('#messages li >> text=hello bob', { timeout: 10000 });
+  const line = await bob.textContent('#messages li:last-child');
+  assert.match(line, /alice/);
+  await bob.fill('#text', 'hi alice');
+  await bob.press('#text', 'Enter');
+  await alice.waitForSelector('#messages li >> text=hi alice', { timeout: 10000 });
+  // Both messages are in the read model, in order.
+  await until(async () => (await herald.json('/api/queries/messages?room=lobby')).body.rows.length === 2,
+              'the read model');
+  const rows = (await herald.json('/api/queries/messages?room=lobby')).body.rows;
+  assert.deepEqual(rows.map((r) => r.text), ['hi alice', 'hello bob']);
+  // A page opened later loads the history from the read model.
+  const carol = await openChat('carol');
+  await carol.waitForSelector('#messages li >> text=hello bob');
+  assert.equal(await carol.locator('#messages li').count(), 2);
+});
