@@ -1,0 +1,347 @@
+// bench/ws_load: a WebSocket load generator. Opens N subscriber connections
+// spread over C channels and P publisher connections, publishes at a fixed
+// total rate with the send time in each payload, and measures deliveries/s,
+// loss and publish-to-delivery latency (coordinated-omission safe: latency
+// counts from the *scheduled* send time).
+//
+//   ws_load --port P [--protocol herald|plain] [--connections 1000] [--channels 10]
+//           [--publishers 10] [--rate 1000] [--size 100] [--seconds 5] [--drain 2]
+//   ws_load --port P --idle N      open N idle connections, hold them, report
+//
+// --protocol herald speaks the centrifuge JSON protocol; plain speaks the
+// yardstick's {"sub":C} / {"pub":C,"data":...} relay protocol
+// (bench/yardstick/server.mjs). Everything runs on one thread.
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+
+struct options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;
+  std::string protocol = "herald";
+  std::string channel_prefix = "bench:c";
+  size_t connections = 1000;
+  size_t channels = 10;
+  size_t publishers = 10;
+  double rate = 1000;
+  size_t size = 100;
+  double seconds = 5;
+  double drain = 2;
+  size_t idle = 0;
+};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           clock_type::now().time_since_epoch())
+    .count();
+}
+
+struct stats {
+  uint64_t delivered = 0;
+  uint64_t published = 0;
+  uint64_t replies = 0;
+  uint64_t errors = 0;
+  size_t ready = 0;
+  std::vector<uint32_t> latencies_us;
+};
+
+class conn : public std::enable_shared_from_this<conn> {
+public:
+  conn(asio::io_context& ioc, const options& o, stats& s, std::string channel, bool publisher)
+    : ws_(asio::make_strand(ioc)), resolver_(ioc), o_(o), s_(s), channel_(std::move(channel)),
+      publisher_(publisher) {}
+
+  void start(std::function<void()> on_ready) {
+    on_ready_ = std::move(on_ready);
+    beast::get_lowest_layer(ws_).async_connect(
+      tcp::endpoint(asio::ip::make_address(o_.host), o_.port),
+      [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
+  }
+
+  void publish(const std::string& channel, int64_t scheduled_ns) {
+    std::string pad(o_.size > 40 ? o_.size - 40 : 0, 'x');
+    std::string data = "{\"ts\":" + std::to_string(scheduled_ns) + ",\"pad\":\"" + pad + "\"}";
+    if (o_.protocol == "herald")
+      queue_.push_back("{\"publish\":{\"channel\":\"" + channel + "\",\"data\":" + data
+                       + "},\"id\":" + std::to_string(++id_) + "}");
+    else
+      queue_.push_back("{\"pub\":\"" + channel + "\",\"data\":" + data + "}");
+    ++s_.published;
+    if (!writing_)
+      do_write();
+  }
+
+private:
+  void on_connect(beast::error_code ec) {
+    if (ec)
+      return fail("connect", ec);
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    ws_.async_handshake(o_.host + ":" + std::to_string(o_.port),
+                        o_.protocol == "herald" ? "/connection/websocket" : "/",
+                        [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec)
+      return fail("handshake", ec);
+    if (o_.protocol == "herald") {
+      std::string hello = "{\"connect\":{\"name\":\"ws_load\"},\"id\":1}";
+      if (!publisher_ && !channel_.empty())
+        hello += "\n{\"subscribe\":{\"channel\":\"" + channel_ + "\"},\"id\":2}";
+      queue_.push_back(hello);
+      id_ = 2;
+    } else if (!publisher_ && !channel_.empty()) {
+      queue_.push_back("{\"sub\":\"" + channel_ + "\"}");
+    }
+    if (!queue_.empty())
+      do_write();
+    if (o_.protocol != "herald" || publisher_ || channel_.empty())
+      ready();
+    do_read();
+  }
+
+  void ready() {
+    if (is_ready_)
+      return;
+    is_ready_ = true;
+    ++s_.ready;
+    if (on_ready_)
+      on_ready_();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec)
+      return fail("read", ec);
+    auto data = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    const int64_t now = now_ns();
+    // Every delivery carries "ts":N; count them all (a frame may hold many).
+    size_t at = 0;
+    while ((at = data.find("\"ts\":", at)) != std::string::npos) {
+      at += 5;
+      int64_t ts = std::strtoll(data.c_str() + at, nullptr, 10);
+      ++s_.delivered;
+      auto us = (now - ts) / 1000;
+      s_.latencies_us.push_back(static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX)));
+    }
+    if (o_.protocol == "herald") {
+      if (!is_ready_ && data.find("\"id\":2,\"subscribe\"") != std::string::npos)
+        ready();
+      if (data.find("\"publish\":{}") != std::string::npos)
+        ++s_.replies;
+      if (data == "{}" || data.find("\n{}") != std::string::npos || data.rfind("{}\n", 0) == 0)
+        pong();
+      if (data.find("\"error\"") != std::string::npos)
+        ++s_.errors;
+    }
+    do_read();
+  }
+
+  void pong() {
+    queue_.push_back("{}");
+    if (!writing_)
+      do_write();
+  }
+
+  void do_write() {
+    if (queue_.empty())
+      return;
+    writing_ = true;
+    // Everything queued goes in one message (the protocols allow '\n').
+    out_.clear();
+    for (auto& m : queue_) {
+      if (!out_.empty())
+        out_ += '\n';
+      out_ += m;
+    }
+    queue_.clear();
+    if (o_.protocol != "herald" && out_.find('\n') != std::string::npos) {
+      // The yardstick relays one message per frame: send them one by one.
+      auto nl = out_.find('\n');
+      queue_.push_back(out_.substr(nl + 1));
+      out_.resize(nl);
+    }
+    ws_.text(true);
+    ws_.async_write(asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec)
+        return self->fail("write", ec);
+      self->do_write();
+    });
+  }
+
+  void fail(const char* what, beast::error_code ec) {
+    if (!failed_) {
+      failed_ = true;
+      ++s_.errors;
+      if (s_.errors < 5)
+        std::fprintf(stderr, "ws_load: %s: %s\n", what, ec.message().c_str());
+    }
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  tcp::resolver resolver_;
+  const options& o_;
+  stats& s_;
+  std::string channel_;
+  bool publisher_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  std::string out_;
+  bool writing_ = false;
+  bool is_ready_ = false;
+  bool failed_ = false;
+  uint64_t id_ = 0;
+  std::function<void()> on_ready_;
+};
+
+void raise_fd_limit() {
+  rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
+double pct(std::vector<uint32_t>& v, double p) {
+  if (v.empty())
+    return 0;
+  auto k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k] / 1000.0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string f = argv[i], v = argv[i + 1];
+    if (f == "--host") o.host = v;
+    else if (f == "--port") o.port = static_cast<uint16_t>(std::stoi(v));
+    else if (f == "--protocol") o.protocol = v;
+    else if (f == "--prefix") o.channel_prefix = v;
+    else if (f == "--connections") o.connections = std::stoul(v);
+    else if (f == "--channels") o.channels = std::stoul(v);
+    else if (f == "--publishers") o.publishers = std::stoul(v);
+    else if (f == "--rate") o.rate = std::stod(v);
+    else if (f == "--size") o.size = std::stoul(v);
+    else if (f == "--seconds") o.seconds = std::stod(v);
+    else if (f == "--drain") o.drain = std::stod(v);
+    else if (f == "--idle") o.idle = std::stoul(v);
+    else {
+      std::fprintf(stderr, "ws_load: unknown flag %s\n", argv[i]);
+      return 2;
+    }
+  }
+  raise_fd_limit();
+  asio::io_context ioc(1);
+  stats s;
+  std::vector<std::shared_ptr<conn>> subs, pubs;
+  if (o.idle > 0) {
+    for (size_t i = 0; i < o.idle; ++i) {
+      auto c = std::make_shared<conn>(ioc, o, s, std::string(), false);
+      subs.push_back(c);
+      c->start(nullptr);
+      if (i % 200 == 199)
+        ioc.run_for(std::chrono::milliseconds(20)); // let handshakes through
+    }
+    auto deadline = clock_type::now() + std::chrono::seconds(60);
+    while (s.ready < o.idle && s.errors == 0 && clock_type::now() < deadline)
+      ioc.run_for(std::chrono::milliseconds(50));
+    std::printf("idle %zu ready %zu errors %llu\n", o.idle, s.ready,
+                static_cast<unsigned long long>(s.errors));
+    std::fflush(stdout);
+    // Hold them until stdin closes (the caller measures memory meanwhile).
+    char buf[16];
+    asio::posix::stream_descriptor in(ioc, ::dup(0));
+    bool done = false;
+    in.async_read_some(asio::buffer(buf), [&](beast::error_code, size_t) { done = true; });
+    while (!done)
+      ioc.run_for(std::chrono::milliseconds(100));
+    return s.ready == o.idle ? 0 : 1;
+  }
+  for (size_t i = 0; i < o.connections; ++i) {
+    auto c = std::make_shared<conn>(ioc, o, s, o.channel_prefix + std::to_string(i % o.channels),
+                                    false);
+    subs.push_back(c);
+    c->start(nullptr);
+    if (i % 200 == 199)
+      ioc.run_for(std::chrono::milliseconds(20));
+  }
+  for (size_t i = 0; i < o.publishers; ++i) {
+    auto c = std::make_shared<conn>(ioc, o, s, "", true);
+    pubs.push_back(c);
+    c->start(nullptr);
+  }
+  auto deadline = clock_type::now() + std::chrono::seconds(60);
+  while (s.ready < o.connections + o.publishers && clock_type::now() < deadline)
+    ioc.run_for(std::chrono::milliseconds(50));
+  if (s.ready < o.connections + o.publishers) {
+    std::fprintf(stderr, "ws_load: only %zu of %zu connections ready\n", s.ready,
+                 o.connections + o.publishers);
+    return 1;
+  }
+  s.delivered = 0;
+  s.latencies_us.clear();
+  s.latencies_us.reserve(static_cast<size_t>(o.rate * o.seconds * static_cast<double>(o.connections)
+                                             / static_cast<double>(o.channels)) + 1024);
+  // Publish on a schedule: message k is due at start + k / rate.
+  const auto start = clock_type::now();
+  const int64_t start_ns = now_ns();
+  const auto total = static_cast<uint64_t>(o.rate * o.seconds);
+  uint64_t sent = 0;
+  asio::steady_timer timer(ioc);
+  std::function<void()> tick = [&] {
+    auto elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+    auto due = std::min<uint64_t>(total, static_cast<uint64_t>(elapsed * o.rate));
+    for (; sent < due; ++sent) {
+      auto scheduled = start_ns + static_cast<int64_t>(static_cast<double>(sent) / o.rate * 1e9);
+      pubs[sent % pubs.size()]->publish(o.channel_prefix + std::to_string(sent % o.channels),
+                                        scheduled);
+    }
+    if (sent < total) {
+      timer.expires_after(std::chrono::microseconds(500));
+      timer.async_wait([&](beast::error_code) { tick(); });
+    }
+  };
+  tick();
+  ioc.run_for(std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::duration<double>(o.seconds + o.drain)));
+  const double subscribers_per_channel =
+    static_cast<double>(o.connections) / static_cast<double>(o.channels);
+  const double expected = static_cast<double>(total) * subscribers_per_channel;
+  const double loss = expected > 0 ? std::max(0.0, 1.0 - static_cast<double>(s.delivered) / expected) : 0;
+  std::printf("rate %.0f/s x %.0f subscribers = %.0f deliveries/s target: delivered %.0f/s, loss "
+              "%.2f%%, p50 %.2f ms, p99 %.2f ms, max %.2f ms, errors %llu\n",
+              o.rate, subscribers_per_channel, o.rate * subscribers_per_channel,
+              static_cast<double>(s.delivered) / o.seconds, loss * 100, pct(s.latencies_us, 0.5),
+              pct(s.latencies_us, 0.99), pct(s.latencies_us, 1.0),
+              static_cast<unsigned long long>(s.errors));
+  return 0;
+}
