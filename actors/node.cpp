@@ -46,6 +46,7 @@ node start_node(caf::actor_system& sys, const config::settings& s) {
   jo.durability = s.journal.mode;
   jo.stream_cache = static_cast<size_t>(s.journal.stream_cache);
   jo.verify_on_open = s.journal.verify_on_open;
+  jo.background_checkpoints = true;
   auto journal = std::make_shared<storage::journal>(jo);
   node n;
   n.journal_id = journal->id();
@@ -53,6 +54,9 @@ node start_node(caf::actor_system& sys, const config::settings& s) {
   const uint64_t head = journal->head();
   n.journal = spawn_journal(sys, journal, s.journal);
   n.readers = spawn_readers(sys, jo.path, static_cast<size_t>(s.journal.readers));
+  n.checkpointer = spawn_checkpointer(
+    sys, jo.path,
+    std::chrono::duration_cast<std::chrono::milliseconds>(s.journal.checkpoint_every));
   n.channels = spawn_channel_registry(sys, s, n.readers, n.journal_id, head);
   caf::anon_send(n.journal, listen_atom_v, caf::actor_cast<batch_listener>(n.channels));
   n.queries = spawn_query_pool(sys, s);
@@ -76,7 +80,7 @@ void stop_node(node& n) {
   for (auto handle :
        {caf::actor_cast<caf::actor>(n.projections), caf::actor_cast<caf::actor>(n.queries),
         caf::actor_cast<caf::actor>(n.channels), caf::actor_cast<caf::actor>(n.readers),
-        caf::actor_cast<caf::actor>(n.journal)})
+        caf::actor_cast<caf::actor>(n.checkpointer), caf::actor_cast<caf::actor>(n.journal)})
     caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "actors/channel_registry.hpp"
+#include "actors/checkpoint_actor.hpp"
 #include "actors/journal_actor.hpp"
 #include "actors/projection_manager.hpp"
 #include "actors/query_actor.hpp"
@@ -36,6 +37,7 @@ struct node {
   channel_registry_actor channels;
   query_actor queries;
   projections_actor projections;
+  checkpoint_actor checkpointer;
 };
 
 /// Starts the node's actors. Throws config::config_error for definitions

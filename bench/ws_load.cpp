@@ -50,8 +50,7 @@ struct options {
 };
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           clock_type::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch())
     .count();
 }
 
@@ -94,10 +93,14 @@ private:
   void on_connect(beast::error_code ec) {
     if (ec)
       return fail("connect", ec);
+    // Without TCP_NODELAY, Nagle holds small publishes back for the
+    // server's delayed ACK (tens of milliseconds).
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ec);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-    ws_.async_handshake(o_.host + ":" + std::to_string(o_.port),
-                        o_.protocol == "herald" ? "/connection/websocket" : "/",
-                        [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+    ws_.async_handshake(
+      o_.host + ":" + std::to_string(o_.port),
+      o_.protocol == "herald" ? "/connection/websocket" : "/",
+      [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
   }
 
   void on_handshake(beast::error_code ec) {
@@ -129,9 +132,8 @@ private:
   }
 
   void do_read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->on_read(ec);
-    });
+    ws_.async_read(
+      buffer_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -242,18 +244,30 @@ int main(int argc, char** argv) {
   options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i], v = argv[i + 1];
-    if (f == "--host") o.host = v;
-    else if (f == "--port") o.port = static_cast<uint16_t>(std::stoi(v));
-    else if (f == "--protocol") o.protocol = v;
-    else if (f == "--prefix") o.channel_prefix = v;
-    else if (f == "--connections") o.connections = std::stoul(v);
-    else if (f == "--channels") o.channels = std::stoul(v);
-    else if (f == "--publishers") o.publishers = std::stoul(v);
-    else if (f == "--rate") o.rate = std::stod(v);
-    else if (f == "--size") o.size = std::stoul(v);
-    else if (f == "--seconds") o.seconds = std::stod(v);
-    else if (f == "--drain") o.drain = std::stod(v);
-    else if (f == "--idle") o.idle = std::stoul(v);
+    if (f == "--host")
+      o.host = v;
+    else if (f == "--port")
+      o.port = static_cast<uint16_t>(std::stoi(v));
+    else if (f == "--protocol")
+      o.protocol = v;
+    else if (f == "--prefix")
+      o.channel_prefix = v;
+    else if (f == "--connections")
+      o.connections = std::stoul(v);
+    else if (f == "--channels")
+      o.channels = std::stoul(v);
+    else if (f == "--publishers")
+      o.publishers = std::stoul(v);
+    else if (f == "--rate")
+      o.rate = std::stod(v);
+    else if (f == "--size")
+      o.size = std::stoul(v);
+    else if (f == "--seconds")
+      o.seconds = std::stod(v);
+    else if (f == "--drain")
+      o.drain = std::stod(v);
+    else if (f == "--idle")
+      o.idle = std::stoul(v);
     else {
       std::fprintf(stderr, "ws_load: unknown flag %s\n", argv[i]);
       return 2;
@@ -287,8 +301,8 @@ int main(int argc, char** argv) {
     return s.ready == o.idle ? 0 : 1;
   }
   for (size_t i = 0; i < o.connections; ++i) {
-    auto c = std::make_shared<conn>(ioc, o, s, o.channel_prefix + std::to_string(i % o.channels),
-                                    false);
+    auto c =
+      std::make_shared<conn>(ioc, o, s, o.channel_prefix + std::to_string(i % o.channels), false);
     subs.push_back(c);
     c->start(nullptr);
     if (i % 200 == 199)
@@ -310,7 +324,8 @@ int main(int argc, char** argv) {
   s.delivered = 0;
   s.latencies_us.clear();
   s.latencies_us.reserve(static_cast<size_t>(o.rate * o.seconds * static_cast<double>(o.connections)
-                                             / static_cast<double>(o.channels)) + 1024);
+                                             / static_cast<double>(o.channels))
+                         + 1024);
   // Publish on a schedule: message k is due at start + k / rate.
   const auto start = clock_type::now();
   const int64_t start_ns = now_ns();
@@ -319,7 +334,8 @@ int main(int argc, char** argv) {
   asio::steady_timer timer(ioc);
   std::function<void()> tick = [&] {
     auto elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
-    auto due = std::min<uint64_t>(total, static_cast<uint64_t>(elapsed * o.rate));
+    // Message k is due at start + k / rate (so message 0 at once).
+    auto due = std::min<uint64_t>(total, static_cast<uint64_t>(elapsed * o.rate) + 1);
     for (; sent < due; ++sent) {
       auto scheduled = start_ns + static_cast<int64_t>(static_cast<double>(sent) / o.rate * 1e9);
       pubs[sent % pubs.size()]->publish(o.channel_prefix + std::to_string(sent % o.channels),
@@ -336,7 +352,8 @@ int main(int argc, char** argv) {
   const double subscribers_per_channel =
     static_cast<double>(o.connections) / static_cast<double>(o.channels);
   const double expected = static_cast<double>(total) * subscribers_per_channel;
-  const double loss = expected > 0 ? std::max(0.0, 1.0 - static_cast<double>(s.delivered) / expected) : 0;
+  const double loss =
+    expected > 0 ? std::max(0.0, 1.0 - static_cast<double>(s.delivered) / expected) : 0;
   std::printf("rate %.0f/s x %.0f subscribers = %.0f deliveries/s target: delivered %.0f/s, loss "
               "%.2f%%, p50 %.2f ms, p99 %.2f ms, max %.2f ms, errors %llu\n",
               o.rate, subscribers_per_channel, o.rate * subscribers_per_channel,

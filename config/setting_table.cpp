@@ -172,6 +172,10 @@ std::vector<setting<settings>> make_node_settings() {
                1, 64, at(&S::journal, &journal_settings::readers)),
     integer<S>("journal.stream_cache", "Streams whose current version the writer keeps in memory",
                16, 100000000, at(&S::journal, &journal_settings::stream_cache)),
+    time_span<S>("journal.checkpoint_every",
+                 "How often the WAL is copied into the journal file, off the commit path",
+                 duration(10), std::chrono::minutes(10),
+                 at(&S::journal, &journal_settings::checkpoint_every)),
     boolean<S>("journal.verify_on_open",
                "Run SQLite's quick_check on the journal at start (slow on big "
                "files)",

@@ -53,6 +53,7 @@ struct journal_settings {
   int64_t readers = 2;
   int64_t stream_cache = 100000;
   bool verify_on_open = false;
+  duration checkpoint_every = std::chrono::milliseconds(500);
 };
 
 struct channel_settings {

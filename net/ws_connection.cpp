@@ -4,6 +4,9 @@
 #include <caf/send.hpp>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include <sys/ioctl.h>
 
 namespace herald::net {
 
@@ -54,6 +57,11 @@ void ws_connection::on_accept(beast::error_code ec) {
   if (ec)
     return; // the handshake failed; dropping the connection is all there is
   registry_->add(shared_from_this());
+  auto& sock = ws_.next_layer().socket();
+  sock.non_blocking(true, ec);
+  asio::socket_base::send_buffer_size size;
+  sock.get_option(size, ec);
+  send_buffer_ = ec ? 0 : static_cast<size_t>(size.value());
   session_ = actors::spawn_session(sys_, ctx_, weak_from_this(), remote_);
   do_read();
 }
@@ -87,37 +95,125 @@ void ws_connection::send(std::vector<actors::frame_ptr> frames) {
     bytes += f->size() + 1;
   queued_bytes_ += bytes;
   queued_frames_ += frames.size();
-  asio::post(ws_.get_executor(), [self = shared_from_this(), frames = std::move(frames)]() mutable {
-    if (self->finished_ || self->close_pending_) {
-      self->queued_bytes_ = 0;
-      self->queued_frames_ = 0;
-      return;
-    }
-    for (auto& f : frames)
-      self->queue_.push_back(std::move(f));
-    if (!self->write_in_flight_)
-      self->do_write();
-  });
+  bool post = false;
+  {
+    std::lock_guard<std::mutex> lock(handover_mu_);
+    if (handover_.empty())
+      handover_ = std::move(frames);
+    else
+      handover_.insert(handover_.end(), std::make_move_iterator(frames.begin()),
+                       std::make_move_iterator(frames.end()));
+    post = !handover_posted_;
+    handover_posted_ = true;
+  }
+  if (post)
+    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->take_handover(); });
+}
+
+void ws_connection::take_handover() {
+  std::vector<actors::frame_ptr> frames;
+  {
+    std::lock_guard<std::mutex> lock(handover_mu_);
+    frames.swap(handover_);
+    handover_posted_ = false;
+  }
+  if (finished_ || close_pending_) {
+    queued_bytes_ = 0;
+    queued_frames_ = 0;
+    return;
+  }
+  for (auto& f : frames)
+    queue_.push_back(std::move(f));
+  if (!write_in_flight_)
+    do_write();
 }
 
 void ws_connection::do_write() {
-  if (queue_.empty())
-    return;
-  writing_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
-  queue_.clear();
+  while (!queue_.empty() && !write_in_flight_ && !finished_) {
+    writing_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    size_t payload = writing_.size() - 1;
+    for (const auto& f : writing_)
+      payload += f->size();
+    write_in_flight_ = true;
+    if (try_direct_write(payload))
+      continue;
+    buffers_.clear();
+    for (size_t i = 0; i < writing_.size(); ++i) {
+      if (i)
+        buffers_.emplace_back(asio::buffer(newline));
+      buffers_.emplace_back(asio::buffer(*writing_[i]));
+    }
+    ws_.text(true);
+    ws_.async_write(buffers_,
+                    beast::bind_front_handler(&ws_connection::on_write, shared_from_this()));
+  }
+  if (queue_.empty() && !write_in_flight_ && close_pending_ && !finished_)
+    do_close();
+}
+
+// Fan-out is bound by the cost of each write, and a Beast asynchronous write
+// costs several times the send() beneath it. When the socket has room for
+// the whole message, herald frames it itself (a server frame is a 2 to 10
+// byte header and the unmasked payload) and sends it at once; the rare
+// remainder of a short send finishes asynchronously. Returns false when the
+// socket is too full: Beast writes it then.
+bool ws_connection::try_direct_write(size_t payload) {
+  auto& sock = ws_.next_layer().socket();
+  int unsent = 0;
+  if (::ioctl(sock.native_handle(), TIOCOUTQ, &unsent) != 0
+      || static_cast<size_t>(unsent) + payload + 16 > send_buffer_)
+    return false;
+  size_t header = 2;
+  header_[0] = static_cast<char>(0x81); // FIN, text
+  if (payload < 126) {
+    header_[1] = static_cast<char>(payload);
+  } else if (payload < 65536) {
+    header_[1] = 126;
+    header_[2] = static_cast<char>(payload >> 8);
+    header_[3] = static_cast<char>(payload & 0xff);
+    header = 4;
+  } else {
+    header_[1] = 127;
+    for (int i = 0; i < 8; ++i)
+      header_[2 + i] = static_cast<char>((static_cast<uint64_t>(payload) >> (56 - 8 * i)) & 0xff);
+    header = 10;
+  }
   buffers_.clear();
+  buffers_.emplace_back(asio::buffer(header_.data(), header));
   for (size_t i = 0; i < writing_.size(); ++i) {
     if (i)
       buffers_.emplace_back(asio::buffer(newline));
     buffers_.emplace_back(asio::buffer(*writing_[i]));
   }
-  write_in_flight_ = true;
-  ws_.text(true);
-  ws_.async_write(buffers_,
-                  beast::bind_front_handler(&ws_connection::on_write, shared_from_this()));
+  beast::error_code ec;
+  size_t sent = sock.send(buffers_, 0, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    sent = 0;
+    ec = {};
+  }
+  if (ec || sent == header + payload) {
+    complete_write(ec);
+    return true;
+  }
+  // A short send: the rest of this frame must follow before anything else.
+  auto rest = std::make_shared<std::vector<asio::const_buffer>>();
+  size_t skip = sent;
+  for (const auto& b : buffers_) {
+    if (skip >= b.size()) {
+      skip -= b.size();
+      continue;
+    }
+    rest->push_back(asio::buffer(static_cast<const char*>(b.data()) + skip, b.size() - skip));
+    skip = 0;
+  }
+  asio::async_write(sock, *rest, [self = shared_from_this(), rest](beast::error_code e, size_t n) {
+    self->on_write(e, n);
+  });
+  return true;
 }
 
-void ws_connection::on_write(beast::error_code ec, std::size_t) {
+void ws_connection::complete_write(beast::error_code ec) {
   write_in_flight_ = false;
   size_t bytes = 0;
   for (const auto& f : writing_)
@@ -125,14 +221,14 @@ void ws_connection::on_write(beast::error_code ec, std::size_t) {
   queued_bytes_ -= std::min(bytes, queued_bytes_.load());
   queued_frames_ -= std::min(writing_.size(), queued_frames_.load());
   writing_.clear();
-  if (ec) {
+  if (ec)
     finish();
-    return;
-  }
-  if (!queue_.empty())
+}
+
+void ws_connection::on_write(beast::error_code ec, std::size_t) {
+  complete_write(ec);
+  if (!ec)
     do_write();
-  else if (close_pending_)
-    do_close();
 }
 
 void ws_connection::close(uint16_t code, std::string reason) {
@@ -142,12 +238,8 @@ void ws_connection::close(uint16_t code, std::string reason) {
     self->close_pending_ = true;
     self->close_code_ = code;
     self->close_reason_ = reason;
-    if (!self->write_in_flight_) {
-      if (!self->queue_.empty())
-        self->do_write();
-      else
-        self->do_close();
-    }
+    if (!self->write_in_flight_)
+      self->do_write(); // sends what is queued, then closes
   });
 }
 

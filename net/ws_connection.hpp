@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -57,7 +58,10 @@ private:
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void take_handover();
   void do_write();
+  bool try_direct_write(size_t payload);
+  void complete_write(boost::beast::error_code ec);
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void do_close();
   void finish();
@@ -74,10 +78,18 @@ private:
   std::vector<actors::frame_ptr> writing_;
   std::vector<boost::asio::const_buffer> buffers_;
   bool write_in_flight_ = false;
+  std::array<char, 10> header_{};
+  size_t send_buffer_ = 0; ///< SO_SNDBUF, for the direct-write check
   bool close_pending_ = false;
   bool finished_ = false;
   uint16_t close_code_ = 1000;
   std::string close_reason_;
+  // Frames handed over by send() from other threads since the last post:
+  // one post to the strand carries all of them (posting per frame costs more
+  // than the write itself under fan-out).
+  std::mutex handover_mu_;
+  std::vector<actors::frame_ptr> handover_;
+  bool handover_posted_ = false;
   // Read by the session from its own thread.
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> queued_frames_{0};

@@ -6,6 +6,8 @@
 #include "storage/position_list.hpp"
 
 #include <algorithm>
+#include <sqlite3.h>
+
 #include <chrono>
 #include <optional>
 #include <unordered_map>
@@ -113,6 +115,8 @@ struct journal::impl {
     db.exec(o.durability == config::durability::full ? "PRAGMA synchronous = FULL"
                                                      : "PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY");
+    if (o.background_checkpoints)
+      db.exec("PRAGMA wal_autocheckpoint = 16384");
     if (o.verify_on_open)
       verify_journal(db);
     head = static_cast<uint64_t>(db.query_int("SELECT max(position) FROM events"));
@@ -442,6 +446,29 @@ void journal::fold_index() {
 
 void journal::checkpoint() {
   impl_->db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+struct journal_checkpointer::impl {
+  database db;
+  explicit impl(const std::string& path) : db(path, database::mode::read_write) {
+    // A connection opens the WAL only with its first read; until then SQLite
+    // treats it as not in WAL mode and every checkpoint is a no-op.
+    db.query_int("SELECT count(*) FROM sqlite_master");
+  }
+};
+
+journal_checkpointer::journal_checkpointer(const std::string& path)
+  : impl_(std::make_unique<impl>(path)) {}
+
+journal_checkpointer::~journal_checkpointer() = default;
+
+int journal_checkpointer::checkpoint() {
+  int log = 0, done = 0;
+  int rc =
+    sqlite3_wal_checkpoint_v2(impl_->db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    impl_->db.check(rc, "checkpoint");
+  return done;
 }
 
 void journal::limit_pages_for_testing(int64_t pages) {

@@ -27,6 +27,28 @@ struct journal_options {
   config::durability durability = config::durability::full;
   size_t stream_cache = 100000; ///< streams whose version is kept in memory
   bool verify_on_open = false;
+  /// Leave WAL checkpoints to a journal_checkpointer on another thread, so
+  /// that commits never pay for them; the writer then checkpoints only as a
+  /// backstop, when the WAL passes 64 MiB. When false, SQLite checkpoints
+  /// inside commits every 4 MiB (its default).
+  bool background_checkpoints = false;
+};
+
+/// Moves WAL content into the journal file on its own connection, without
+/// blocking the writer or readers (a PASSIVE checkpoint). Not thread-safe:
+/// one owner (the checkpoint actor).
+class journal_checkpointer {
+public:
+  explicit journal_checkpointer(const std::string& path);
+  ~journal_checkpointer();
+
+  /// Returns how many frames of the current WAL are now in the journal file
+  /// (all of them unless a reader still needs older pages).
+  int checkpoint();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
 };
 
 class journal {

@@ -2,6 +2,7 @@
 // positions, and what happens when the disk refuses.
 #include "tests/storage/journal_fixture.hpp"
 
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -318,6 +319,34 @@ TEST_F(journal_fixture, a_full_disk_fails_the_batch_and_recovers) {
   EXPECT_EQ(result.status, append_status::ok);
   EXPECT_EQ(result.first_position, 2u);
   EXPECT_EQ(reader().read_all(1, 100).size(), 2u);
+}
+
+// With background checkpoints the writer leaves the WAL alone (commits never
+// pay for a checkpoint); the checkpointer copies it into the file on its own
+// connection, after which the writer reuses the WAL instead of growing it.
+TEST_F(journal_fixture, a_background_checkpointer_keeps_the_wal_bounded) {
+  journal.reset();
+  storage::journal_options o;
+  o.path = path();
+  o.background_checkpoints = true;
+  journal = std::make_unique<storage::journal>(o);
+  auto write_8_mib = [&] {
+    for (int b = 0; b < 20; ++b) {
+      std::vector<storage::new_event> events;
+      for (int i = 0; i < 100; ++i)
+        events.push_back(event("t", std::string(4000, 'x')));
+      one(append("s", expected_version::any(), std::move(events)));
+    }
+  };
+  auto wal_size = [&] { return std::filesystem::file_size(path() + "-wal"); };
+  write_8_mib();
+  auto grown = wal_size();
+  EXPECT_GT(grown, 7u << 20) << "SQLite's 4 MiB autocheckpoint ran inside a commit";
+  storage::journal_checkpointer checkpointer(path());
+  EXPECT_GT(checkpointer.checkpoint(), 1900);
+  write_8_mib();
+  EXPECT_LE(wal_size(), grown + (1u << 20)) << "the WAL grew instead of being reused";
+  EXPECT_EQ(reader().read_all(1, 5000).size(), 4000u);
 }
 
 } // namespace
