@@ -20,7 +20,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  herald.cleanup();
+  await herald.cleanup();
 });
 
 async function openChat(name) {

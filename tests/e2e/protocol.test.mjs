@@ -19,7 +19,7 @@ before(async () => {
   await bystander.until((m) => m.id === 2 && m.subscribe);
 });
 
-after(() => { bystander.close(); herald.cleanup(); });
+after(async () => { bystander.close(); await herald.cleanup(); });
 
 /// Publishes over REST and checks the bystander got it, in order.
 async function bystanderStillServed() {
@@ -176,7 +176,7 @@ test('pings come every websocket.ping_interval; a client that stops ponging gets
     assert.equal(good.ws.readyState, 1);
     good.close();
   } finally {
-    h.cleanup();
+    await h.cleanup();
   }
 });
 
@@ -192,5 +192,5 @@ test('SIGTERM closes sessions with 3001 and exits 0', async () => {
   assert.equal(code, 3001);
   assert.equal(reason, 'shutdown');
   assert.equal((await status).code, 0);
-  h.cleanup();
+  await h.cleanup();
 });

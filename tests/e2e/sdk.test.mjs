@@ -12,9 +12,9 @@ const herald = new Herald();
 const clients = [];
 
 before(async () => { await herald.start(); });
-after(() => {
+after(async () => {
   for (const c of clients) c.disconnect();
-  herald.cleanup();
+  await herald.cleanup();
 });
 
 function client(opts = {}) {

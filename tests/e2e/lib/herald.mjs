@@ -60,9 +60,26 @@ export class Herald {
     return this;
   }
 
-  cleanup() {
-    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+  /// Stops a running node with SIGTERM, removes the data directory it made,
+  /// and fails when the node did not exit with status 0 or its log holds a
+  /// sanitizer report (the test build runs under ASan and UBSan, and this is
+  /// where their findings surface).
+  async cleanup() {
+    let status = null;
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill('SIGTERM');
+      const force = setTimeout(() => this.proc.kill('SIGKILL'), 30000);
+      status = await this.exited;
+      clearTimeout(force);
+    }
     if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+    const report = this.log.match(/^.*(AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:).*$/m);
+    if (report) {
+      const at = this.log.indexOf(report[0]);
+      throw new Error(`sanitizer report in herald's log:\n${this.log.slice(at, at + 4000)}`);
+    }
+    if (status && status.code !== 0)
+      throw new Error(`herald exited with ${status.code ?? status.signal} on SIGTERM:\n${this.log.slice(-2000)}`);
   }
 
   async fetch(path, init) {
