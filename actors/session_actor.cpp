@@ -1,9 +1,8 @@
 #include "actors/session_actor.hpp"
 
-#include "actors/client_protocol.hpp"
-#include "actors/counters.hpp"
 #include "actors/errors.hpp"
 #include "actors/push_frames.hpp"
+#include "actors/session_state.hpp"
 #include "storage/event_meta.hpp"
 #include "storage/ids.hpp"
 #include "storage/payload_codec.hpp"
@@ -24,71 +23,22 @@ bool session_context::anonymous_allowed() const {
   return false;
 }
 
-namespace {
-
 using namespace std::chrono_literals;
 using protocol::method;
 
-// Reply error codes of the protocol (spec §9.2).
-enum code : int {
-  internal = 100,
-  unauthorized = 101,
-  unknown_channel = 102,
-  permission_denied = 103,
-  method_not_found = 104,
-  already_subscribed = 105,
-  limit_exceeded = 106,
-  bad_request = 107,
-  not_available = 108,
-  too_many_requests = 111,
-  unrecoverable = 112,
-  conflict = 409, // app range: an expected version that did not hold
-};
-
-struct subscription {
-  caf::actor channel; ///< null while the subscribe is in flight
-  bool reject_unrecovered = false;
-};
-
-struct session_state {
-  static inline const char* name = "session";
-  std::shared_ptr<const session_context> ctx;
-  std::weak_ptr<connection> conn;
-  std::string remote;
-  bool connected = false;
-  bool closing = false;
-  std::string client;
-  std::string user;
-  std::string conn_info; ///< JSON text
-  std::map<std::string, subscription> subs;
-  std::vector<frame_ptr> out; ///< replies of the message being handled
-  bool awaiting_pong = false;
-  uint64_t ping_generation = 0;
-  counters stats;
-  uint64_t commands = 0;
-  uint64_t deliveries = 0;
-
-  ~session_state() {
-    if (!ctx)
-      return;
-    --ctx->metrics->connections;
-    for (const auto& [name, sub] : subs)
-      if (sub.channel)
-        --ctx->metrics->subscriptions;
-  }
-
-  const config::settings& settings() const {
-    return *ctx->settings;
-  }
-};
-
-using self_ptr = session_actor::stateful_pointer<session_state>;
+session_state::~session_state() {
+  if (!ctx)
+    return;
+  --ctx->metrics->connections;
+  for (const auto& [name, sub] : subs)
+    if (sub.channel)
+      --ctx->metrics->subscriptions;
+}
 
 void emit(self_ptr self, std::string text) {
   self->state.out.push_back(std::make_shared<const std::string>(std::move(text)));
 }
 
-/// Hands what this turn produced to the connection, as one write.
 void flush(self_ptr self) {
   auto& st = self->state;
   if (st.out.empty())
@@ -110,28 +60,6 @@ void close_with(self_ptr self, uint16_t code, const std::string& reason) {
     c->close(code, reason);
 }
 
-/// Whether this client may do what `p` guards on `channel`.
-bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
-             const std::string& channel) {
-  using config::permission;
-  bool anonymous = st.user.empty();
-  switch (p) {
-    case permission::off:
-    case permission::server:
-    case permission::token:
-      return false; // tokens: docs/security.md
-    case permission::any:
-      return !anonymous || ns.anonymous;
-    case permission::subscriber: {
-      auto it = st.subs.find(channel);
-      return it != st.subs.end() && it->second.channel && (!anonymous || ns.anonymous);
-    }
-  }
-  return false;
-}
-
-/// Checks a channel name and its namespace; emits the error reply and
-/// returns nullptr when it is not usable.
 const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
                                              const protocol::string_field& channel) {
   auto& st = self->state;
@@ -146,11 +74,10 @@ const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
   return ns;
 }
 
-client_info info_of(const session_state& st) {
-  return client_info{st.user, st.client, st.conn_info, ""};
+client_info info_of(const session_state& st, const std::string& chan_info) {
+  return client_info{st.user, st.client, st.conn_info, chan_info};
 }
 
-/// Reply codes for errors from the node's actors.
 void emit_node_error(self_ptr self, uint32_t id, const caf::error& e) {
   auto code = code_of(e);
   if (code == errc::overloaded)
@@ -167,37 +94,80 @@ void arm_ping(self_ptr self) {
     self->delayed_send(self, every, tick_atom_v, ++self->state.ping_generation);
 }
 
-// -- connect -----------------------------------------------------------------
-
-bool handle_connect(self_ptr self, const protocol::command& cmd) {
+void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
+                        const config::namespace_settings& ns, bool recover, uint64_t offset,
+                        std::string epoch, subscribed_fn done) {
   auto& st = self->state;
-  auto token = protocol::get_string(cmd.body, "token");
-  if (token.present && !token.ok) {
-    close_with(self, 3501, "bad request");
-    return false;
-  }
-  if (token.present && !token.value.empty()) {
-    // Connection tokens: see docs/security.md.
-    close_with(self, 3500, "invalid token");
-    return false;
-  }
-  if (!st.ctx->anonymous_allowed()) {
-    close_with(self, 3501, "bad request");
-    return false;
-  }
-  st.client = storage::uuid_generator().next();
-  st.connected = true;
-  std::string result = "{\"client\":\"" + st.client + "\",\"version\":";
-  storage::append_json_string(result, st.ctx->version);
-  auto ping =
-    std::chrono::duration_cast<std::chrono::seconds>(st.settings().websocket.ping_interval);
-  if (ping.count() > 0)
-    result += ",\"ping\":" + std::to_string(ping.count()) + ",\"pong\":true";
-  result += '}';
-  emit(self, protocol::reply(cmd.id, "connect", result));
-  arm_ping(self);
-  return true;
+  subscribe_request req;
+  req.channel = channel;
+  req.subscriber = caf::actor_cast<caf::actor>(self);
+  req.info = info_of(st, st.subs[channel].chan_info);
+  req.recover = recover;
+  req.offset = offset;
+  req.epoch = std::move(epoch);
+  const bool recoverable = ns.recovery;
+  self->request(st.ctx->handles.channels, 30s, subscribe_atom_v, std::move(req))
+    .then(
+      [self, id, channel, recoverable, done](subscribe_reply& r) {
+        auto& st = self->state;
+        auto it = st.subs.find(channel);
+        if (it == st.subs.end() || st.closing) {
+          // Unsubscribed (or closing) while the subscribe was in flight.
+          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+          return;
+        }
+        if (it->second.reject_unrecovered && r.was_recovering && !r.recovered) {
+          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+          st.subs.erase(it);
+          if (id)
+            emit(self, protocol::error_reply(id, unrecoverable, "unrecoverable position"));
+          done(std::nullopt);
+          return;
+        }
+        it->second.channel = r.channel;
+        ++st.ctx->metrics->subscriptions;
+        arm_subscription_expiry(self, channel, it->second);
+        std::string result = "{";
+        if (recoverable)
+          result += "\"recoverable\":true,";
+        result += "\"positioned\":true,\"epoch\":";
+        storage::append_json_string(result, r.epoch);
+        result += ",\"offset\":" + std::to_string(r.offset);
+        if (r.was_recovering)
+          result += ",\"was_recovering\":true";
+        if (r.recovered)
+          result += ",\"recovered\":true";
+        result += expiry_fields(it->second.expires);
+        if (!r.publications.empty()) {
+          result += ",\"publications\":[";
+          for (size_t i = 0; i < r.publications.size(); ++i) {
+            if (i)
+              result += ',';
+            result += r.publications[i];
+          }
+          result += ']';
+        }
+        result += '}';
+        done(std::move(result));
+      },
+      [self, id, channel, done](const caf::error& e) {
+        self->state.subs.erase(channel);
+        if (id)
+          emit_node_error(self, id, e);
+        done(std::nullopt);
+      });
 }
+
+void end_subscription(self_ptr self, std::map<std::string, subscription>::iterator it) {
+  auto& st = self->state;
+  if (it->second.channel) {
+    caf::anon_send(it->second.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+    --st.ctx->metrics->subscriptions;
+  }
+  st.subs.erase(it);
+}
+
+namespace {
 
 // -- subscribe / unsubscribe -------------------------------------------------
 
@@ -212,12 +182,13 @@ void handle_subscribe(self_ptr self, const protocol::command& cmd) {
   auto epoch = protocol::get_string(cmd.body, "epoch");
   auto flag = protocol::get_uint(cmd.body, "flag");
   auto type = protocol::get_uint(cmd.body, "type");
-  if (!recover.ok || !offset.ok || !epoch.ok || !flag.ok || !type.ok
+  auto token = protocol::get_string(cmd.body, "token");
+  if (!recover.ok || !offset.ok || !epoch.ok || !flag.ok || !type.ok || !token.ok
       || protocol::get(cmd.body, "tf")) {
     emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
     return;
   }
-  if (type.value != 0 || !allowed(st, *ns, ns->subscribe, channel.value)) {
+  if (type.value != 0) {
     emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
     return;
   }
@@ -225,74 +196,22 @@ void handle_subscribe(self_ptr self, const protocol::command& cmd) {
     emit(self, protocol::error_reply(cmd.id, already_subscribed, "already subscribed"));
     return;
   }
+  subscription sub;
+  sub.reject_unrecovered = (flag.value & 2) != 0;
+  if (!admit_subscription(self, cmd.id, channel.value, *ns, token, sub))
+    return;
   if (st.subs.size() >= static_cast<size_t>(st.settings().websocket.max_subscriptions)) {
     emit(self, protocol::error_reply(cmd.id, limit_exceeded, "limit exceeded"));
     return;
   }
-  st.subs[channel.value] = subscription{nullptr, (flag.value & 2) != 0};
-  subscribe_request req;
-  req.channel = channel.value;
-  req.subscriber = caf::actor_cast<caf::actor>(self);
-  req.info = info_of(st);
-  req.recover = recover.value;
-  req.offset = offset.value;
-  req.epoch = epoch.value;
-  const bool recoverable = ns->recovery;
+  st.subs[channel.value] = std::move(sub);
   auto id = cmd.id;
-  auto name = channel.value;
-  self->request(st.ctx->handles.channels, 30s, subscribe_atom_v, std::move(req))
-    .then(
-      [self, id, name, recoverable](subscribe_reply& r) {
-        auto& st = self->state;
-        auto it = st.subs.find(name);
-        if (it == st.subs.end() || st.closing) {
-          // Unsubscribed (or closing) while the subscribe was in flight.
-          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
-          return;
-        }
-        if (it->second.reject_unrecovered && r.was_recovering && !r.recovered) {
-          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
-          st.subs.erase(it);
-          emit(self, protocol::error_reply(id, unrecoverable, "unrecoverable position"));
-          flush(self);
-          return;
-        }
-        it->second.channel = r.channel;
-        ++st.ctx->metrics->subscriptions;
-        std::string result = "{";
-        auto sep = [&] {
-          if (result.size() > 1)
-            result += ',';
-        };
-        if (recoverable) {
-          result += "\"recoverable\":true";
-        }
-        sep();
-        result += "\"positioned\":true,\"epoch\":";
-        storage::append_json_string(result, r.epoch);
-        result += ",\"offset\":" + std::to_string(r.offset);
-        if (r.was_recovering)
-          result += ",\"was_recovering\":true";
-        if (r.recovered)
-          result += ",\"recovered\":true";
-        if (!r.publications.empty()) {
-          result += ",\"publications\":[";
-          for (size_t i = 0; i < r.publications.size(); ++i) {
-            if (i)
-              result += ',';
-            result += r.publications[i];
-          }
-          result += ']';
-        }
-        result += '}';
-        emit(self, protocol::reply(id, "subscribe", result));
-        flush(self);
-      },
-      [self, id, name](const caf::error& e) {
-        self->state.subs.erase(name);
-        emit_node_error(self, id, e);
-        flush(self);
-      });
+  start_subscription(self, id, channel.value, *ns, recover.value, offset.value, epoch.value,
+                     [self, id](std::optional<std::string> result) {
+                       if (result)
+                         emit(self, protocol::reply(id, "subscribe", *result));
+                       flush(self);
+                     });
 }
 
 void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
@@ -300,13 +219,9 @@ void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
   auto channel = protocol::get_string(cmd.body, "channel");
   if (channel.ok && channel.present) {
     auto it = st.subs.find(channel.value);
-    if (it != st.subs.end()) {
-      if (it->second.channel) {
-        caf::anon_send(it->second.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
-        --st.ctx->metrics->subscriptions;
-      }
-      st.subs.erase(it);
-    }
+    // Server-side subscriptions belong to the token, not to the client.
+    if (it != st.subs.end() && !it->second.server_side)
+      end_subscription(self, it);
   }
   // Always success: an error would make the client reconnect (spec §4).
   emit(self, protocol::reply(cmd.id, "unsubscribe", "{}"));
@@ -314,15 +229,36 @@ void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
 
 // -- publish and append ------------------------------------------------------
 
-/// Converts a JSON value to msgpack; emits 107 when it cannot.
+/// Converts a JSON value to msgpack; emits 106 when it is over
+/// websocket.max_data_bytes, 107 when it cannot be converted.
 bool payload_of(self_ptr self, uint32_t id, const rapidjson::Value* data, std::string& out) {
   std::string error;
   std::string json = data ? protocol::to_json(*data) : std::string("null");
+  if (json.size() > static_cast<size_t>(self->state.settings().websocket.max_data_bytes)) {
+    emit(self, protocol::error_reply(id, limit_exceeded, "limit exceeded"));
+    return false;
+  }
   if (!storage::json_to_msgpack(json, out, error)) {
     emit(self, protocol::error_reply(id, bad_request, "bad request"));
     return false;
   }
   return true;
+}
+
+/// websocket.publish_rate: false after emitting 111 (or closing with 3013).
+bool take_publish(self_ptr self, uint32_t id) {
+  switch (self->state.publish_limit.take(rate_limiter::clock::now())) {
+    case rate_limiter::verdict::allow:
+      return true;
+    case rate_limiter::verdict::refuse:
+      ++self->state.ctx->metrics->rate_limited;
+      emit(self, protocol::error_reply(id, too_many_requests, "too many requests", true));
+      return false;
+    case rate_limiter::verdict::close:
+      close_with(self, 3013, "too many requests");
+      return false;
+  }
+  return false;
 }
 
 std::string meta_of(const session_state& st) {
@@ -367,6 +303,8 @@ void handle_publish(self_ptr self, const protocol::command& cmd) {
     emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
     return;
   }
+  if (!take_publish(self, cmd.id))
+    return;
   const auto* data = protocol::get(cmd.body, "data");
   std::string payload;
   if (!payload_of(self, cmd.id, data, payload))
@@ -401,6 +339,8 @@ void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args)
     emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
     return;
   }
+  if (!take_publish(self, id))
+    return;
   auto type = protocol::get_string(args, "type");
   auto event_id = protocol::get_string(args, "id");
   const auto* expected = protocol::get(args, "expected_version");
@@ -626,13 +566,34 @@ void dispatch(self_ptr self, const protocol::command& cmd) {
     case method::send:
       break; // fire-and-forget messages: accepted, ignored
     case method::refresh:
+      handle_refresh(self, cmd);
+      break;
     case method::sub_refresh:
-      emit(self, protocol::error_reply(cmd.id, not_available, "not available"));
+      handle_sub_refresh(self, cmd);
       break;
     case method::unknown:
       emit(self, protocol::error_reply(cmd.id, method_not_found, "method not found"));
       break;
   }
+}
+
+/// websocket.command_rate, for every command but pongs: false after
+/// emitting 111 (or closing with 3013).
+bool take_command(self_ptr self, const protocol::command& cmd) {
+  if (cmd.what == method::pong)
+    return true;
+  switch (self->state.command_limit.take(rate_limiter::clock::now())) {
+    case rate_limiter::verdict::allow:
+      return true;
+    case rate_limiter::verdict::refuse:
+      ++self->state.ctx->metrics->rate_limited;
+      emit(self, protocol::error_reply(cmd.id, too_many_requests, "too many requests", true));
+      return false;
+    case rate_limiter::verdict::close:
+      close_with(self, 3013, "too many requests");
+      return false;
+  }
+  return false;
 }
 
 void on_message(self_ptr self, const std::string& text) {
@@ -645,9 +606,11 @@ void on_message(self_ptr self, const std::string& text) {
     close_with(self, 3501, "bad request");
     return;
   }
-  for (const auto& cmd : commands) {
+  for (auto& cmd : commands) {
     if (st.closing)
       break;
+    if (!take_command(self, cmd))
+      continue;
     if (!st.connected) {
       if (cmd.what != method::connect) {
         close_with(self, 3501, "bad request");
@@ -657,10 +620,36 @@ void on_message(self_ptr self, const std::string& text) {
         break; // the rest of the message is ignored, as Centrifugo does
       continue;
     }
+    if (st.connecting) {
+      // The connect reply waits for server-side subscriptions; nothing may
+      // overtake it.
+      st.connecting->deferred.push_back(std::move(cmd));
+      continue;
+    }
     dispatch(self, cmd);
   }
   flush(self);
 }
+
+} // namespace
+
+void finish_connect(self_ptr self) {
+  auto& st = self->state;
+  if (!st.connecting)
+    return;
+  auto pending = std::move(*st.connecting);
+  st.connecting.reset();
+  for (auto& f : pending.held)
+    st.out.push_back(std::move(f));
+  for (const auto& cmd : pending.deferred) {
+    if (st.closing)
+      break;
+    dispatch(self, cmd);
+  }
+  flush(self);
+}
+
+namespace {
 
 session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const session_context> ctx,
                                           std::weak_ptr<connection> conn, std::string remote) {
@@ -670,6 +659,8 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
   st.remote = std::move(remote);
   ++st.ctx->metrics->connections;
   ++st.ctx->metrics->connections_total;
+  st.command_limit = rate_limiter(st.settings().websocket.command_rate);
+  st.publish_limit = rate_limiter(st.settings().websocket.publish_rate);
   self->delayed_send(self, st.settings().websocket.connect_timeout, loaded_atom_v);
   return {
     [self](frame_atom, const std::string& text) {
@@ -686,6 +677,12 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
       if (it == st.subs.end() || !it->second.channel)
         return; // unsubscribed meanwhile
       st.deliveries += d.frames.size();
+      if (st.connecting) {
+        // A server-side subscription's publications wait for the connect
+        // reply, which must come first.
+        st.connecting->held.insert(st.connecting->held.end(), d.frames.begin(), d.frames.end());
+        return;
+      }
       st.ctx->metrics->frames_out += d.frames.size();
       if (auto c = st.conn.lock())
         c->send(d.frames);
@@ -695,11 +692,21 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
       auto it = st.subs.find(r.channel);
       if (it == st.subs.end())
         return;
+      if (it->second.server_side) {
+        // 3010: the client reconnects and recovers its server-side channels.
+        close_with(self, 3010, "insufficient state");
+        return;
+      }
+      if (it->second.channel)
+        --st.ctx->metrics->subscriptions;
       st.subs.erase(it);
-      --st.ctx->metrics->subscriptions;
       // 2500: the client resubscribes and recovers.
       emit(self, protocol::unsubscribe_push(r.channel, 2500, "insufficient state"));
       flush(self);
+    },
+    [self](expire_atom, uint64_t generation) { on_connection_expiry(self, generation); },
+    [self](expire_atom, const std::string& channel, uint64_t generation) {
+      on_subscription_expiry(self, channel, generation);
     },
     [self](close_atom, uint16_t code, const std::string& reason) {
       close_with(self, code, reason);

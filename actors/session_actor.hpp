@@ -12,6 +12,11 @@
 //   answered after it is durable), history (112 on a wrong epoch), presence
 //   and presence_stats, rpc `append` (event-sourced commands with expected
 //   versions);
+// - tokens and permissions (session_auth.cpp, docs/security.md): connection
+//   and subscription JWTs, refresh and sub_refresh, expiry (3005, 2501,
+//   3006), server-side subscriptions from the token's "channels", private
+//   ($) and user-limited (#) channels;
+// - per-connection rate limits (111, then 3013) and data size limits (106);
 // - replies to one incoming message leave in one outgoing message.
 // Deliveries and resyncs come from channels; net ends the actor when the
 // socket closes, and channels notice through their monitors.
@@ -20,6 +25,7 @@
 #include "actors/connection.hpp"
 #include "actors/node.hpp"
 #include "actors/session_metrics.hpp"
+#include "actors/tokens.hpp"
 #include "actors/type_ids.hpp"
 #include "config/settings.hpp"
 
@@ -38,14 +44,17 @@ using session_actor =
                                                                       // (shutdown)
                    caf::reacts_to<tick_atom, uint64_t>, // internal: ping / pong timers
                    caf::reacts_to<loaded_atom>,         // internal: connect deadline
+                   caf::reacts_to<expire_atom, uint64_t>, // internal: connection expiry
+                   caf::reacts_to<expire_atom, std::string, uint64_t>, // subscription expiry
                    caf::replies_to<stats_atom>::with<actor_stats>>;
 
 /// What every session of a node shares: settings, the node's actors, the
-/// counters. Immutable after start.
+/// counters, the token keys. Immutable after start.
 struct session_context {
   std::shared_ptr<const config::settings> settings;
   node handles;
   std::shared_ptr<session_metrics> metrics;
+  std::shared_ptr<const token_verifier> tokens;
   std::string version;
 
   /// Whether any namespace lets clients in without a token.

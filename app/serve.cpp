@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdio>
 #include <pthread.h>
 
 namespace herald::app {
@@ -30,6 +31,15 @@ sigset_t block_stop_signals() {
 } // namespace
 
 int serve(const config::settings& s) {
+  std::shared_ptr<const actors::token_verifier> tokens;
+  try {
+    tokens = std::make_shared<const actors::token_verifier>(actors::token_keys{
+      s.tokens.hmac_secret, s.tokens.rsa_public_key, s.tokens.ecdsa_public_key,
+      s.tokens.audience, s.tokens.issuer});
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "herald: %s: %s\n", s.source.c_str(), e.what());
+    return 2;
+  }
   auto signals = block_stop_signals();
   auto settings = std::make_shared<const config::settings>(s);
   actors::system_config cfg(*settings);
@@ -39,6 +49,7 @@ int serve(const config::settings& s) {
   ctx->settings = settings;
   ctx->handles = node;
   ctx->metrics = std::make_shared<actors::session_metrics>();
+  ctx->tokens = tokens;
   ctx->version = std::string("herald ") + HERALD_VERSION;
   std::unique_ptr<net::server> server;
   try {
@@ -50,6 +61,10 @@ int serve(const config::settings& s) {
   }
   server->start();
   auto ep = server->local_endpoint();
+  if (s.http.api_key.empty() && !ep.address().is_loopback())
+    spdlog::warn("http.api_key is not set and the node listens on {}: anyone who reaches it "
+                 "may append, read the journal and administer projections",
+                 ep.address().to_string());
   spdlog::info("herald {} listening on http://{}:{} (journal {}, data in {})", HERALD_VERSION,
                ep.address().to_string(), ep.port(), node.journal_id, s.server.data_dir);
   int sig = 0;

@@ -157,6 +157,9 @@ void load_namespaces(settings& s, const toml::table& t, std::string_view source)
         at_key(source, ok).fail(option_key, "unknown namespace option");
       auto loc = at_node(source, ov);
       apply(ns, *def, scalar_text(ov, def->accepts, loc, option_key, def->bounds), loc, option_key);
+      if (ns.subscribe == permission::subscriber)
+        loc.fail(option_key, "\"subscriber\" does not apply to subscribe (use any, token, server "
+                             "or off)");
     }
   }
 }
@@ -315,7 +318,7 @@ settings parse_toml(std::string_view text, std::string_view source) {
   for (auto&& [k, v] : root) {
     auto name = k.str();
     if (name == "server" || name == "journal" || name == "channels" || name == "projections"
-        || name == "queries" || name == "websocket" || name == "http")
+        || name == "queries" || name == "websocket" || name == "http" || name == "tokens")
       load_section(s, name, expect_table(v, source, name), source);
     else if (name == "namespaces")
       load_namespaces(s, expect_table(v, source, name), source);
@@ -325,7 +328,7 @@ settings parse_toml(std::string_view text, std::string_view source) {
       load_queries(s, v, source);
     else
       at_key(source, k).fail(name, "unknown section (expected server, journal, "
-                                   "channels, projections, queries, websocket, http, "
+                                   "channels, projections, queries, websocket, http, tokens, "
                                    "namespaces, [[projection]] or [[query]])");
   }
   return s;
@@ -365,6 +368,8 @@ settings load(const load_options& options) {
 }
 
 std::string_view namespace_name(std::string_view channel) {
+  if (!channel.empty() && channel[0] == '$')
+    channel.remove_prefix(1);
   auto colon = channel.find(':');
   return colon == std::string_view::npos ? std::string_view("default") : channel.substr(0, colon);
 }

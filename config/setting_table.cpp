@@ -3,6 +3,8 @@
 #include "config/values.hpp"
 
 #include <array>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 namespace herald::config {
@@ -125,6 +127,35 @@ parsed<std::string> non_empty_path(std::string_view t) {
   return std::string(t);
 }
 
+parsed<std::string> any_text(std::string_view t) {
+  return std::string(t);
+}
+
+/// A PEM public key given inline, or the path of a file holding one.
+parsed<std::string> public_key(std::string_view t) {
+  if (t.empty() || t.rfind("-----BEGIN", 0) == 0)
+    return std::string(t);
+  std::ifstream in{std::string(t), std::ios::binary};
+  std::ostringstream pem;
+  if (!in || !(pem << in.rdbuf()))
+    return invalid{"cannot read the key file " + std::string(t)};
+  if (pem.str().rfind("-----BEGIN", 0) != 0)
+    return invalid{std::string(t) + " does not hold a PEM key"};
+  return pem.str();
+}
+
+/// A string setting whose value is never printed (help, `herald config`).
+template <class Root>
+setting<Root> secret(std::string key, std::string description, field_ref<Root, std::string> ref) {
+  return {std::move(key),
+          std::move(description),
+          "TEXT",
+          toml_kind::string,
+          storer(ref, any_text),
+          printer<Root, std::string>(
+            ref, [](const std::string& v) { return std::string(v.empty() ? "" : "(set)"); })};
+}
+
 parsed<std::string> event_type_name(std::string_view t) {
   if (t.empty() || t.size() > 128)
     return invalid{"must be 1..128 characters"};
@@ -206,6 +237,52 @@ std::vector<setting<settings>> make_node_settings() {
                at(&S::websocket, &websocket_settings::max_subscriptions)),
     integer<S>("websocket.history_limit", "Most publications one history request returns", 1,
                1000000, at(&S::websocket, &websocket_settings::history_limit)),
+    integer<S>("websocket.max_connections",
+               "Most WebSocket connections this node holds (more: close 3504)", 1, 10000000,
+               at(&S::websocket, &websocket_settings::max_connections)),
+    size<S>("websocket.max_data_bytes",
+            "Largest data of one publish or append, as JSON text (bigger: error 106)", 16,
+            64 * mib, at(&S::websocket, &websocket_settings::max_data_bytes)),
+    integer<S>("websocket.publish_rate",
+               "Publishes and appends per second one connection may make (more: error 111, "
+               "then close 3013; 0 = no limit)",
+               0, 10000000, at(&S::websocket, &websocket_settings::publish_rate)),
+    integer<S>("websocket.command_rate",
+               "Commands per second one connection may send (more: error 111, then close "
+               "3013; 0 = no limit)",
+               0, 10000000, at(&S::websocket, &websocket_settings::command_rate)),
+    size<S>("websocket.max_queued_bytes",
+            "Outgoing bytes a connection may have waiting (more: close 3008, slow consumer)",
+            4 * kib, gib, at(&S::websocket, &websocket_settings::max_queued_bytes)),
+    integer<S>("websocket.max_queued_messages",
+               "Outgoing messages a connection may have waiting (more: close 3008)", 16,
+               100000000, at(&S::websocket, &websocket_settings::max_queued_messages)),
+    time_span<S>("websocket.close_timeout",
+                 "How long a closing connection may take to drain before its socket is cut",
+                 duration(10), std::chrono::minutes(10),
+                 at(&S::websocket, &websocket_settings::close_timeout)),
+    time_span<S>("websocket.expiry_grace",
+                 "Time past a token's expiry for the client's refresh (then 3005, or 2501 "
+                 "for a subscription)",
+                 duration(0), std::chrono::hours(1),
+                 at(&S::websocket, &websocket_settings::expiry_grace)),
+    text<S>("websocket.allowed_origins",
+            "Comma-separated Origins browsers may connect from, * for any (empty: only "
+            "pages of this node)",
+            "ORIGIN,...", at(&S::websocket, &websocket_settings::allowed_origins), any_text),
+    // [tokens]
+    secret<S>("tokens.hmac_secret", "Secret for HS256/384/512 tokens (empty: refused)",
+              at(&S::tokens, &token_settings::hmac_secret)),
+    text<S>("tokens.rsa_public_key",
+            "PEM public key, or a file holding it, for RS256/384/512 tokens (empty: refused)",
+            "PEM|PATH", at(&S::tokens, &token_settings::rsa_public_key), public_key),
+    text<S>("tokens.ecdsa_public_key",
+            "PEM public key, or a file holding it, for ES256/384/512 tokens (empty: refused)",
+            "PEM|PATH", at(&S::tokens, &token_settings::ecdsa_public_key), public_key),
+    text<S>("tokens.audience", "When set, tokens must name it in \"aud\"", "TEXT",
+            at(&S::tokens, &token_settings::audience), any_text),
+    text<S>("tokens.issuer", "When set, tokens must carry it as \"iss\"", "TEXT",
+            at(&S::tokens, &token_settings::issuer), any_text),
     // [http]
     size<S>("http.max_body_bytes", "Largest HTTP request body accepted (bigger: 413)", 1024, gib,
             at(&S::http, &http_settings::max_body_bytes)),
@@ -219,6 +296,10 @@ std::vector<setting<settings>> make_node_settings() {
                  at(&S::http, &http_settings::request_timeout)),
     integer<S>("http.max_read_events", "Most events one REST read returns (limit is capped)", 1,
                1000000, at(&S::http, &http_settings::max_read_events)),
+    secret<S>("http.api_key",
+              "Key REST writes, journal reads, admin calls and non-public queries need "
+              "(empty: none needed)",
+              at(&S::http, &http_settings::api_key)),
     // [projections]
     integer<S>("projections.apply_batch", "Most events a projection applies in one transaction", 1,
                1000000, at(&S::projections, &projection_settings::apply_batch)),
@@ -255,6 +336,8 @@ std::vector<setting<namespace_settings>> make_namespace_options() {
     boolean<N>("join_leave", "Send join and leave pushes to subscribers", at(&N::join_leave)),
     boolean<N>("recovery", "Subscribers may recover missed events from the journal",
                at(&N::recovery)),
+    boolean<N>("user_limited", "Channels NAME#u1,u2 admit only the users listed after #",
+               at(&N::user_limited)),
     text<N>("default_type", "Event type of a publish whose data has no string \"type\"",
             "1..128 characters", at(&N::default_type), event_type_name),
   };

@@ -77,6 +77,26 @@ struct websocket_settings {
   int64_t max_message_bytes = 65536;
   int64_t max_subscriptions = 512;
   int64_t history_limit = 1000;
+  int64_t max_connections = 10000;
+  int64_t max_data_bytes = 32 * 1024;
+  int64_t publish_rate = 100; ///< per second per connection; 0 = unlimited
+  int64_t command_rate = 1000; ///< per second per connection; 0 = unlimited
+  int64_t max_queued_bytes = 1024 * 1024;
+  int64_t max_queued_messages = 10000;
+  duration close_timeout = std::chrono::seconds(5);
+  duration expiry_grace = std::chrono::seconds(25);
+  /// Comma-separated origins browsers may connect from ("*": any); empty:
+  /// only pages served by this node (Origin matching Host).
+  std::string allowed_origins;
+};
+
+/// JWT verification (docs/security.md). No key: token-less clients only.
+struct token_settings {
+  std::string hmac_secret;
+  std::string rsa_public_key;   ///< PEM text
+  std::string ecdsa_public_key; ///< PEM text
+  std::string audience;
+  std::string issuer;
 };
 
 struct http_settings {
@@ -85,6 +105,9 @@ struct http_settings {
   duration idle_timeout = std::chrono::seconds(60);
   duration request_timeout = std::chrono::seconds(10);
   int64_t max_read_events = 1000;
+  /// When set, REST writes, raw journal reads, admin endpoints and
+  /// non-public queries need it (Authorization: apikey KEY, or X-API-Key).
+  std::string api_key;
 };
 
 struct query_settings {
@@ -102,6 +125,8 @@ struct namespace_settings {
   permission presence = permission::off;
   bool join_leave = false;
   bool recovery = true;
+  /// Channels named NAME#u1,u2 may be subscribed only by users u1 and u2.
+  bool user_limited = false;
   std::string default_type = "message";
 };
 
@@ -148,6 +173,7 @@ struct settings {
   query_settings queries;
   websocket_settings websocket;
   http_settings http;
+  token_settings tokens;
   std::map<std::string, namespace_settings> namespaces;
   std::vector<projection_def> projection_defs;
   std::vector<query_def> query_defs;
@@ -158,6 +184,8 @@ struct settings {
 };
 
 /// Name of the namespace a channel belongs to ("default" when it has no ':').
+/// A leading '$' (private channel: a subscription token is required) is not
+/// part of the name.
 std::string_view namespace_name(std::string_view channel);
 
 } // namespace herald::config

@@ -1,6 +1,7 @@
 #include "net/http_session.hpp"
 
 #include "net/http_util.hpp"
+#include "net/origin.hpp"
 #include "net/rest_api.hpp"
 #include "net/ws_connection.hpp"
 
@@ -58,6 +59,15 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   if (beast::websocket::is_upgrade(req)) {
     auto target = req.target();
     auto path = target.substr(0, target.find('?'));
+    if (path == "/connection/websocket" && !ctx_->stopping
+        && !origin_allowed(as_std(req[http::field::origin]), as_std(req[http::field::host]),
+                           ctx_->settings().websocket.allowed_origins)) {
+      ++ctx_->session->metrics->refused_connections;
+      req.keep_alive(false);
+      return send(json_response(req, http::status::forbidden,
+                                error_body("forbidden", "this Origin may not connect (see "
+                                                        "websocket.allowed_origins)")));
+    }
     if (path == "/connection/websocket" && !ctx_->stopping) {
       auto conn = std::make_shared<ws_connection>(std::move(stream_), ctx_->sys, ctx_->session,
                                                   ctx_->connections);

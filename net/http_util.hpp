@@ -17,6 +17,12 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
 /// anything in it is malformed.
 std::optional<std::map<std::string, std::string>> parse_query(std::string_view query);
 
+/// Beast's string_view (boost::string_view in 1.74) as a std::string_view.
+template <class BoostStringView>
+std::string_view as_std(BoostStringView s) {
+  return {s.data(), s.size()};
+}
+
 /// {"error":{"code":CODE,"message":MESSAGE}}
 std::string error_body(std::string_view code, std::string_view message);
 

@@ -45,6 +45,21 @@ std::string render(const server_context& ctx, const actors::actor_stats& journal
          static_cast<double>(m.frames_out.load()));
   metric(out, "herald_commands_total", "counter", "Client protocol commands handled.",
          static_cast<double>(m.commands.load()));
+  metric(out, "herald_disconnects_total", "counter",
+         "Connections the server closed with a protocol code.",
+         static_cast<double>(m.disconnects.load()));
+  metric(out, "herald_rate_limited_total", "counter",
+         "Commands refused with 111 by a per-connection rate limit.",
+         static_cast<double>(m.rate_limited.load()));
+  metric(out, "herald_slow_consumers_total", "counter",
+         "Connections closed with 3008 because they did not read fast enough.",
+         static_cast<double>(m.slow_consumers.load()));
+  metric(out, "herald_refused_connections_total", "counter",
+         "WebSocket upgrades refused (connection limit or origin).",
+         static_cast<double>(m.refused_connections.load()));
+  metric(out, "herald_auth_failures_total", "counter",
+         "Tokens refused (invalid, expired, or not for this channel).",
+         static_cast<double>(m.auth_failures.load()));
   metric(out, "herald_channels", "gauge", "Active channel actors.", figure(channels, "channels"));
   metric(out, "herald_journal_head", "gauge", "Position of the last committed event.",
          figure(journal, "head"));

@@ -1,5 +1,7 @@
 #include "net/rest_api.hpp"
 
+#include "net/api_key.hpp"
+
 #include "actors/errors.hpp"
 #include "net/ask.hpp"
 #include "net/http_util.hpp"
@@ -423,10 +425,26 @@ http_response json_response(const http_request& req, http::status s, std::string
   return res;
 }
 
+namespace {
+
+/// What anyone may read when an API key is configured: the named queries
+/// marked public (the demo page's initial load). Unknown queries fall
+/// through to the key check, so their names stay private too.
+bool public_resource(const server_context& ctx, const std::vector<std::string>& segs) {
+  if (segs.size() != 3 || segs[1] != "queries")
+    return false;
+  for (const auto& q : ctx.settings().query_defs)
+    if (q.name == segs[2])
+      return q.public_read;
+  return false;
+}
+
+} // namespace
+
 void handle_request(const std::shared_ptr<server_context>& ctx, http_request req,
                     responder respond_fn) {
   auto respond = std::make_shared<responder>(std::move(respond_fn));
-  auto r = parse_target(std::string_view(req.target().data(), req.target().size()));
+  auto r = parse_target(as_std(req.target()));
   if (!r)
     return (*respond)(error(req, status::bad_request, "bad_request", "malformed URL"));
   const auto& segs = r->segments;
@@ -465,6 +483,12 @@ void handle_request(const std::shared_ptr<server_context>& ctx, http_request req
     });
   }
   if (!segs.empty() && segs[0] == "api") {
+    if (!has_api_key(req, ctx->settings().http.api_key) && !public_resource(*ctx, segs)) {
+      auto res = error(req, status::unauthorized, "unauthorized",
+                       "this endpoint needs the API key (Authorization: apikey KEY)");
+      res.set(http::field::www_authenticate, "apikey");
+      return (*respond)(std::move(res));
+    }
     if (segs.size() == 3 && segs[1] == "streams") {
       if (verb == http::verb::post)
         return append(ctx, req, segs[2], respond);

@@ -29,7 +29,11 @@ std::string remote_of(const beast::tcp_stream& s) {
 ws_connection::ws_connection(beast::tcp_stream&& stream, caf::actor_system& sys,
                              std::shared_ptr<const actors::session_context> ctx,
                              std::shared_ptr<connection_registry> registry)
-  : ws_(std::move(stream)), sys_(sys), ctx_(std::move(ctx)), registry_(std::move(registry)) {
+  : ws_(std::move(stream)),
+    sys_(sys),
+    ctx_(std::move(ctx)),
+    registry_(std::move(registry)),
+    close_timer_(ws_.get_executor()) {
   remote_ = remote_of(ws_.next_layer());
 }
 
@@ -56,6 +60,12 @@ void ws_connection::start(request req) {
 void ws_connection::on_accept(beast::error_code ec) {
   if (ec)
     return; // the handshake failed; dropping the connection is all there is
+  if (registry_->size() >= static_cast<size_t>(ctx_->settings->websocket.max_connections)) {
+    ++ctx_->metrics->refused_connections;
+    close(3504, "connection limit"); // terminal: the SDK does not retry
+    do_read();                       // to see the client's close reply
+    return;
+  }
   registry_->add(shared_from_this());
   auto& sock = ws_.next_layer().socket();
   sock.non_blocking(true, ec);
@@ -77,7 +87,7 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
     finish();
     return;
   }
-  if (finished_ || close_pending_)
+  if (finished_ || close_pending_ || !session_)
     return;
   if (!ws_.got_text()) {
     buffer_.consume(buffer_.size());
@@ -90,11 +100,22 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
 }
 
 void ws_connection::send(std::vector<actors::frame_ptr> frames) {
+  if (slow_.load(std::memory_order_relaxed))
+    return;
   size_t bytes = 0;
   for (const auto& f : frames)
     bytes += f->size() + 1;
-  queued_bytes_ += bytes;
-  queued_frames_ += frames.size();
+  auto total_bytes = queued_bytes_ += bytes;
+  auto total_frames = queued_frames_ += frames.size();
+  const auto& limits = ctx_->settings->websocket;
+  if (total_bytes > static_cast<size_t>(limits.max_queued_bytes)
+      || total_frames > static_cast<size_t>(limits.max_queued_messages)) {
+    if (!slow_.exchange(true)) {
+      ++ctx_->metrics->slow_consumers;
+      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->drop_slow_consumer(); });
+    }
+    return;
+  }
   bool post = false;
   {
     std::lock_guard<std::mutex> lock(handover_mu_);
@@ -238,9 +259,32 @@ void ws_connection::close(uint16_t code, std::string reason) {
     self->close_pending_ = true;
     self->close_code_ = code;
     self->close_reason_ = reason;
+    self->close_timer_.expires_after(self->ctx_->settings->websocket.close_timeout);
+    self->close_timer_.async_wait([self](beast::error_code ec) {
+      if (!ec)
+        self->finish(); // the peer did not take what was left, nor the close
+    });
     if (!self->write_in_flight_)
       self->do_write(); // sends what is queued, then closes
   });
+}
+
+void ws_connection::drop_slow_consumer() {
+  // What is in flight stays (it is partly in the socket already); what
+  // waits behind it goes, so memory stops growing now.
+  {
+    std::lock_guard<std::mutex> lock(handover_mu_);
+    handover_.clear();
+  }
+  queue_.clear();
+  size_t in_flight = 0;
+  for (const auto& f : writing_)
+    in_flight += f->size() + 1;
+  queued_bytes_ = in_flight;
+  queued_frames_ = writing_.size();
+  if (session_)
+    caf::anon_send(session_, actors::close_atom_v, uint16_t{3008}, std::string("slow"));
+  close(3008, "slow");
 }
 
 void ws_connection::do_close() {
@@ -252,6 +296,7 @@ void ws_connection::finish() {
   if (finished_)
     return;
   finished_ = true;
+  close_timer_.cancel();
   if (session_) {
     caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
     session_ = nullptr;

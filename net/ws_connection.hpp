@@ -11,6 +11,13 @@
 // per-connection coalescing that fan-out speed depends on: one write per
 // connection per turn, however many publications are waiting.
 //
+// Slow consumers: what waits for the socket (handed over, queued, in flight)
+// is bounded by websocket.max_queued_bytes and max_queued_messages. Past
+// either, the queue is dropped and the connection closed with 3008 "slow";
+// the client recovers what it missed from the journal when it resubscribes.
+// A close that cannot drain within websocket.close_timeout (the client reads
+// nothing) cuts the socket.
+//
 // Lifetime: the connection holds the session actor strongly; the actor holds
 // the connection weakly. When the socket closes, the actor is told to exit.
 #pragma once
@@ -18,6 +25,7 @@
 #include "actors/connection.hpp"
 #include "actors/session_actor.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -65,6 +73,7 @@ private:
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void do_close();
   void finish();
+  void drop_slow_consumer();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
@@ -81,6 +90,7 @@ private:
   std::array<char, 10> header_{};
   size_t send_buffer_ = 0; ///< SO_SNDBUF, for the direct-write check
   bool close_pending_ = false;
+  boost::asio::steady_timer close_timer_; ///< bounds how long a close may drain
   bool finished_ = false;
   uint16_t close_code_ = 1000;
   std::string close_reason_;
@@ -93,6 +103,7 @@ private:
   // Read by the session from its own thread.
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> queued_frames_{0};
+  std::atomic<bool> slow_{false}; ///< over the queue bounds: closing with 3008
 };
 
 /// The open connections, so that shutdown can close them all.

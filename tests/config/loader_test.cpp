@@ -160,7 +160,7 @@ INSTANTIATE_TEST_SUITE_P(
                            "expected ']', saw '\\n'"},
     bad_file{"\n\n[jornal]\nx = 1\n",
              "h.toml:3: jornal: unknown section (expected server, journal, channels, "
-             "projections, queries, websocket, http, namespaces, [[projection]] or [[query]])"},
+             "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
     bad_file{"[journal]\n\nmax_batch = 5\n",
              "h.toml:3: journal.max_batch: unknown setting (herald --help lists them)"},
     bad_file{"[journal]\nmax_batch_events = \"many\"\n",

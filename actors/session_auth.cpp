@@ -1,0 +1,355 @@
+// Who a session is and what it may do (docs/security.md): connection tokens
+// on connect and refresh, subscription tokens on subscribe and sub_refresh,
+// namespace permissions, private ($) and user-limited (#) channels, token
+// expiry, and the server-side subscriptions a connection token grants.
+//
+// The codes follow Centrifugo (spec §3.4, §11): an expired token is error
+// 109 (the SDK fetches a new one); a forged or malformed connection token is
+// close 3500 (terminal); a bad subscription token is 103; a subscription
+// token for someone else's connection or another channel is close 3500.
+#include "actors/session_state.hpp"
+
+#include "storage/ids.hpp"
+#include "storage/payload_codec.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace herald::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Seconds from now until `expires` (at least 1: the SDK needs a positive ttl).
+int64_t ttl_of(int64_t expires) {
+  return std::max<int64_t>(1, expires - unix_now());
+}
+
+/// Arms a timer for `expires` plus websocket.expiry_grace.
+template <class... Ts>
+void arm_expiry(self_ptr self, int64_t expires, Ts&&... xs) {
+  auto grace = self->state.settings().websocket.expiry_grace;
+  auto delay = std::chrono::seconds(std::max<int64_t>(0, expires - unix_now())) + grace;
+  self->delayed_send(self, delay, expire_atom_v, std::forward<Ts>(xs)...);
+}
+
+void arm_connection_expiry(self_ptr self) {
+  auto& st = self->state;
+  ++st.expiry_generation;
+  if (st.expires)
+    arm_expiry(self, *st.expires, st.expiry_generation);
+}
+
+/// Users named after '#' in a user-limited channel ("chat:dm#17,42").
+bool listed_user(const std::string& channel, const std::string& user) {
+  auto hash = channel.rfind('#');
+  if (user.empty() || hash == std::string::npos)
+    return false;
+  std::string_view users(channel);
+  users.remove_prefix(hash + 1);
+  while (!users.empty()) {
+    auto comma = users.find(',');
+    if (users.substr(0, comma) == user)
+      return true;
+    if (comma == std::string_view::npos)
+      break;
+    users.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+enum class token_check : uint8_t { ok, refused };
+
+/// Verifies a subscription token for `channel`; on failure the reply is
+/// emitted (109, 103) or the connection closed (3500).
+token_check check_subscription_token(self_ptr self, uint32_t id, const std::string& channel,
+                                     const std::string& token, subscription& sub) {
+  auto& st = self->state;
+  auto r = st.ctx->tokens->verify(token, unix_now());
+  if (!r.ok()) {
+    ++st.ctx->metrics->auth_failures;
+    spdlog::debug("session {}: subscription token for {} refused: {}", st.client, channel,
+                  r.reason);
+    if (r.status == token_status::expired)
+      emit(self, protocol::error_reply(id, token_expired, "token expired"));
+    else
+      emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+    return token_check::refused;
+  }
+  const auto& c = r.claims;
+  if (c.sub != st.user || c.channel != channel || (!c.client.empty() && c.client != st.client)) {
+    ++st.ctx->metrics->auth_failures;
+    spdlog::debug("session {}: subscription token is for another user, channel or client",
+                  st.client);
+    close_with(self, 3500, "invalid token");
+    return token_check::refused;
+  }
+  sub.with_token = true;
+  sub.expires = c.expires_at();
+  sub.chan_info = c.info;
+  return token_check::ok;
+}
+
+/// Builds the connect result once server-side subscriptions have answered.
+void complete_connect(self_ptr self) {
+  auto& st = self->state;
+  auto& pc = *st.connecting;
+  std::string result = pc.result_head + ",\"subs\":{";
+  bool first = true;
+  for (const auto& [channel, sub_result] : pc.subs) {
+    if (!first)
+      result += ',';
+    first = false;
+    storage::append_json_string(result, channel);
+    result += ':' + sub_result;
+  }
+  result += "}}";
+  emit(self, protocol::reply(pc.id, "connect", result));
+  arm_ping(self);
+  arm_connection_expiry(self);
+  finish_connect(self);
+}
+
+} // namespace
+
+std::string expiry_fields(const std::optional<int64_t>& expires) {
+  if (!expires)
+    return "";
+  return ",\"expires\":true,\"ttl\":" + std::to_string(ttl_of(*expires));
+}
+
+bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
+             const std::string& channel) {
+  using config::permission;
+  auto it = st.subs.find(channel);
+  const subscription* sub = it != st.subs.end() && it->second.channel ? &it->second : nullptr;
+  switch (p) {
+    case permission::off:
+    case permission::server:
+      return false;
+    case permission::any:
+      return !st.user.empty() || ns.anonymous;
+    case permission::subscriber:
+      return sub != nullptr;
+    case permission::token:
+      return sub && (sub->with_token || sub->server_side);
+  }
+  return false;
+}
+
+bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
+                        const config::namespace_settings& ns, const protocol::string_field& token,
+                        subscription& sub) {
+  auto& st = self->state;
+  auto deny = [&] {
+    emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+    return false;
+  };
+  if (ns.subscribe == config::permission::off)
+    return deny();
+  // A subscription token is the application's own word: it admits to any
+  // channel of a namespace that is not switched off.
+  if (token.present && !token.value.empty())
+    return check_subscription_token(self, id, channel, token.value, sub) == token_check::ok;
+  if (channel[0] == '$')
+    return deny(); // private channels need a token
+  if (ns.user_limited && channel.find('#') != std::string::npos)
+    return listed_user(channel, st.user) && ns.subscribe != config::permission::server
+             ? true
+             : deny();
+  if (ns.subscribe == config::permission::any && (!st.user.empty() || ns.anonymous))
+    return true;
+  return deny();
+}
+
+void arm_subscription_expiry(self_ptr self, const std::string& channel, subscription& sub) {
+  ++sub.expiry_generation;
+  if (sub.expires)
+    arm_expiry(self, *sub.expires, channel, sub.expiry_generation);
+}
+
+bool handle_connect(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto token = protocol::get_string(cmd.body, "token");
+  const auto* known = protocol::get(cmd.body, "subs");
+  if (!token.ok || (known && !known->IsObject())) {
+    close_with(self, 3501, "bad request");
+    return false;
+  }
+  token_claims claims;
+  if (!token.value.empty()) {
+    auto r = st.ctx->tokens->verify(token.value, unix_now());
+    if (r.status == token_status::expired) {
+      // The SDK fetches a new token and reconnects; until then the
+      // connection is unusable (any other command: 3501).
+      ++st.ctx->metrics->auth_failures;
+      emit(self, protocol::error_reply(cmd.id, token_expired, "token expired"));
+      return false;
+    }
+    if (!r.ok()) {
+      ++st.ctx->metrics->auth_failures;
+      spdlog::debug("connection token from {} refused: {}", st.remote, r.reason);
+      close_with(self, 3500, "invalid token");
+      return false;
+    }
+    claims = std::move(r.claims);
+  }
+  if (claims.sub.empty() && !st.ctx->anonymous_allowed()) {
+    close_with(self, 3501, "bad request");
+    return false;
+  }
+  st.user = claims.sub;
+  st.conn_info = claims.info;
+  st.expires = claims.expires_at();
+  st.client = storage::uuid_generator().next();
+  st.connected = true;
+  std::string head = "{\"client\":\"" + st.client + "\",\"version\":";
+  storage::append_json_string(head, st.ctx->version);
+  head += expiry_fields(st.expires);
+  auto ping =
+    std::chrono::duration_cast<std::chrono::seconds>(st.settings().websocket.ping_interval);
+  if (ping.count() > 0)
+    head += ",\"ping\":" + std::to_string(ping.count()) + ",\"pong\":true";
+
+  // Server-side subscriptions: the token's channels, in namespaces this node
+  // knows, up to websocket.max_subscriptions.
+  std::vector<std::pair<std::string, const config::namespace_settings*>> channels;
+  for (const auto& name : claims.channels) {
+    const auto* ns = st.settings().namespace_of(name);
+    if (!ns || name.size() > static_cast<size_t>(st.settings().channels.max_name_length)
+        || st.subs.count(name)
+        || st.subs.size() >= static_cast<size_t>(st.settings().websocket.max_subscriptions)) {
+      spdlog::warn("connection token of user {}: server-side channel {} skipped (unknown "
+                   "namespace, too long, repeated or over the subscription limit)",
+                   st.user, name);
+      continue;
+    }
+    subscription sub;
+    sub.server_side = true;
+    st.subs[name] = std::move(sub);
+    channels.emplace_back(name, ns);
+  }
+  if (channels.empty()) {
+    emit(self, protocol::reply(cmd.id, "connect", head + "}"));
+    arm_ping(self);
+    arm_connection_expiry(self);
+    return true;
+  }
+  pending_connect pc;
+  pc.id = cmd.id;
+  pc.result_head = std::move(head);
+  pc.waiting = channels.size();
+  st.connecting = std::move(pc);
+  for (const auto& [name, ns] : channels) {
+    // The client sends the positions of recoverable server-side channels.
+    const rapidjson::Value* position = protocol::get(known, name.c_str());
+    auto recover = protocol::get_bool(position, "recover");
+    auto offset = protocol::get_uint(position, "offset");
+    auto epoch = protocol::get_string(position, "epoch");
+    bool usable = position && position->IsObject() && recover.ok && offset.ok && epoch.ok;
+    auto channel = name;
+    start_subscription(self, 0, name, *ns, usable && recover.value, usable ? offset.value : 0,
+                       usable ? epoch.value : std::string(),
+                       [self, channel](std::optional<std::string> result) {
+                         auto& st = self->state;
+                         if (!st.connecting || st.closing)
+                           return;
+                         if (result)
+                           st.connecting->subs[channel] = std::move(*result);
+                         if (--st.connecting->waiting == 0)
+                           complete_connect(self);
+                       });
+  }
+  return true;
+}
+
+void handle_refresh(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto token = protocol::get_string(cmd.body, "token");
+  if (!token.ok || token.value.empty()) {
+    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    return;
+  }
+  auto r = st.ctx->tokens->verify(token.value, unix_now());
+  if (r.status == token_status::expired) {
+    ++st.ctx->metrics->auth_failures;
+    close_with(self, 3005, "connection expired"); // reconnect with a fresh token
+    return;
+  }
+  if (!r.ok() || r.claims.sub != st.user) {
+    ++st.ctx->metrics->auth_failures;
+    spdlog::debug("session {}: refresh token refused: {}", st.client,
+                  r.ok() ? std::string("another user") : r.reason);
+    close_with(self, 3500, "invalid token");
+    return;
+  }
+  st.expires = r.claims.expires_at();
+  if (!r.claims.info.empty())
+    st.conn_info = r.claims.info;
+  arm_connection_expiry(self);
+  std::string result = "{\"client\":\"" + st.client + "\",\"version\":";
+  storage::append_json_string(result, st.ctx->version);
+  result += expiry_fields(st.expires) + "}";
+  emit(self, protocol::reply(cmd.id, "refresh", result));
+}
+
+void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
+  auto& st = self->state;
+  auto channel = protocol::get_string(cmd.body, "channel");
+  auto token = protocol::get_string(cmd.body, "token");
+  if (!channel.ok || !channel.present || !token.ok || token.value.empty()) {
+    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    return;
+  }
+  auto it = st.subs.find(channel.value);
+  if (it == st.subs.end() || !it->second.channel || it->second.server_side) {
+    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
+    return;
+  }
+  subscription granted;
+  if (check_subscription_token(self, cmd.id, channel.value, token.value, granted)
+      != token_check::ok)
+    return;
+  it = st.subs.find(channel.value); // still there: checking does not unsubscribe
+  it->second.expires = granted.expires;
+  arm_subscription_expiry(self, channel.value, it->second);
+  emit(self, protocol::reply(cmd.id, "sub_refresh",
+                            granted.expires ? "{\"expires\":true,\"ttl\":"
+                                                + std::to_string(ttl_of(*granted.expires)) + "}"
+                                            : std::string("{}")));
+}
+
+void on_connection_expiry(self_ptr self, uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.expiry_generation || st.closing || !st.expires)
+    return;
+  if (*st.expires > unix_now()) {
+    arm_expiry(self, *st.expires, generation); // the wall clock was set back
+    return;
+  }
+  close_with(self, 3005, "connection expired");
+}
+
+void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t generation) {
+  auto& st = self->state;
+  auto it = st.subs.find(channel);
+  if (it == st.subs.end() || it->second.expiry_generation != generation || st.closing
+      || !it->second.expires)
+    return;
+  if (*it->second.expires > unix_now()) {
+    arm_expiry(self, *it->second.expires, channel, generation);
+    return;
+  }
+  if (it->second.server_side) {
+    close_with(self, 3006, "subscription expired");
+    return;
+  }
+  end_subscription(self, it);
+  // 2501: the client resubscribes with a fresh token.
+  emit(self, protocol::unsubscribe_push(channel, 2501, "subscription expired"));
+  flush(self);
+}
+
+} // namespace herald::actors

@@ -1,0 +1,155 @@
+// The state of one session actor and the helpers its handlers share. Internal
+// to session_actor.cpp (commands, deliveries, timers) and session_auth.cpp
+// (tokens, permissions, expiry, server-side subscriptions).
+#pragma once
+
+#include "actors/client_protocol.hpp"
+#include "actors/counters.hpp"
+#include "actors/rate_limiter.hpp"
+#include "actors/session_actor.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace herald::actors {
+
+// Reply error codes of the protocol (spec §9.2).
+enum code : int {
+  internal = 100,
+  unauthorized = 101,
+  unknown_channel = 102,
+  permission_denied = 103,
+  method_not_found = 104,
+  already_subscribed = 105,
+  limit_exceeded = 106,
+  bad_request = 107,
+  not_available = 108,
+  token_expired = 109,
+  too_many_requests = 111,
+  unrecoverable = 112,
+  conflict = 409, // app range: an expected version that did not hold
+};
+
+struct subscription {
+  caf::actor channel; ///< null while the subscribe is in flight
+  bool reject_unrecovered = false;
+  bool server_side = false;     ///< from the connection token's "channels"
+  bool with_token = false;      ///< granted by a subscription token
+  std::optional<int64_t> expires; ///< Unix seconds, when a token set it
+  uint64_t expiry_generation = 0;
+  std::string chan_info; ///< JSON text from the subscription token
+};
+
+/// A connect waiting for its server-side subscriptions: the reply goes out
+/// when all have answered, and nothing else may precede it.
+struct pending_connect {
+  uint32_t id = 0;
+  std::string result_head; ///< the connect result up to (not including) "subs"
+  size_t waiting = 0;
+  std::map<std::string, std::string> subs;    ///< channel -> SubscribeResult JSON
+  std::vector<frame_ptr> held;                ///< deliveries that came meanwhile
+  std::vector<protocol::command> deferred;    ///< commands that came meanwhile
+  bool failed = false;
+};
+
+struct session_state {
+  static inline const char* name = "session";
+  std::shared_ptr<const session_context> ctx;
+  std::weak_ptr<connection> conn;
+  std::string remote;
+  bool connected = false;
+  bool closing = false;
+  std::string client;
+  std::string user;
+  std::string conn_info; ///< JSON text
+  std::optional<int64_t> expires; ///< Unix seconds, when the connection token set it
+  uint64_t expiry_generation = 0;
+  std::optional<pending_connect> connecting;
+  std::map<std::string, subscription> subs;
+  std::vector<frame_ptr> out; ///< replies of the message being handled
+  bool awaiting_pong = false;
+  uint64_t ping_generation = 0;
+  rate_limiter command_limit;
+  rate_limiter publish_limit;
+  counters stats;
+  uint64_t commands = 0;
+  uint64_t deliveries = 0;
+
+  ~session_state();
+
+  const config::settings& settings() const {
+    return *ctx->settings;
+  }
+};
+
+using self_ptr = session_actor::stateful_pointer<session_state>;
+
+/// Queues a reply of the message being handled.
+void emit(self_ptr self, std::string text);
+
+/// Hands what this turn produced to the connection, as one write.
+void flush(self_ptr self);
+
+void close_with(self_ptr self, uint16_t code, const std::string& reason);
+
+/// Checks a channel name and its namespace; emits the error reply and
+/// returns nullptr when it is not usable.
+const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
+                                             const protocol::string_field& channel);
+
+client_info info_of(const session_state& st, const std::string& chan_info = "");
+
+/// Reply codes for errors from the node's actors.
+void emit_node_error(self_ptr self, uint32_t id, const caf::error& e);
+
+/// Starts the subscription of `channel` with the channel registry; `done`
+/// runs with the SubscribeResult JSON, or with nullopt after the error
+/// reply was emitted (for id != 0).
+using subscribed_fn = std::function<void(std::optional<std::string> result)>;
+void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
+                        const config::namespace_settings& ns, bool recover, uint64_t offset,
+                        std::string epoch, subscribed_fn done);
+
+/// Schedules the next server ping (websocket.ping_interval).
+void arm_ping(self_ptr self);
+
+/// Drops a subscription, telling its channel.
+void end_subscription(self_ptr self, std::map<std::string, subscription>::iterator it);
+
+// -- session_auth.cpp ---------------------------------------------------------
+
+/// Whether this client may do what `p` guards on `channel` (publish,
+/// history, presence).
+bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
+             const std::string& channel);
+
+/// connect: token, anonymous rules, server-side subscriptions. Returns false
+/// when the connection cannot go on (the rest of the message is ignored).
+bool handle_connect(self_ptr self, const protocol::command& cmd);
+
+/// After the connect reply went out (or at once without server-side
+/// subscriptions): deliveries held meanwhile, then the deferred commands.
+void finish_connect(self_ptr self);
+
+/// subscribe's permission and token check. Returns false after emitting the
+/// error reply (or closing); on success fills the token's grants into `sub`.
+bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
+                        const config::namespace_settings& ns, const protocol::string_field& token,
+                        subscription& sub);
+
+/// ",\"expires\":true,\"ttl\":N" for an expiry, or "".
+std::string expiry_fields(const std::optional<int64_t>& expires);
+
+/// Arms the subscription's expiry timer, if it has an expiry.
+void arm_subscription_expiry(self_ptr self, const std::string& channel, subscription& sub);
+
+void handle_refresh(self_ptr self, const protocol::command& cmd);
+void handle_sub_refresh(self_ptr self, const protocol::command& cmd);
+void on_connection_expiry(self_ptr self, uint64_t generation);
+void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t generation);
+
+} // namespace herald::actors
