@@ -36,7 +36,8 @@ struct subscriber {
   caf::actor handle;
   client_info info;
   phase at = phase::live;
-  uint64_t next = 0; ///< the next offset it needs, unless live
+  uint64_t next = 0;  ///< the next offset it needs, unless live
+  bool paced = false; ///< catch-up waits for its answers (subscribe_request)
 };
 
 struct channel_state {
@@ -152,6 +153,39 @@ void set_phase(channel_state& st, subscriber& sub, phase p) {
 /// it covers what the subscriber needs, from the journal (in chunks) when
 /// that is older, or by waiting when it is newer than the top. Every step
 /// runs in this actor's message order, so nothing slips between.
+void continue_catch_up(self_ptr self, const caf::actor_addr& addr);
+
+/// Sends frames[from..] of a catch-up read to a paced subscriber in pieces
+/// of at most options.catch_up_bytes, each after the subscriber answered
+/// the previous one; then reads on.
+void send_paced(self_ptr self, const caf::actor_addr& addr, uint64_t first,
+                std::shared_ptr<std::vector<frame_ptr>> frames, size_t from) {
+  auto& st = self->state;
+  auto it = st.subscribers.find(addr);
+  if (it == st.subscribers.end() || it->second.at != phase::reading)
+    return;
+  size_t to = from, bytes = 0;
+  do
+    bytes += (*frames)[to++]->size();
+  while (to < frames->size() && bytes + (*frames)[to]->size() <= st.options.catch_up_bytes);
+  std::vector<frame_ptr> piece(frames->begin() + static_cast<ptrdiff_t>(from),
+                               frames->begin() + static_cast<ptrdiff_t>(to));
+  st.deliveries += piece.size();
+  self
+    ->request(it->second.handle, caf::infinite, catch_up_atom_v,
+              delivery{st.name, first + from, std::move(piece)})
+    .then(
+      [self, addr, first, frames, to](bool) {
+        if (to < frames->size())
+          send_paced(self, addr, first, frames, to);
+        else
+          continue_catch_up(self, addr);
+      },
+      [](const caf::error&) {
+        // The subscriber is gone; its monitor removes it.
+      });
+}
+
 void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
   auto& st = self->state;
   auto it = st.subscribers.find(addr);
@@ -192,6 +226,11 @@ void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
         if (frames.empty()) {
           // The journal does not hold what the top says it should.
           resync_subscriber(self, addr);
+          return;
+        }
+        if (sub.paced) {
+          send_paced(self, addr, first,
+                     std::make_shared<std::vector<frame_ptr>>(std::move(frames)), 0);
           return;
         }
         send_delivery(self, sub.handle, first, std::move(frames));
@@ -264,7 +303,7 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
   reply.offset = recover ? req.offset : st.top;
   self->monitor(req.subscriber);
   auto& sub = st.subscribers[addr] =
-    subscriber{req.subscriber, std::move(req.info), phase::live, 0};
+    subscriber{req.subscriber, std::move(req.info), phase::live, 0, req.paced};
   ++st.live;
   if (recover && req.offset < st.top && ring_covers(st, req.offset + 1)) {
     // What the ring holds goes in the reply itself, as Centrifugo does.

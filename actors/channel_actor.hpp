@@ -50,6 +50,8 @@ struct channel_options {
   bool join_leave = false;
   bool recovery = true;
   size_t catch_up_chunk = 1000;
+  /// Most bytes of one paced catch-up delivery (see subscribe_request).
+  size_t catch_up_bytes = 64 * 1024;
 };
 
 /// Spawned by the registry, which hears when the channel has been idle for

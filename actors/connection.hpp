@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ public:
 
   /// Frames queued and not written yet.
   virtual size_t queued_frames() const = 0;
+
+  /// Calls `fn` once, from any thread, when everything queued so far has
+  /// been written to the socket (at once if nothing is queued). Not called
+  /// if the connection ends first.
+  virtual void when_drained(std::function<void()> fn) = 0;
 };
 
 } // namespace herald::actors

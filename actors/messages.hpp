@@ -94,6 +94,10 @@ typename Inspector::result_type inspect(Inspector& f, actor_stats& x) {
 /// A subscription request to a channel. The subscriber receives
 /// (deliver_atom, delivery) and (resync_atom, resync) messages. With
 /// `recover`, the client holds `offset` of `epoch` and wants what followed.
+/// With `paced`, what comes from the journal during catch-up arrives as
+/// (catch_up_atom, delivery) requests of bounded size, the next one only
+/// after the subscriber answered the last (true): a client recovering a
+/// long backlog gets it as fast as it reads, never all at once.
 struct subscribe_request {
   std::string channel;
   caf::actor subscriber;
@@ -101,11 +105,12 @@ struct subscribe_request {
   bool recover = false;
   uint64_t offset = 0;
   std::string epoch;
+  bool paced = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
-  return f(x.channel, x.subscriber, x.info, x.recover, x.offset, x.epoch);
+  return f(x.channel, x.subscriber, x.info, x.recover, x.offset, x.epoch, x.paced);
 }
 
 /// The answer to a subscription, sent before any delivery of the channel to

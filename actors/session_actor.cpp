@@ -105,6 +105,7 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
   req.recover = recover;
   req.offset = offset;
   req.epoch = std::move(epoch);
+  req.paced = true;
   const bool recoverable = ns.recovery;
   self->request(st.ctx->handles.channels, 30s, subscribe_atom_v, std::move(req))
     .then(
@@ -633,6 +634,25 @@ void on_message(self_ptr self, const std::string& text) {
 
 } // namespace
 
+void deliver(self_ptr self, const delivery& d) {
+  auto& st = self->state;
+  if (st.closing || d.frames.empty())
+    return;
+  auto it = st.subs.find(d.channel);
+  if (it == st.subs.end() || !it->second.channel)
+    return; // unsubscribed meanwhile
+  st.deliveries += d.frames.size();
+  if (st.connecting) {
+    // A server-side subscription's publications wait for the connect
+    // reply, which must come first.
+    st.connecting->held.insert(st.connecting->held.end(), d.frames.begin(), d.frames.end());
+    return;
+  }
+  st.ctx->metrics->frames_out += d.frames.size();
+  if (auto c = st.conn.lock())
+    c->send(d.frames);
+}
+
 void finish_connect(self_ptr self) {
   auto& st = self->state;
   if (!st.connecting)
@@ -647,6 +667,18 @@ void finish_connect(self_ptr self) {
     dispatch(self, cmd);
   }
   flush(self);
+  if (!st.drain_waiters.empty())
+    wait_for_drain(self);
+}
+
+void wait_for_drain(self_ptr self) {
+  auto& st = self->state;
+  auto c = st.conn.lock();
+  if (st.drain_armed || !c)
+    return;
+  st.drain_armed = true;
+  c->when_drained(
+    [handle = caf::actor_cast<session_actor>(self)] { caf::anon_send(handle, drain_atom_v); });
 }
 
 namespace {
@@ -669,23 +701,28 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
       on_message(self, text);
     },
     [self](deliver_atom, const delivery& d) {
+      auto scope = self->state.stats.measure();
+      deliver(self, d);
+    },
+    [self](catch_up_atom, const delivery& d) -> caf::result<bool> {
       auto& st = self->state;
       auto scope = st.stats.measure();
-      if (st.closing || d.frames.empty())
-        return;
-      auto it = st.subs.find(d.channel);
-      if (it == st.subs.end() || !it->second.channel)
-        return; // unsubscribed meanwhile
-      st.deliveries += d.frames.size();
-      if (st.connecting) {
-        // A server-side subscription's publications wait for the connect
-        // reply, which must come first.
-        st.connecting->held.insert(st.connecting->held.end(), d.frames.begin(), d.frames.end());
-        return;
-      }
-      st.ctx->metrics->frames_out += d.frames.size();
-      if (auto c = st.conn.lock())
-        c->send(d.frames);
+      deliver(self, d);
+      if (st.closing || st.conn.expired())
+        return true; // nothing to pace; the channel hears of the end soon
+      // The next piece comes when this one has left: the backlog waits in
+      // the journal, not in memory.
+      auto promise = self->make_response_promise<bool>();
+      st.drain_waiters.push_back(promise);
+      if (!st.connecting)
+        wait_for_drain(self);
+      return promise;
+    },
+    [self](drain_atom) {
+      auto& st = self->state;
+      st.drain_armed = false;
+      for (auto& p : std::exchange(st.drain_waiters, {}))
+        p.deliver(true);
     },
     [self](resync_atom, const resync& r) {
       auto& st = self->state;

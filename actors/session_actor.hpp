@@ -39,6 +39,8 @@ namespace herald::actors {
 
 using session_actor =
   caf::typed_actor<caf::reacts_to<frame_atom, std::string>, caf::reacts_to<deliver_atom, delivery>,
+                   caf::replies_to<catch_up_atom, delivery>::with<bool>, // paced catch-up
+                   caf::reacts_to<drain_atom>, // internal: the connection wrote its queue
                    caf::reacts_to<resync_atom, resync>,
                    caf::reacts_to<close_atom, uint16_t, std::string>, // close the connection
                                                                       // (shutdown)

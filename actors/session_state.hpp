@@ -9,6 +9,7 @@
 #include "actors/session_actor.hpp"
 
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <map>
@@ -70,6 +71,10 @@ struct session_state {
   uint64_t expiry_generation = 0;
   std::optional<pending_connect> connecting;
   std::map<std::string, subscription> subs;
+  /// Paced catch-up pieces waiting for the connection to drain: answered
+  /// (true) when it has written everything queued (subscribe_request).
+  std::vector<caf::typed_response_promise<bool>> drain_waiters;
+  bool drain_armed = false; ///< the connection will send drain_atom
   std::vector<frame_ptr> out; ///< replies of the message being handled
   bool awaiting_pong = false;
   uint64_t ping_generation = 0;
@@ -134,6 +139,13 @@ bool handle_connect(self_ptr self, const protocol::command& cmd);
 /// After the connect reply went out (or at once without server-side
 /// subscriptions): deliveries held meanwhile, then the deferred commands.
 void finish_connect(self_ptr self);
+
+/// Hands a channel's delivery to the connection (or holds it while the
+/// connect reply is pending).
+void deliver(self_ptr self, const delivery& d);
+
+/// Asks the connection for drain_atom once it has written its queue.
+void wait_for_drain(self_ptr self);
 
 /// subscribe's permission and token check. Returns false after emitting the
 /// error reply (or closing); on success fills the token's grants into `sub`.

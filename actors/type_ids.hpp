@@ -46,6 +46,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, frame_atom, "h_frame")
   CAF_ADD_ATOM(herald, herald::actors, close_atom, "h_close")
   CAF_ADD_ATOM(herald, herald::actors, expire_atom, "h_expire")
+  CAF_ADD_ATOM(herald, herald::actors, drain_atom, "h_drain")
   // Every actor
   CAF_ADD_ATOM(herald, herald::actors, stats_atom, "h_stats")
   CAF_ADD_ATOM(herald, herald::actors, tick_atom, "h_tick")

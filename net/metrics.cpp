@@ -1,6 +1,7 @@
 #include "net/metrics.hpp"
 
 #include "net/ask.hpp"
+#include "net/ws_connection.hpp"
 
 #include <cstdio>
 #include <sstream>
@@ -54,6 +55,14 @@ std::string render(const server_context& ctx, const actors::actor_stats& journal
   metric(out, "herald_slow_consumers_total", "counter",
          "Connections closed with 3008 because they did not read fast enough.",
          static_cast<double>(m.slow_consumers.load()));
+  auto backlog = ctx.connections->queued();
+  metric(out, "herald_outbound_queued_bytes", "gauge",
+         "Outgoing bytes waiting for client sockets, all connections.",
+         static_cast<double>(backlog.total_bytes));
+  metric(out, "herald_outbound_queued_bytes_max", "gauge",
+         "Outgoing bytes waiting on the most backed-up connection (bounded by "
+         "websocket.max_queued_bytes).",
+         static_cast<double>(backlog.largest_bytes));
   metric(out, "herald_refused_connections_total", "counter",
          "WebSocket upgrades refused (connection limit or origin).",
          static_cast<double>(m.refused_connections.load()));

@@ -243,7 +243,20 @@ void ws_connection::complete_write(beast::error_code ec) {
   queued_frames_ -= std::min(writing_.size(), queued_frames_.load());
   writing_.clear();
   if (ec)
-    finish();
+    return finish();
+  if (on_drained_ && queue_.empty() && queued_bytes_ == 0)
+    std::exchange(on_drained_, nullptr)();
+}
+
+void ws_connection::when_drained(std::function<void()> fn) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)]() mutable {
+    if (self->finished_)
+      return;
+    if (!self->write_in_flight_ && self->queue_.empty() && self->queued_bytes_ == 0)
+      fn();
+    else
+      self->on_drained_ = std::move(fn);
+  });
 }
 
 void ws_connection::on_write(beast::error_code ec, std::size_t) {
@@ -296,6 +309,7 @@ void ws_connection::finish() {
   if (finished_)
     return;
   finished_ = true;
+  on_drained_ = nullptr;
   close_timer_.cancel();
   if (session_) {
     caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
@@ -349,6 +363,18 @@ void connection_registry::shut_down_all(uint16_t code, const std::string& reason
   }
   for (auto& c : all)
     c->shut_down(code, reason);
+}
+
+connection_registry::backlog connection_registry::queued() const {
+  backlog b;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& w : open_)
+    if (auto p = w.lock()) {
+      auto bytes = p->queued_bytes();
+      b.total_bytes += bytes;
+      b.largest_bytes = std::max(b.largest_bytes, bytes);
+    }
+  return b;
 }
 
 size_t connection_registry::size() const {

@@ -58,6 +58,7 @@ public:
   void close(uint16_t code, std::string reason) override;
   size_t queued_bytes() const override;
   size_t queued_frames() const override;
+  void when_drained(std::function<void()> fn) override;
 
   /// Asks the session to close with `code` (graceful shutdown).
   void shut_down(uint16_t code, const std::string& reason);
@@ -90,6 +91,7 @@ private:
   std::array<char, 10> header_{};
   size_t send_buffer_ = 0; ///< SO_SNDBUF, for the direct-write check
   bool close_pending_ = false;
+  std::function<void()> on_drained_; ///< when_drained's callback, strand-only
   boost::asio::steady_timer close_timer_; ///< bounds how long a close may drain
   bool finished_ = false;
   uint16_t close_code_ = 1000;
@@ -114,6 +116,14 @@ public:
   /// Every open connection's session is asked to close with `code`.
   void shut_down_all(uint16_t code, const std::string& reason);
   size_t size() const;
+
+  /// Outgoing bytes waiting for sockets: in all, and on the fullest
+  /// connection (for /metrics: what slow readers cost this node).
+  struct backlog {
+    size_t total_bytes = 0;
+    size_t largest_bytes = 0;
+  };
+  backlog queued() const;
 
 private:
   mutable std::mutex mu_;

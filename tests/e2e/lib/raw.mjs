@@ -3,10 +3,11 @@
 import WebSocket from 'ws';
 
 export class Raw {
-  constructor(url) {
+  constructor(url, headers) {
     this.frames = [];
+    this.pending = []; // messages of a frame `until` has not looked at yet
     this.waiters = [];
-    this.ws = new WebSocket(url);
+    this.ws = new WebSocket(url, headers ? { headers } : undefined);
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data, isBinary) => {
       this.frames.push({ text: data.toString(), isBinary });
@@ -41,13 +42,19 @@ export class Raw {
     return (await this.frame(ms)).split('\n').filter((l) => l).map((l) => JSON.parse(l));
   }
 
-  /// Messages until one satisfies `pred` (returns it).
+  /// Messages until one satisfies `pred` (returns it). The messages before
+  /// it are skipped; those after it in the same frame are kept for the next
+  /// call, since the server coalesces several messages into one frame.
   async until(pred, ms = 5000) {
     const deadline = Date.now() + ms;
     for (;;) {
+      while (this.pending.length) {
+        const m = this.pending.shift();
+        if (pred(m)) return m;
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error('expected message did not arrive');
-      for (const m of await this.messages(left)) if (pred(m)) return m;
+      this.pending = await this.messages(left);
     }
   }
 
