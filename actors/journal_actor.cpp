@@ -9,6 +9,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <spdlog/spdlog.h>
+
 namespace herald::actors {
 
 namespace {
@@ -32,6 +34,9 @@ struct journal_state {
   uint64_t commit_ns = 0;
   uint64_t rejected = 0;
   uint64_t failed_batches = 0;
+  /// Since the last batch failed (disk full, read-only, I/O error) and until
+  /// one commits again: logged once at each end, not per batch.
+  bool failing = false;
 };
 
 using self_ptr = journal_actor::stateful_pointer<journal_state>;
@@ -56,12 +61,21 @@ void flush(self_ptr self) {
   auto start = counters::clock::now();
   try {
     auto results = st.journal->append(pending, &committed);
+    if (st.failing) {
+      spdlog::info("journal: appends work again ({} batches failed so far)", st.failed_batches);
+      st.failing = false;
+    }
     st.commit_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(counters::clock::now() - start).count());
     for (size_t i = 0; i < promises.size(); ++i)
       promises[i].deliver(std::move(results[i]));
   } catch (const storage::failure& f) {
     ++st.failed_batches;
+    if (!st.failing)
+      spdlog::error("journal: appends fail{}: {}",
+                    storage::is_temporary(f.code()) ? " until the disk accepts writes again" : "",
+                    f.what());
+    st.failing = true;
     auto err = from_failure(f);
     for (auto& p : promises)
       p.deliver(err);

@@ -108,7 +108,7 @@ projection_status status_of(self_ptr self) {
              : st.rebuild ? "rebuilding"
              : s.lag > 0  ? "catching_up"
                           : "running";
-  s.faulted_position = st.faulted_position;
+  s.faulted_position = st.faulted ? st.faulted_position : 0;
   s.error = st.faulted ? st.error : st.rebuild_error;
   s.snapshots = st.snapshots;
   s.snapshot_position = st.snapshot_position;
@@ -192,7 +192,10 @@ void apply_live(self_ptr self, const event_batch& events) {
   try {
     r = st.model->apply(events);
   } catch (const storage::failure& f) {
-    fault(self, f.what(), st.checkpoint() + 1, storage::is_temporary(f.code()));
+    fault(self,
+          f.code() == storage::errc::corrupt ? f.what() + std::string("; rebuild the projection")
+                                             : f.what(),
+          st.checkpoint() + 1, storage::is_temporary(f.code()));
     return;
   }
   st.apply_ns += static_cast<uint64_t>(
@@ -488,6 +491,8 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       // Temporary faults (the disk refused) heal by themselves: try again.
       if (st.faulted && st.fault_temporary && st.model) {
         st.faulted = false;
+        st.error.clear();
+        st.faulted_position = 0;
         schedule_step(self);
       }
       maybe_snapshot(self);

@@ -59,7 +59,8 @@ query_actor::behavior_type worker_impl(query_actor::stateful_pointer<worker_stat
       auto file = st.files.find(def.projection);
       if (file == st.files.end())
         return caf::make_error(errc::unavailable,
-                               "projection " + def.projection + " has no read model yet");
+                               "projection " + def.projection
+                                 + " has no usable read model (being built, or faulted)");
       try {
         auto& runner = st.runners[def.projection];
         if (!runner || runner->path() != file->second)

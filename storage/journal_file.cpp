@@ -3,9 +3,13 @@
 #include "storage/ids.hpp"
 #include "storage/journal_format.hpp"
 
+#include <sqlite3.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace herald::storage {
@@ -94,9 +98,21 @@ void check_not_truncated(const std::string& path) {
                                    + " bytes");
 }
 
+[[noreturn]] void throw_unwritable(const std::string& path, int err) {
+  throw failure(errc::io, path + ": the journal cannot be written (" + std::strerror(err)
+                            + "); herald needs a writable data directory");
+}
+
 } // namespace
 
 opened_journal open_journal_file(const std::string& path, bool create, bool writer) {
+  if (writer) {
+    // The writer creates files beside the journal (-wal, -shm); without them
+    // SQLite can only say "unable to open database file".
+    auto dir = std::filesystem::path(path).parent_path();
+    if (::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0)
+      throw_unwritable(path, errno);
+  }
   std::error_code ec;
   bool exists = std::filesystem::exists(path, ec);
   if (!exists) {
@@ -129,6 +145,11 @@ opened_journal open_journal_file(const std::string& path, bool create, bool writ
                                           + "); upgrade herald, the file was not changed");
   if (version < 1)
     throw failure(errc::corrupt, path + ": journal format version is missing");
+  if (writer && sqlite3_db_readonly(db->handle(), "main") == 1) {
+    // SQLite quietly opens a file it may not write read-only; every append
+    // would then fail. Say why now, once, instead.
+    throw_unwritable(path, ::access(path.c_str(), W_OK) == 0 ? EPERM : errno);
+  }
   if (writer) {
     // WAL is persistent, but a file restored from elsewhere may not be in it.
     auto mode_stmt = db->prepare("PRAGMA journal_mode = WAL");

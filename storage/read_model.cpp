@@ -259,6 +259,18 @@ struct read_model::impl {
     }
   }
 
+  /// BEGIN IMMEDIATE; a failed one (busy, disk) is reset, so that no
+  /// statement is left in progress on the connection.
+  void begin_transaction() {
+    try {
+      begin.step();
+    } catch (...) {
+      begin.reset();
+      throw;
+    }
+    begin.reset();
+  }
+
   void store_checkpoint(uint64_t position) {
     set_checkpoint.bind(1, static_cast<int64_t>(position));
     set_checkpoint.step();
@@ -304,8 +316,7 @@ struct read_model::impl {
 
   /// Applies events[from, to) and the checkpoint in one transaction.
   void apply_range(const std::vector<event_view>& events, size_t from, size_t to) {
-    begin.step();
-    begin.reset();
+    begin_transaction();
     try {
       for (size_t i = from; i < to; ++i)
         run(events[i]);
@@ -313,8 +324,8 @@ struct read_model::impl {
       commit.step();
       commit.reset();
     } catch (...) {
-      begin.reset();
       commit.reset();
+      set_checkpoint.reset();
       abort_transaction();
       throw;
     }
@@ -337,8 +348,7 @@ struct read_model::impl {
     // commit what came before it and report where it failed.
     size_t failed_at = events.size();
     std::string error;
-    begin.step();
-    begin.reset();
+    begin_transaction();
     try {
       for (size_t i = start; i < events.size(); ++i) {
         try {
@@ -356,8 +366,8 @@ struct read_model::impl {
         checkpoint = events.back().position;
       }
     } catch (...) {
-      begin.reset();
       commit.reset();
+      set_checkpoint.reset();
       abort_transaction();
       throw;
     }
@@ -417,13 +427,14 @@ apply_result read_model::apply(const std::vector<recorded_event>& events) {
 
 void read_model::skip_to(uint64_t position) {
   auto& d = *impl_;
-  d.begin.step();
-  d.begin.reset();
+  d.begin_transaction();
   try {
     d.store_checkpoint(position);
     d.commit.step();
     d.commit.reset();
   } catch (...) {
+    d.commit.reset();
+    d.set_checkpoint.reset();
     d.abort_transaction();
     throw;
   }

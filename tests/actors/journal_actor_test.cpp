@@ -1,8 +1,11 @@
 // The journal actor: group commit with concurrent appenders, acknowledgement
-// only after commit, committed batches to listeners, the overload answer.
+// only after commit, committed batches to listeners, the overload answer,
+// and a full disk answered with a temporary error until space returns.
 #include "tests/actors/actor_fixture.hpp"
 
 #include "storage/journal_reader.hpp"
+
+#include "tests/support/log_capture.hpp"
 
 #include <sqlite3.h>
 
@@ -147,6 +150,44 @@ TEST_F(actor_fixture, overload_is_answered_with_a_temporary_error) {
   EXPECT_GT(ok, 0);
   // The journal is healthy afterwards.
   EXPECT_EQ(append("after", expected_version::no_stream()).status, append_status::ok);
+}
+
+// A full disk: every append fails with a temporary `unavailable` error that
+// says so (the client may retry), nothing of a failed batch is stored, the
+// log says it once when appends start failing and once when they work again,
+// and the next append after space returns succeeds with the next position.
+TEST_F(actor_fixture, a_full_disk_is_a_temporary_error_until_space_returns) {
+  log_capture log;
+  start_journal();
+  EXPECT_EQ(append("s", expected_version::any()).first_position, 1u);
+  journal_file->checkpoint();
+  journal_file->limit_pages_for_testing(8); // the journal actor is idle
+  auto failing_append = [&](const std::string& stream) {
+    storage::append_request req{
+      stream, expected_version::any(), {storage::new_event{"t", "", "", std::string(200000, 'x')}}};
+    bool failed = false;
+    self->request(journal, 10s, actors::append_atom_v, req)
+      .receive([&](const storage::append_result&) { ADD_FAILURE() << "stored on a full disk"; },
+               [&](const caf::error& e) {
+                 failed = true;
+                 EXPECT_EQ(actors::code_of(e), actors::errc::unavailable) << sys.render(e);
+                 EXPECT_TRUE(actors::is_temporary(actors::code_of(e)));
+                 EXPECT_NE(actors::message_of(e).find("full"), std::string::npos)
+                   << actors::message_of(e);
+               });
+    return failed;
+  };
+  EXPECT_TRUE(failing_append("a"));
+  EXPECT_TRUE(failing_append("b"));
+  EXPECT_EQ(log.count("journal: appends fail until the disk accepts writes again"), 1u)
+    << log.text();
+  journal_file->limit_pages_for_testing(0);
+  auto r = append("a", expected_version::no_stream());
+  EXPECT_EQ(r.status, append_status::ok);
+  EXPECT_EQ(r.first_position, 2u);
+  EXPECT_EQ(log.count("journal: appends work again (2 batches failed so far)"), 1u) << log.text();
+  append("a", expected_version::any());
+  EXPECT_EQ(log.count("journal: appends work again"), 1u);
 }
 
 TEST_F(actor_fixture, readers_serve_streams_and_the_log) {

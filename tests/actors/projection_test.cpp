@@ -1,12 +1,16 @@
 // Projections (invariant 3): the chat demo's tables equal an independent
 // fold of the journal; rebuilds equal incremental application, from zero or
 // from a snapshot (damaged snapshots skipped); a faulted projection leaves
-// others running; operators can retry and skip.
+// others running; operators can retry and skip; a damaged read model faults
+// its projection, not the node; a temporary fault heals by itself.
 #include "tests/actors/chat_fold.hpp"
 #include "tests/actors/node_fixture.hpp"
+#include "tests/support/log_capture.hpp"
 
 #include "actors/errors.hpp"
 #include "storage/read_model.hpp"
+
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -262,6 +266,133 @@ TEST(projection, a_faulted_projection_leaves_others_running) {
   EXPECT_EQ(h.caught_up("picky", later), later);
   auto tables = dump_tables(h.projection_file("picky"));
   EXPECT_EQ(tables["v"].size(), later - 1); // all but the skipped one
+}
+
+/// Overwrites `path` from byte `from` to its end with random bytes.
+void garble(const std::string& path, size_t from, unsigned seed) {
+  auto size = static_cast<size_t>(std::filesystem::file_size(path));
+  ASSERT_GT(size, from);
+  std::mt19937 rng(seed);
+  std::string junk(size - from, '\0');
+  for (auto& c : junk)
+    c = static_cast<char>(rng());
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(static_cast<std::streamoff>(from));
+  f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+}
+
+/// What a query over the chat read model answers: rows, or the error code
+/// and its message.
+std::pair<std::optional<actors::errc>, std::string> query_rooms(node_harness& h) {
+  std::pair<std::optional<actors::errc>, std::string> out;
+  h.self
+    ->request(h.node.queries, 10s, actors::query_atom_v,
+              actors::query_request{"rooms", std::map<std::string, std::string>{}})
+    .receive([&](const actors::query_result& r) { out.second = r.rows_json; },
+             [&](const caf::error& e) {
+               out.first = actors::code_of(e);
+               out.second = actors::message_of(e);
+             });
+  return out;
+}
+
+/// The chat demo's node after some traffic and a clean stop; returns the
+/// head and the (only) read model file, checkpointed, without its WAL.
+std::pair<uint64_t, std::string> stopped_chat_node(const temp_dir& dir, unsigned seed) {
+  node_harness h(chat_settings(dir));
+  auto head = chat_traffic(h, 300, seed);
+  EXPECT_EQ(h.caught_up("chat", head), head);
+  return {head, h.projection_file("chat")};
+}
+
+void expect_damage_reported(const actors::projection_status& s) {
+  EXPECT_EQ(s.status, "faulted");
+  EXPECT_NE(s.error.find("malformed"), std::string::npos) << s.error;
+  EXPECT_NE(s.error.find("rebuild the projection"), std::string::npos) << s.error;
+}
+
+/// After a rebuild the projection runs again and equals the fold.
+void expect_rebuild_repairs(node_harness& h, uint64_t head) {
+  h.self->request(h.node.projections, 10s, actors::rebuild_atom_v, std::string("chat"))
+    .receive([](const actors::projection_status&) {},
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+  ASSERT_TRUE(h.eventually([&] { return h.status("chat").status == "running"; }));
+  EXPECT_EQ(h.caught_up("chat", head), head);
+  auto s = h.status("chat");
+  EXPECT_EQ(s.faulted_position, 0u);
+  EXPECT_EQ(s.error, "");
+  EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), head));
+  EXPECT_FALSE(query_rooms(h).first.has_value());
+}
+
+// A read model damaged where the file starts (its schema): the projection is
+// faulted when it opens, saying what to do; the node runs, the journal takes
+// appends, queries over that model get a temporary error; a rebuild repairs it.
+TEST(projection, a_damaged_read_model_faults_its_projection_when_opened) {
+  temp_dir dir;
+  auto [head, file] = stopped_chat_node(dir, 11);
+  ASSERT_FALSE(std::filesystem::exists(file + "-wal"));
+  garble(file, 100, 1); // all but SQLite's 100-byte header
+  node_harness h(chat_settings(dir));
+  ASSERT_TRUE(h.eventually([&] { return h.status("chat").status == "faulted"; }));
+  expect_damage_reported(h.status("chat"));
+  auto later = h.append("chat:after", "message", "{\"text\":\"still writable\"}");
+  EXPECT_EQ(later.status, storage::append_status::ok);
+  EXPECT_EQ(later.last_position, head + 1);
+  auto q = query_rooms(h);
+  ASSERT_TRUE(q.first.has_value());
+  EXPECT_TRUE(actors::is_temporary(*q.first));
+  EXPECT_NE(q.second.find("no usable read model"), std::string::npos) << q.second;
+  expect_rebuild_repairs(h, head + 1);
+}
+
+// Damage past the tables' first pages is found when the projection next
+// writes there: faulted at that event, everything before it kept.
+TEST(projection, a_damaged_read_model_faults_its_projection_when_written) {
+  temp_dir dir;
+  auto [head, file] = stopped_chat_node(dir, 12);
+  ASSERT_FALSE(std::filesystem::exists(file + "-wal"));
+  garble(file, 2 * 4096, 2); // keeps the schema and _herald pages
+  node_harness h(chat_settings(dir));
+  EXPECT_EQ(h.status("chat").position, head);
+  auto later = h.append("chat:room1", "message", "{\"text\":\"x\"}").last_position;
+  ASSERT_TRUE(h.eventually([&] { return h.status("chat").status == "faulted"; }));
+  auto s = h.status("chat");
+  expect_damage_reported(s);
+  EXPECT_EQ(s.faulted_position, later);
+  EXPECT_EQ(s.position, head);
+  expect_rebuild_repairs(h, later);
+}
+
+// The read model locked by someone else longer than the busy timeout: a
+// temporary fault, retried on the projection's tick; once it applies again
+// the fault is forgotten (no stale error or position in its status).
+TEST(projection, a_temporary_fault_heals_by_itself) {
+  temp_dir dir;
+  auto s = chat_settings(dir);
+  s.projections.snapshot_every = std::chrono::seconds(1); // ticks every second
+  log_capture log;
+  node_harness h(s);
+  auto head = chat_traffic(h, 50, 13);
+  ASSERT_EQ(h.caught_up("chat", head), head);
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open(h.projection_file("chat").c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto later = h.append("chat:room1", "message", "{\"text\":\"x\"}").last_position;
+  // Watched in the log: asking the projection would queue behind its wait.
+  const std::string fault = "projection chat faulted at position " + std::to_string(later) + ": ";
+  ASSERT_TRUE(h.eventually([&] { return log.count(fault) > 0; }, 20s)) << log.text();
+  EXPECT_NE(log.text().find("database is locked"), std::string::npos) << log.text();
+  sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(blocker);
+  ASSERT_TRUE(h.eventually([&] {
+    auto st = h.status("chat");
+    return st.status == "running" && st.position >= later;
+  }));
+  auto healed = h.status("chat");
+  EXPECT_EQ(healed.faulted_position, 0u);
+  EXPECT_EQ(healed.error, "");
+  EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), later));
 }
 
 TEST(projection, unknown_projections_are_not_found) {

@@ -3,7 +3,13 @@
 // of a newer format is left exactly as it was.
 #include "tests/storage/journal_fixture.hpp"
 
+#include <linux/fs.h>
 #include <sqlite3.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -79,6 +85,10 @@ protected:
     batch.push_back(std::move(r));
     j.append(batch);
   }
+
+  /// Makes `what` (the journal or its directory) unwritable and expects the
+  /// writer to refuse the journal, clearly, changing nothing.
+  void expect_refused_unwritable(const std::string& what);
 
   /// The failure damage must cause: corrupt, naming the file.
   void expect_refused(const std::optional<storage::failure>& f, const std::string& what) {
@@ -169,6 +179,91 @@ TEST_F(damage_test, a_foreign_database_is_refused) {
   f = open_and_use(false);
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(f->code(), errc::not_a_journal) << f->what();
+}
+
+/// Makes a file or directory unwritable for as long as it lives: no write
+/// permission, and, since that does not stop root, the immutable attribute
+/// as well where the file system has it. `ok` says whether it worked.
+class unwritable {
+public:
+  explicit unwritable(const std::string& path) : path_(path) {
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    mode_ = st.st_mode & 07777;
+    ::chmod(path.c_str(), mode_ & ~0222);
+    if (::geteuid() == 0) {
+      int fd = ::open(path.c_str(), O_RDONLY);
+      int flags = 0;
+      if (fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+        flags |= FS_IMMUTABLE_FL;
+        immutable_ = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+      }
+      if (fd >= 0)
+        ::close(fd);
+    }
+    ok = ::access(path.c_str(), W_OK) != 0;
+  }
+
+  ~unwritable() {
+    if (immutable_) {
+      int fd = ::open(path_.c_str(), O_RDONLY);
+      int flags = 0;
+      if (fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+        flags &= ~FS_IMMUTABLE_FL;
+        ::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+      }
+      if (fd >= 0)
+        ::close(fd);
+    }
+    ::chmod(path_.c_str(), mode_);
+  }
+
+  bool ok = false;
+
+private:
+  std::string path_;
+  mode_t mode_ = 0;
+  bool immutable_ = false;
+};
+
+// SQLite opens a file it may not write read-only, without a word (every
+// append would then fail), and a directory it may not write gives "unable to
+// open database file". The writer refuses both at open, naming the file and
+// the reason, and leaves the journal readable and unchanged.
+TEST_F(damage_test, a_journal_it_may_not_write_is_refused_at_open) {
+  for (bool whole_directory : {false, true}) {
+    SCOPED_TRACE(whole_directory ? "directory" : "file");
+    expect_refused_unwritable(whole_directory ? dir.path().string() : path());
+  }
+  EXPECT_FALSE(open_and_use(false).has_value()); // writable again: all is well
+}
+
+void damage_test::expect_refused_unwritable(const std::string& what) {
+  auto before = slurp(path());
+  {
+    unwritable guard(what);
+    if (!guard.ok)
+      GTEST_SKIP() << "cannot make a file unwritable here (root without the immutable attribute)";
+    try {
+      storage::journal_options o;
+      o.path = path();
+      storage::journal j(o);
+      FAIL() << "a journal that cannot be written was opened for writing";
+    } catch (const storage::failure& f) {
+      EXPECT_EQ(f.code(), errc::io) << f.what();
+      EXPECT_TRUE(storage::is_temporary(f.code()));
+      EXPECT_NE(std::string(f.what()).find(path() + ": the journal cannot be written ("),
+                std::string::npos)
+        << f.what();
+      EXPECT_NE(std::string(f.what()).find("writable data directory"), std::string::npos)
+        << f.what();
+    }
+    if (what == path()) { // a reader needs -shm beside it
+      storage::journal_reader r(path());
+      EXPECT_EQ(r.read_all(1, 1000).size(), 400u);
+    }
+  }
+  EXPECT_EQ(slurp(path()), before);
 }
 
 } // namespace
