@@ -245,7 +245,12 @@ TEST(projection, a_faulted_projection_leaves_others_running) {
   for (int i = 0; i < 10; ++i)
     head = h.append("s", "t", "{}").last_position;
   EXPECT_EQ(h.caught_up("good", head), head);
-  ASSERT_TRUE(h.eventually([&] { return h.status("picky").status == "faulted"; }));
+  // Faulted at once; its lag counts what it has heard of, so wait for the
+  // last commit's notice to reach it too.
+  ASSERT_TRUE(h.eventually([&] {
+    auto s = h.status("picky");
+    return s.status == "faulted" && s.lag == head - (bad - 1);
+  }));
   auto status = h.status("picky");
   EXPECT_EQ(status.faulted_position, bad);
   EXPECT_EQ(status.position, bad - 1); // everything before it applied
