@@ -89,9 +89,11 @@ caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_regi
 
 class channel_test : public actor_fixture {
 protected:
-  void start(int64_t ring_size, config::duration idle_stop = std::chrono::seconds(30)) {
+  void start(int64_t ring_size, config::duration idle_stop = std::chrono::seconds(30),
+             int64_t max_queued_bytes = 1 << 20) {
     start_journal();
     config::settings s;
+    s.websocket.max_queued_bytes = max_queued_bytes;
     s.channels.ring_size = ring_size;
     s.channels.idle_stop = idle_stop;
     s.namespaces["chat"].join_leave = true;
@@ -192,6 +194,100 @@ TEST_F(channel_test, subscribe_hand_off_has_no_gap_and_no_duplicate) {
         EXPECT_GT(s.figures.at("journal_catch_ups"), trials / 4);
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+/// A paced subscriber that answers each catch-up piece only when the test
+/// says so (step_atom), and records whether a piece ever came while the one
+/// before was unanswered.
+struct lazy_state {
+  uint64_t next = 0;
+  size_t pieces = 0;
+  size_t largest_piece = 0;
+  std::vector<caf::response_promise> unanswered;
+  std::vector<std::string> errors;
+};
+
+using step_atom = caf::atom_constant<caf::atom("t_step")>;
+
+caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self,
+                          actors::channel_registry_actor reg, std::string channel) {
+  actors::subscribe_request req{channel, caf::actor_cast<caf::actor>(self),
+                                actors::client_info{"u", "c", "", ""}, true, 0, ""};
+  req.paced = true;
+  self->request(reg, 10s, actors::subscribe_atom_v, req)
+    .then([self](const actors::subscribe_reply& r) { self->state.next = r.offset + 1; },
+          [self](const caf::error& e) { self->state.errors.push_back(to_string(e)); });
+  auto take = [self](const actors::delivery& d) {
+    auto& st = self->state;
+    if (d.first_offset != st.next)
+      st.errors.push_back("expected offset " + std::to_string(st.next) + ", got "
+                          + std::to_string(d.first_offset));
+    st.next = d.first_offset + d.frames.size();
+  };
+  return {
+    [self, take](actors::catch_up_atom, const actors::delivery& d) {
+      auto& st = self->state;
+      if (!st.unanswered.empty())
+        st.errors.push_back("a catch-up piece came before the last was answered");
+      ++st.pieces;
+      size_t bytes = 0;
+      for (const auto& f : d.frames)
+        bytes += f->size();
+      st.largest_piece = std::max(st.largest_piece, bytes);
+      take(d);
+      st.unanswered.push_back(self->make_response_promise());
+      return st.unanswered.back();
+    },
+    [self, take](actors::deliver_atom, const actors::delivery& d) {
+      if (d.first_offset == 0)
+        return;
+      if (!self->state.unanswered.empty())
+        self->state.errors.push_back("a live delivery overtook an unanswered piece");
+      take(d);
+    },
+    [self](actors::resync_atom, const actors::resync&) { self->state.errors.push_back("resync"); },
+    [self](step_atom) {
+      // Answers what is pending; reports progress: next offset, pieces.
+      for (auto& p : std::exchange(self->state.unanswered, {}))
+        p.deliver(true);
+      return caf::make_message(self->state.next, static_cast<uint64_t>(self->state.pieces));
+    },
+    [self](report_atom) { return caf::make_message(self->state.errors, self->state.largest_piece); },
+  };
+}
+
+// A client recovering a long backlog gets it from the journal one bounded
+// piece at a time, each after it took the last: what the channel sends it
+// never runs ahead of what it reads.
+TEST_F(channel_test, paced_catch_up_waits_for_each_piece_to_be_taken) {
+  start(16, std::chrono::seconds(30), 16 * 1024); // pieces of at most 8 KiB
+  const std::string channel = "chat:backlog";
+  const std::string data = "\xa1x"; // msgpack "x"
+  constexpr uint64_t events = 2000;
+  for (uint64_t i = 0; i < events; ++i)
+    append(channel, storage::expected_version::any(), data);
+  auto reader = sys.spawn(lazy_reader, registry, channel);
+  spawned.push_back(reader);
+  uint64_t next = 0, pieces = 0, steps = 0;
+  while (next <= events && steps < 100000) {
+    ++steps;
+    self->request(reader, 10s, step_atom{}).receive(
+      [&](uint64_t n, uint64_t p) {
+        next = n;
+        pieces = p;
+      },
+      [&](const caf::error& e) { FAIL() << sys.render(e); });
+  }
+  EXPECT_EQ(next, events + 1) << "the backlog did not arrive whole";
+  self->request(reader, 10s, report_atom{})
+    .receive(
+      [&](const std::vector<std::string>& errors, size_t largest) {
+        EXPECT_TRUE(errors.empty()) << errors.front();
+        EXPECT_LE(largest, 8u * 1024);
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  // 2000 publication frames of ~100 bytes in 8 KiB pieces: many pieces.
+  EXPECT_GT(pieces, 10u);
 }
 
 TEST_F(channel_test, a_wrong_epoch_or_a_future_offset_is_not_recovered) {
