@@ -229,8 +229,8 @@ void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
           return;
         }
         if (sub.paced) {
-          send_paced(self, addr, first,
-                     std::make_shared<std::vector<frame_ptr>>(std::move(frames)), 0);
+          send_paced(self, addr, first, std::make_shared<std::vector<frame_ptr>>(std::move(frames)),
+                     0);
           return;
         }
         send_delivery(self, sub.handle, first, std::move(frames));

@@ -46,8 +46,8 @@ active_channel& channel_for(self_ptr self, const std::string& name) {
   o.idle_stop = st.settings.channels.idle_stop;
   // Half the outbound queue a session may hold, so a paced piece never
   // trips the slow-consumer limit on its own.
-  o.catch_up_bytes = std::min<size_t>(o.catch_up_bytes,
-                                      static_cast<size_t>(st.settings.websocket.max_queued_bytes) / 2);
+  o.catch_up_bytes = std::min<size_t>(
+    o.catch_up_bytes, static_cast<size_t>(st.settings.websocket.max_queued_bytes) / 2);
   if (const auto* ns = st.settings.namespace_of(name)) {
     o.join_leave = ns->join_leave;
     o.recovery = ns->recovery;

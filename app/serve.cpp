@@ -33,9 +33,9 @@ sigset_t block_stop_signals() {
 int serve(const config::settings& s) {
   std::shared_ptr<const actors::token_verifier> tokens;
   try {
-    tokens = std::make_shared<const actors::token_verifier>(actors::token_keys{
-      s.tokens.hmac_secret, s.tokens.rsa_public_key, s.tokens.ecdsa_public_key,
-      s.tokens.audience, s.tokens.issuer});
+    tokens = std::make_shared<const actors::token_verifier>(
+      actors::token_keys{s.tokens.hmac_secret, s.tokens.rsa_public_key, s.tokens.ecdsa_public_key,
+                         s.tokens.audience, s.tokens.issuer});
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "herald: %s: %s\n", s.source.c_str(), e.what());
     return 2;

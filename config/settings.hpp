@@ -79,7 +79,7 @@ struct websocket_settings {
   int64_t history_limit = 1000;
   int64_t max_connections = 10000;
   int64_t max_data_bytes = 32 * 1024;
-  int64_t publish_rate = 100; ///< per second per connection; 0 = unlimited
+  int64_t publish_rate = 100;  ///< per second per connection; 0 = unlimited
   int64_t command_rate = 1000; ///< per second per connection; 0 = unlimited
   int64_t max_queued_bytes = 1024 * 1024;
   int64_t max_queued_messages = 10000;

@@ -209,10 +209,10 @@ struct lazy_state {
 
 using step_atom = caf::atom_constant<caf::atom("t_step")>;
 
-caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self,
-                          actors::channel_registry_actor reg, std::string channel) {
-  actors::subscribe_request req{channel, caf::actor_cast<caf::actor>(self),
-                                actors::client_info{"u", "c", "", ""}, true, 0, ""};
+caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self, actors::channel_registry_actor reg,
+                          std::string channel) {
+  actors::subscribe_request req{
+    channel, caf::actor_cast<caf::actor>(self), actors::client_info{"u", "c", "", ""}, true, 0, ""};
   req.paced = true;
   self->request(reg, 10s, actors::subscribe_atom_v, req)
     .then([self](const actors::subscribe_reply& r) { self->state.next = r.offset + 1; },
@@ -252,7 +252,9 @@ caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self,
         p.deliver(true);
       return caf::make_message(self->state.next, static_cast<uint64_t>(self->state.pieces));
     },
-    [self](report_atom) { return caf::make_message(self->state.errors, self->state.largest_piece); },
+    [self](report_atom) {
+      return caf::make_message(self->state.errors, self->state.largest_piece);
+    },
   };
 }
 
@@ -271,12 +273,13 @@ TEST_F(channel_test, paced_catch_up_waits_for_each_piece_to_be_taken) {
   uint64_t next = 0, pieces = 0, steps = 0;
   while (next <= events && steps < 100000) {
     ++steps;
-    self->request(reader, 10s, step_atom{}).receive(
-      [&](uint64_t n, uint64_t p) {
-        next = n;
-        pieces = p;
-      },
-      [&](const caf::error& e) { FAIL() << sys.render(e); });
+    self->request(reader, 10s, step_atom{})
+      .receive(
+        [&](uint64_t n, uint64_t p) {
+          next = n;
+          pieces = p;
+        },
+        [&](const caf::error& e) { FAIL() << sys.render(e); });
   }
   EXPECT_EQ(next, events + 1) << "the backlog did not arrive whole";
   self->request(reader, 10s, report_atom{})

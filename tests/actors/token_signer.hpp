@@ -68,8 +68,8 @@ private:
 /// header.payload.signature for `alg` over the given JSON texts.
 inline std::string sign_hmac(const std::string& alg, const std::string& payload_json,
                              const std::string& secret) {
-  std::string input = base64url("{\"alg\":\"" + alg + "\",\"typ\":\"JWT\"}") + "."
-                      + base64url(payload_json);
+  std::string input =
+    base64url("{\"alg\":\"" + alg + "\",\"typ\":\"JWT\"}") + "." + base64url(payload_json);
   const EVP_MD* md = alg == "HS384" ? EVP_sha384() : alg == "HS512" ? EVP_sha512() : EVP_sha256();
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -80,8 +80,8 @@ inline std::string sign_hmac(const std::string& alg, const std::string& payload_
 
 inline std::string sign_key(const std::string& alg, const std::string& payload_json,
                             const key_pair& key) {
-  std::string input = base64url("{\"alg\":\"" + alg + "\",\"typ\":\"JWT\"}") + "."
-                      + base64url(payload_json);
+  std::string input =
+    base64url("{\"alg\":\"" + alg + "\",\"typ\":\"JWT\"}") + "." + base64url(payload_json);
   const EVP_MD* md = EVP_sha256();
   if (alg.substr(2) == "384")
     md = EVP_sha384();

@@ -72,8 +72,8 @@ TEST(tokens, forged_or_tampered_signatures_fail) {
   auto good = sign_hmac("HS256", R"({"sub":"1"})", "s3cret");
   auto first_dot = good.find('.');
   auto second_dot = good.find('.', first_dot + 1);
-  std::string tampered = good.substr(0, first_dot + 1) + base64url(R"({"sub":"admin"})")
-                         + good.substr(second_dot);
+  std::string tampered =
+    good.substr(0, first_dot + 1) + base64url(R"({"sub":"admin"})") + good.substr(second_dot);
   EXPECT_EQ(v.verify(tampered, now).status, token_status::bad_signature);
   EXPECT_FALSE(v.verify(good.substr(0, good.size() - 2), now).ok());
 }
@@ -101,10 +101,9 @@ TEST(tokens, malformed_tokens) {
 TEST(tokens, claims_of_the_wrong_type) {
   token_verifier v(hmac_keys());
   for (std::string claims :
-       {R"({"sub":42})", R"({"exp":"tomorrow"})", R"({"channels":"chat:a"})",
-        R"({"channels":[1]})", R"({"channel":["a"]})", R"({"client":{}})", "[1,2]"})
-    EXPECT_EQ(v.verify(sign_hmac("HS256", claims, "s3cret"), now).status == token_status::ok,
-              false)
+       {R"({"sub":42})", R"({"exp":"tomorrow"})", R"({"channels":"chat:a"})", R"({"channels":[1]})",
+        R"({"channel":["a"]})", R"({"client":{}})", "[1,2]"})
+    EXPECT_EQ(v.verify(sign_hmac("HS256", claims, "s3cret"), now).status == token_status::ok, false)
       << claims;
 }
 

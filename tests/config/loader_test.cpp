@@ -158,9 +158,10 @@ INSTANTIATE_TEST_SUITE_P(
              "h.toml:2: journal.durability: \"fast\" is not one of full|normal"},
     bad_file{"[journal\n", "h.toml:1: syntax error: Error while parsing table header: "
                            "expected ']', saw '\\n'"},
-    bad_file{"\n\n[jornal]\nx = 1\n",
-             "h.toml:3: jornal: unknown section (expected server, journal, channels, "
-             "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
+    bad_file{
+      "\n\n[jornal]\nx = 1\n",
+      "h.toml:3: jornal: unknown section (expected server, journal, channels, "
+      "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
     bad_file{"[journal]\n\nmax_batch = 5\n",
              "h.toml:3: journal.max_batch: unknown setting (herald --help lists them)"},
     bad_file{"[journal]\nmax_batch_events = \"many\"\n",
