@@ -1,5 +1,6 @@
 #include "actors/client_protocol.hpp"
 
+#include "storage/json_value_check.hpp"
 #include "storage/payload_codec.hpp"
 
 #include <rapidjson/error/en.h>
@@ -30,21 +31,6 @@ method method_named(std::string_view name) {
   return method::unknown;
 }
 
-bool too_deep(const rapidjson::Value& v, size_t depth, size_t max) {
-  if (depth > max)
-    return true;
-  if (v.IsObject()) {
-    for (const auto& m : v.GetObject())
-      if (too_deep(m.value, depth + 1, max))
-        return true;
-  } else if (v.IsArray()) {
-    for (const auto& e : v.GetArray())
-      if (too_deep(e, depth + 1, max))
-        return true;
-  }
-  return false;
-}
-
 bool parse_line(std::string_view line, command& cmd, std::string& error, size_t max_depth) {
   auto doc = std::make_shared<rapidjson::Document>();
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
@@ -58,8 +44,12 @@ bool parse_line(std::string_view line, command& cmd, std::string& error, size_t 
     error = "a command must be a JSON object";
     return false;
   }
-  if (too_deep(*doc, 0, max_depth)) {
-    error = "nested deeper than " + std::to_string(max_depth) + " levels";
+  // Also what RapidJSON lets through but could not be written back as JSON
+  // (storage/json_value_check.hpp).
+  if (auto s = storage::check_json_value(*doc, max_depth); s != storage::json_value_status::ok) {
+    error = s == storage::json_value_status::too_deep
+              ? "nested deeper than " + std::to_string(max_depth) + " levels"
+              : std::string("malformed JSON: ") + storage::json_value_problem(s);
     return false;
   }
   cmd.what = method::pong;

@@ -42,7 +42,8 @@ struct command {
 /// Splits a message into commands (one JSON object per line; blank lines
 /// skipped). Returns false, with a reason, for anything malformed: text that
 /// is not JSON objects, an id that is not a uint32, several method keys,
-/// nesting deeper than `max_depth`.
+/// nesting deeper than `max_depth`, a number beyond the range of a double or
+/// an unpaired surrogate escape (storage/json_value_check.hpp).
 bool parse_frame(std::string_view message, std::vector<command>& out, std::string& error,
                  size_t max_depth = 64);
 

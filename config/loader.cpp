@@ -1,6 +1,7 @@
 #include "config/loader.hpp"
 
 #include "config/setting_table.hpp"
+#include "config/toml_guard.hpp"
 
 #include <toml++/toml.h>
 
@@ -12,6 +13,30 @@
 namespace herald::config {
 
 namespace {
+
+/// `text` with control characters written as \n, \t or \xNN: an error
+/// message is one line, and toml++'s descriptions and quoted keys can hold a
+/// raw newline (found by tests/fuzz, regressions/config/).
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 /// Where an error was found: the file name and a line, or the command line.
 struct location {
@@ -26,7 +51,7 @@ struct location {
     if (!key.empty())
       msg += std::string(key) + ": ";
     msg += reason;
-    throw config_error(msg);
+    throw config_error(one_line(msg));
   }
 };
 
@@ -303,9 +328,12 @@ std::string read_file(const std::string& path) {
 } // namespace
 
 settings parse_toml(std::string_view text, std::string_view source) {
+  auto guarded = guard_toml(text);
+  if (guarded.bad_line > 0)
+    location{std::string(source), guarded.bad_line}.fail("", "syntax error: " + guarded.problem);
   toml::table root;
   try {
-    root = toml::parse(text, source);
+    root = toml::parse(guarded.text, source);
   } catch (const toml::parse_error& e) {
     location{std::string(source), static_cast<int64_t>(e.source().begin.line)}.fail(
       "", std::string("syntax error: ") + std::string(e.description()));

@@ -6,15 +6,9 @@
 #include "net/ask.hpp"
 #include "net/http_util.hpp"
 #include "net/metrics.hpp"
+#include "net/rest_body.hpp"
 #include "net/static_files.hpp"
 #include "storage/payload_codec.hpp"
-
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include <charconv>
-#include <limits>
 
 namespace herald::net {
 
@@ -23,37 +17,6 @@ namespace http = boost::beast::http;
 namespace {
 
 using status = http::status;
-
-struct route {
-  std::vector<std::string> segments; ///< decoded path segments
-  std::map<std::string, std::string> query;
-};
-
-/// Splits the target into decoded segments and query; nullopt if malformed.
-std::optional<route> parse_target(std::string_view target) {
-  route r;
-  auto q = target.find('?');
-  auto path = target.substr(0, q);
-  if (q != std::string_view::npos) {
-    auto query = parse_query(target.substr(q + 1));
-    if (!query)
-      return std::nullopt;
-    r.query = std::move(*query);
-  }
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    auto slash = path.find('/');
-    auto decoded = percent_decode(path.substr(0, slash), false);
-    if (!decoded)
-      return std::nullopt;
-    r.segments.push_back(std::move(*decoded));
-    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
-  }
-  return r;
-}
 
 http_response error(const http_request& req, status s, std::string_view code,
                     std::string_view message) {
@@ -81,19 +44,6 @@ http_response node_error(const http_request& req, const caf::error& e) {
       break;
   }
   return error(req, status::internal_server_error, "internal", msg);
-}
-
-/// An unsigned query parameter, or `fallback` when absent; nullopt if bad.
-std::optional<uint64_t> uint_param(const route& r, const char* name, uint64_t fallback) {
-  auto it = r.query.find(name);
-  if (it == r.query.end())
-    return fallback;
-  uint64_t v = 0;
-  const auto& s = it->second;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty())
-    return std::nullopt;
-  return v;
 }
 
 void append_event(std::string& out, const storage::recorded_event& e) {
@@ -130,12 +80,10 @@ using shared_responder = std::shared_ptr<responder>;
 void read_stream(const std::shared_ptr<server_context>& ctx, const http_request& req,
                  const route& r, const std::string& stream, shared_responder respond) {
   const uint64_t max = static_cast<uint64_t>(ctx->settings().http.max_read_events);
-  auto reverse = uint_param(r, "reverse", 0);
-  auto limit = uint_param(r, "limit", 100);
-  auto from = uint_param(r, "from", reverse && *reverse ? std::numeric_limits<uint64_t>::max() : 1);
-  if (!reverse || !limit || !from || *reverse > 1)
-    return (*respond)(error(req, status::bad_request, "bad_request",
-                            "from and limit are numbers, reverse is 0 or 1"));
+  auto args = parse_stream_read(r.query);
+  if (const auto* bad = std::get_if<bad_request>(&args))
+    return (*respond)(error(req, status::bad_request, "bad_request", bad->message));
+  const auto [from, limit, reverse] = std::get<stream_read_args>(args);
   auto epoch = ctx->node().epoch;
   ask<actors::stream_events>(
     ctx->sys, ctx->node().readers, ctx->settings().http.request_timeout,
@@ -147,16 +95,16 @@ void read_stream(const std::shared_ptr<server_context>& ctx, const http_request&
       (*respond)(json_response(req, status::ok, std::move(body)));
     },
     [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); },
-    actors::read_stream_atom_v, stream, *from, *reverse == 0, std::min(*limit, max));
+    actors::read_stream_atom_v, stream, from, !reverse, std::min(limit, max));
 }
 
 void read_log(const std::shared_ptr<server_context>& ctx, const http_request& req, const route& r,
               shared_responder respond) {
   const uint64_t max = static_cast<uint64_t>(ctx->settings().http.max_read_events);
-  auto from = uint_param(r, "from", 1);
-  auto limit = uint_param(r, "limit", 100);
-  if (!from || !limit)
-    return (*respond)(error(req, status::bad_request, "bad_request", "from and limit are numbers"));
+  auto args = parse_log_read(r.query);
+  if (const auto* bad = std::get_if<bad_request>(&args))
+    return (*respond)(error(req, status::bad_request, "bad_request", bad->message));
+  const auto [from, limit] = std::get<log_read_args>(args);
   ask<actors::event_batch>(
     ctx->sys, ctx->node().readers, ctx->settings().http.request_timeout,
     [req, respond](actors::event_batch& events) {
@@ -167,126 +115,23 @@ void read_log(const std::shared_ptr<server_context>& ctx, const http_request& re
       (*respond)(json_response(req, status::ok, std::move(body)));
     },
     [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); },
-    actors::read_all_atom_v, std::max<uint64_t>(*from, 1), std::min(*limit, max));
+    actors::read_all_atom_v, std::max<uint64_t>(from, 1), std::min(limit, max));
 }
 
 // -- appends ------------------------------------------------------------------
-
-bool too_deep(const rapidjson::Value& v, size_t depth) {
-  if (depth > storage::max_payload_depth)
-    return true;
-  if (v.IsObject()) {
-    for (const auto& m : v.GetObject())
-      if (too_deep(m.value, depth + 1))
-        return true;
-  } else if (v.IsArray()) {
-    for (const auto& e : v.GetArray())
-      if (too_deep(e, depth + 1))
-        return true;
-  }
-  return false;
-}
-
-std::string json_of(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  v.Accept(w);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-/// Reads an expected version ("any", "no_stream", "exists" or a number).
-std::optional<storage::expected_version> parse_expected(std::string_view text) {
-  if (text == "any")
-    return storage::expected_version::any();
-  if (text == "no_stream")
-    return storage::expected_version::no_stream();
-  if (text == "exists")
-    return storage::expected_version::exists();
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
-    return std::nullopt;
-  return storage::expected_version::exact(v);
-}
-
-/// The append a request body describes, or the reason it does not.
-std::optional<std::string> build_append(const rapidjson::Value& body, const http_request& req,
-                                        storage::append_request& out) {
-  // The expected version: the body's field wins over the header.
-  std::string expected = "any";
-  if (auto h = req.find("Expected-Version"); h != req.end())
-    expected = std::string(h->value().data(), h->value().size());
-  if (auto it = body.FindMember("expected_version"); it != body.MemberEnd()) {
-    if (it->value.IsUint64())
-      expected = std::to_string(it->value.GetUint64());
-    else if (it->value.IsString())
-      expected = it->value.GetString();
-    else
-      return "expected_version is any, no_stream, exists or a number";
-  }
-  auto ev = parse_expected(expected);
-  if (!ev)
-    return "expected_version is any, no_stream, exists or a number";
-  out.expected = *ev;
-  auto add = [&](const rapidjson::Value& e) -> std::optional<std::string> {
-    if (!e.IsObject())
-      return std::string("an event is a JSON object");
-    storage::new_event ne;
-    auto type = e.FindMember("type");
-    if (type == e.MemberEnd() || !type->value.IsString() || type->value.GetStringLength() == 0
-        || type->value.GetStringLength() > 128)
-      return std::string("an event needs a \"type\": a string of 1 to 128 characters");
-    ne.type = type->value.GetString();
-    if (auto id = e.FindMember("id"); id != e.MemberEnd()) {
-      if (!id->value.IsString() || id->value.GetStringLength() == 0
-          || id->value.GetStringLength() > 256)
-        return std::string("\"id\" is a string of 1 to 256 characters");
-      ne.id = id->value.GetString();
-    }
-    std::string error;
-    auto data = e.FindMember("data");
-    if (!storage::json_to_msgpack(data == e.MemberEnd() ? "null" : json_of(data->value), ne.data,
-                                  error))
-      return "\"data\": " + error;
-    if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
-      if (!meta->value.IsObject())
-        return std::string("\"meta\" is a JSON object");
-      if (!storage::json_to_msgpack(json_of(meta->value), ne.meta, error))
-        return "\"meta\": " + error;
-    }
-    out.events.push_back(std::move(ne));
-    return std::nullopt;
-  };
-  if (auto events = body.FindMember("events"); events != body.MemberEnd()) {
-    if (!events->value.IsArray() || events->value.Empty())
-      return std::string("\"events\" is a non-empty array");
-    for (const auto& e : events->value.GetArray())
-      if (auto why = add(e))
-        return why;
-  } else if (auto why = add(body)) {
-    return why;
-  }
-  return std::nullopt;
-}
 
 void append(const std::shared_ptr<server_context>& ctx, const http_request& req,
             const std::string& stream, shared_responder respond) {
   if (stream.empty()
       || stream.size() > static_cast<size_t>(ctx->settings().channels.max_name_length))
     return (*respond)(error(req, status::bad_request, "bad_request", "bad stream name"));
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
-    req.body().data(), req.body().size());
-  if (doc.HasParseError() || !doc.IsObject())
-    return (*respond)(
-      error(req, status::bad_request, "bad_request", "the body must be a JSON object"));
-  if (too_deep(doc, 0))
-    return (*respond)(
-      error(req, status::bad_request, "bad_request",
-            "nested deeper than " + std::to_string(storage::max_payload_depth) + " levels"));
-  storage::append_request append{stream, {}, {}};
-  if (auto why = build_append(doc, req, append))
-    return (*respond)(error(req, status::bad_request, "bad_request", *why));
+  std::optional<std::string_view> expected_header;
+  if (auto h = req.find("Expected-Version"); h != req.end())
+    expected_header = std::string_view(h->value().data(), h->value().size());
+  auto parsed_append = parse_append(stream, req.body(), expected_header);
+  if (const auto* bad = std::get_if<bad_request>(&parsed_append))
+    return (*respond)(error(req, status::bad_request, "bad_request", bad->message));
+  auto append = std::move(std::get<storage::append_request>(parsed_append));
   auto metrics = ctx->session->metrics;
   auto started = std::chrono::steady_clock::now();
   ask<storage::append_result>(

@@ -24,6 +24,9 @@ packages=(
   libsqlite3-dev sqlite3 libgtest-dev libgmock-dev
   libtomlplusplus-dev rapidjson-dev libspdlog-dev libjwt-dev libssl-dev
   clang-format chromium
+  # scripts/fuzz.sh: clang, and libclang-rt-14-dev for libclang_rt.fuzzer
+  # (only a recommendation of clang's, and recommends are not installed).
+  clang libclang-rt-14-dev
 )
 # Node.js and npm drive the end-to-end tests and build the demo page; keep a
 # newer Node that is already installed rather than replacing it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the test tree with AddressSanitizer and
 # UndefinedBehaviorSanitizer (build-asan/) and runs every test: unit, crash
-# and end-to-end. Exits non-zero if anything fails.
+# and end-to-end; then runs each libFuzzer target for a short bound
+# (scripts/fuzz.sh, build-fuzz/). Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +14,10 @@ cmake --build build-asan -j"$(nproc)"
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-cd build-asan
-ctest --output-on-failure -j2 --timeout 600
+(cd build-asan && ctest --output-on-failure -j2 --timeout 600) | tee build-asan/ctest.log
+
+# A short fuzzing pass on top of the replayed corpus (docs/fuzzing.md).
+scripts/fuzz.sh 20
+
+# ctest's summary again, as the closing line of the run.
+grep -E '^[0-9]+% tests passed' build-asan/ctest.log | tail -n 1 || true

@@ -39,8 +39,11 @@ std::string encode_meta(const event_meta& m) {
     k.append(key);
     out += k;
     std::string error;
-    if (!json_to_msgpack(*value, out, error))
+    const size_t start = out.size();
+    if (!json_to_msgpack(*value, out, error)) {
+      out.resize(start); // drop what it wrote before failing: the map stays valid
       out.push_back(static_cast<char>(0xc0)); // nil: callers validate first
+    }
   }
   return out;
 }

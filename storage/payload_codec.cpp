@@ -1,10 +1,13 @@
 #include "storage/payload_codec.hpp"
 
+#include "storage/json_value_check.hpp"
+
 #include <msgpack.hpp>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -25,6 +28,8 @@ public:
   msgpack_writer(std::string& out, size_t max_depth) : out_(out), max_depth_(max_depth) {}
 
   bool too_deep = false;
+  bool not_finite = false;
+  bool bad_surrogate = false;
 
   bool Null() {
     out_.push_back(static_cast<char>(0xc0));
@@ -79,6 +84,12 @@ public:
     return true;
   }
   bool Double(double d) {
+    // RapidJSON 1.1.0 reads 8e308 as infinity without an error; stored, it
+    // would never render back as JSON (msgpack_to_json fails on it).
+    if (!std::isfinite(d)) {
+      not_finite = true;
+      return false;
+    }
     uint64_t bits;
     std::memcpy(&bits, &d, sizeof bits);
     out_.push_back(static_cast<char>(0xcb));
@@ -86,6 +97,11 @@ public:
     return true;
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
+    // A lone "\udc00" escape decodes to bytes that are not UTF-8.
+    if (has_encoded_surrogate(std::string_view(s, n))) {
+      bad_surrogate = true;
+      return false;
+    }
     if (n < 32) {
       out_.push_back(static_cast<char>(0xa0 | n));
     } else if (n <= UINT8_MAX) {
@@ -204,6 +220,11 @@ bool json_to_msgpack(std::string_view json, std::string& out, std::string& error
   auto result = reader.Parse<flags>(is, handler);
   if (handler.too_deep) {
     error = "nested deeper than " + std::to_string(max_depth) + " levels";
+    return false;
+  }
+  if (handler.not_finite || handler.bad_surrogate) {
+    error = json_value_problem(handler.not_finite ? json_value_status::not_finite
+                                                  : json_value_status::bad_surrogate);
     return false;
   }
   if (result.IsError()) {

@@ -15,8 +15,9 @@ namespace herald::storage {
 inline constexpr size_t max_payload_depth = 64;
 
 /// Appends the msgpack encoding of the JSON text `json` to `out`. Returns
-/// false (and sets `error`) for malformed JSON, trailing garbage, or nesting
-/// deeper than `max_depth`; `out` is then unspecified.
+/// false (and sets `error`) for malformed JSON, trailing garbage, nesting
+/// deeper than `max_depth`, or what RapidJSON accepts but is not valid JSON
+/// to write back (storage/json_value_check.hpp); `out` is then unspecified.
 bool json_to_msgpack(std::string_view json, std::string& out, std::string& error,
                      size_t max_depth = max_payload_depth);
 

@@ -147,6 +147,27 @@ struct bad_file {
 
 class bad_files : public ::testing::TestWithParam<bad_file> {};
 
+TEST(loader, non_ascii_text_in_strings_and_comments_loads) {
+  // A byte order mark, comments and every kind of string.
+  auto s = parse_toml("\xef\xbb\xbf# caf\xc3\xa9 \"\n[server] # \xe3\x81\x82 '\n"
+                      "data_dir = \"d\xc3\xa9j\xc3\xa0/\\\"#\" # \xd1\x91\n",
+                      "h.toml");
+  EXPECT_EQ(s.server.data_dir, "d\xc3\xa9j\xc3\xa0/\"#");
+  s = parse_toml("[server]\ndata_dir = '''\xc2\xa7 '' \xd1\x91'''\n", "h.toml");
+  EXPECT_EQ(s.server.data_dir, "\xc2\xa7 '' \xd1\x91");
+  s = parse_toml("[server]\ndata_dir = \"\"\"\xd1\x91\"\"\"\"\"\n", "h.toml");
+  EXPECT_EQ(s.server.data_dir, "\xd1\x91\"\"");
+}
+
+TEST(loader, non_ascii_after_a_line_ending_backslash_is_kept) {
+  // toml++ 3.3.0 would test U+00A7 for whitespace here; the guard hands it
+  // the same string with the character escaped.
+  auto s = parse_toml("[server]\ndata_dir = \"\"\"a\\\n   \xc2\xa7/x\"\"\"\n", "h.toml");
+  EXPECT_EQ(s.server.data_dir, "a\xc2\xa7/x");
+  s = parse_toml("[server]\ndata_dir = \"\"\"\\  \r\n\n\t\xe3\x81\x82\"\"\"\n", "h.toml");
+  EXPECT_EQ(s.server.data_dir, "\xe3\x81\x82");
+}
+
 TEST_P(bad_files, fail_with_file_line_setting_and_reason) {
   EXPECT_EQ(error_of(GetParam().text), GetParam().message);
 }
@@ -158,10 +179,21 @@ INSTANTIATE_TEST_SUITE_P(
              "h.toml:2: journal.durability: \"fast\" is not one of full|normal"},
     bad_file{"[journal\n", "h.toml:1: syntax error: Error while parsing table header: "
                            "expected ']', saw '\\n'"},
-    bad_file{
-      "\n\n[jornal]\nx = 1\n",
-      "h.toml:3: jornal: unknown section (expected server, journal, channels, "
-      "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
+    bad_file{"\n\n[jornal]\nx = 1\n",
+             "h.toml:3: jornal: unknown section (expected server, journal, channels, "
+             "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
+    // Outside strings and comments toml++ 3.3.0 would meet undefined
+    // behaviour on some non-ASCII characters (config/toml_guard.hpp).
+    bad_file{"[server]\ndata_dir = \"x\"\n\xc3\xa9 = 1\n",
+             "h.toml:3: syntax error: a non-ASCII character outside a string or a comment"},
+    bad_file{"[server]\nlog_level = 5\"\xef\xba\xbf\"\n",
+             "h.toml:2: syntax error: a non-ASCII character outside a string or a comment"},
+    bad_file{"[server]\ndata_dir = \"\"\"a\\\xc3\xa9\"\"\"\n",
+             "h.toml:2: syntax error: a backslash before a non-ASCII character, which is no "
+             "escape sequence"},
+    // A message stays on one line whatever the key holds.
+    bad_file{"[server]\n\"a\\nb\" = 1\n",
+             "h.toml:2: server.a\\nb: unknown setting (herald --help lists them)"},
     bad_file{"[journal]\n\nmax_batch = 5\n",
              "h.toml:3: journal.max_batch: unknown setting (herald --help lists them)"},
     bad_file{"[journal]\nmax_batch_events = \"many\"\n",

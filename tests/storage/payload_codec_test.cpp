@@ -61,6 +61,17 @@ TEST(payload_codec, rejects_malformed_json) {
   EXPECT_NE(error_of("\"\xff\xfe\"").find("malformed"), std::string::npos); // not UTF-8
 }
 
+// RapidJSON 1.1.0 accepts both without an error; neither could be written
+// back as JSON (storage/json_value_check.hpp, found by tests/fuzz).
+TEST(payload_codec, rejects_what_could_not_be_written_back) {
+  EXPECT_NE(error_of("8e308").find("too big"), std::string::npos);
+  EXPECT_NE(error_of("[1, -1.7976931348623159e308]").find("too big"), std::string::npos);
+  EXPECT_NE(error_of("\"\\udc00\"").find("surrogate"), std::string::npos);
+  EXPECT_NE(error_of("{\"\\udfff\":1}").find("surrogate"), std::string::npos);
+  EXPECT_EQ(round_trip("[1.7976931348623157e308]"), "[1.7976931348623157e308]");
+  EXPECT_EQ(round_trip("\"\\ud83d\\ude00\""), "\"\xf0\x9f\x98\x80\""); // a pair is fine
+}
+
 TEST(payload_codec, limits_nesting) {
   std::string deep(65, '[');
   deep += std::string(65, ']');

@@ -1,0 +1,180 @@
+#include "net/rest_body.hpp"
+
+#include "net/http_util.hpp"
+#include "storage/json_value_check.hpp"
+#include "storage/payload_codec.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <charconv>
+#include <limits>
+
+namespace herald::net {
+
+namespace {
+
+/// An unsigned query parameter, or `fallback` when absent; nullopt if bad.
+std::optional<uint64_t> uint_param(const query_args& query, const char* name, uint64_t fallback) {
+  auto it = query.find(name);
+  if (it == query.end())
+    return fallback;
+  uint64_t v = 0;
+  const auto& s = it->second;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty())
+    return std::nullopt;
+  return v;
+}
+
+std::string json_of(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  v.Accept(w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+/// Reads an expected version ("any", "no_stream", "exists" or a number).
+std::optional<storage::expected_version> parse_expected(std::string_view text) {
+  if (text == "any")
+    return storage::expected_version::any();
+  if (text == "no_stream")
+    return storage::expected_version::no_stream();
+  if (text == "exists")
+    return storage::expected_version::exists();
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
+    return std::nullopt;
+  return storage::expected_version::exact(v);
+}
+
+/// The append a request body describes, or the reason it does not.
+std::optional<std::string> build_append(const rapidjson::Value& body,
+                                        std::optional<std::string_view> expected_header,
+                                        storage::append_request& out) {
+  // The expected version: the body's field wins over the header.
+  std::string expected = "any";
+  if (expected_header)
+    expected = std::string(*expected_header);
+  if (auto it = body.FindMember("expected_version"); it != body.MemberEnd()) {
+    if (it->value.IsUint64())
+      expected = std::to_string(it->value.GetUint64());
+    else if (it->value.IsString())
+      expected.assign(it->value.GetString(), it->value.GetStringLength());
+    else
+      return "expected_version is any, no_stream, exists or a number";
+  }
+  auto ev = parse_expected(expected);
+  if (!ev)
+    return "expected_version is any, no_stream, exists or a number";
+  out.expected = *ev;
+  auto add = [&](const rapidjson::Value& e) -> std::optional<std::string> {
+    if (!e.IsObject())
+      return std::string("an event is a JSON object");
+    storage::new_event ne;
+    auto type = e.FindMember("type");
+    if (type == e.MemberEnd() || !type->value.IsString() || type->value.GetStringLength() == 0
+        || type->value.GetStringLength() > 128)
+      return std::string("an event needs a \"type\": a string of 1 to 128 characters");
+    ne.type.assign(type->value.GetString(), type->value.GetStringLength());
+    if (auto id = e.FindMember("id"); id != e.MemberEnd()) {
+      if (!id->value.IsString() || id->value.GetStringLength() == 0
+          || id->value.GetStringLength() > 256)
+        return std::string("\"id\" is a string of 1 to 256 characters");
+      ne.id.assign(id->value.GetString(), id->value.GetStringLength());
+    }
+    std::string error;
+    auto data = e.FindMember("data");
+    if (!storage::json_to_msgpack(data == e.MemberEnd() ? "null" : json_of(data->value), ne.data,
+                                  error))
+      return "\"data\": " + error;
+    if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
+      if (!meta->value.IsObject())
+        return std::string("\"meta\" is a JSON object");
+      if (!storage::json_to_msgpack(json_of(meta->value), ne.meta, error))
+        return "\"meta\": " + error;
+    }
+    out.events.push_back(std::move(ne));
+    return std::nullopt;
+  };
+  if (auto events = body.FindMember("events"); events != body.MemberEnd()) {
+    if (!events->value.IsArray() || events->value.Empty())
+      return std::string("\"events\" is a non-empty array");
+    for (const auto& e : events->value.GetArray())
+      if (auto why = add(e))
+        return why;
+  } else if (auto why = add(body)) {
+    return why;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<route> parse_target(std::string_view target) {
+  route r;
+  auto q = target.find('?');
+  auto path = target.substr(0, q);
+  if (q != std::string_view::npos) {
+    auto query = parse_query(target.substr(q + 1));
+    if (!query)
+      return std::nullopt;
+    r.query = std::move(*query);
+  }
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    auto decoded = percent_decode(path.substr(0, slash), false);
+    if (!decoded)
+      return std::nullopt;
+    r.segments.push_back(std::move(*decoded));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  }
+  return r;
+}
+
+parsed<stream_read_args> parse_stream_read(const query_args& query) {
+  auto reverse = uint_param(query, "reverse", 0);
+  auto limit = uint_param(query, "limit", 100);
+  auto from =
+    uint_param(query, "from", reverse && *reverse ? std::numeric_limits<uint64_t>::max() : 1);
+  if (!reverse || !limit || !from || *reverse > 1)
+    return bad_request{"from and limit are numbers, reverse is 0 or 1"};
+  return stream_read_args{*from, *limit, *reverse == 1};
+}
+
+parsed<log_read_args> parse_log_read(const query_args& query) {
+  auto from = uint_param(query, "from", 1);
+  auto limit = uint_param(query, "limit", 100);
+  if (!from || !limit)
+    return bad_request{"from and limit are numbers"};
+  return log_read_args{*from, *limit};
+}
+
+parsed<storage::append_request> parse_append(std::string_view stream, std::string_view body,
+                                             std::optional<std::string_view> expected_header) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
+                                                                                    body.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return bad_request{"the body must be a JSON object"};
+  // Also what RapidJSON lets through but could not be written back as JSON
+  // (storage/json_value_check.hpp).
+  if (auto s = storage::check_json_value(doc, storage::max_payload_depth);
+      s != storage::json_value_status::ok)
+    return bad_request{s == storage::json_value_status::too_deep
+                         ? "nested deeper than " + std::to_string(storage::max_payload_depth)
+                             + " levels"
+                         : std::string(storage::json_value_problem(s))};
+  storage::append_request append{std::string(stream), {}, {}};
+  if (auto why = build_append(doc, expected_header, append))
+    return bad_request{std::move(*why)};
+  return append;
+}
+
+} // namespace herald::net
