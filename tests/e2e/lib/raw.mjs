@@ -3,10 +3,10 @@
 import WebSocket from 'ws';
 
 export class Raw {
-  constructor(url) {
+  constructor(url, options = {}) {
     this.frames = [];
     this.waiters = [];
-    this.ws = new WebSocket(url);
+    this.ws = new WebSocket(url, options);
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data, isBinary) => {
       this.frames.push({ text: data.toString(), isBinary });
