@@ -33,7 +33,10 @@ method method_named(std::string_view name) {
 
 bool parse_line(std::string_view line, command& cmd, std::string& error, size_t max_depth) {
   auto doc = std::make_shared<rapidjson::Document>();
-  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  // Full precision: publication data is carried unchanged, so a number must
+  // come back as the double nearest to what the client wrote.
+  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag
+                             | rapidjson::kParseFullPrecisionFlag;
   doc->Parse<flags>(line.data(), line.size());
   if (doc->HasParseError()) {
     error = std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc->GetParseError())
@@ -70,6 +73,16 @@ bool parse_line(std::string_view line, command& cmd, std::string& error, size_t 
     cmd.name = std::string(key);
     cmd.what = method_named(key);
     cmd.body = &m.value;
+  }
+  if (cmd.what != method::pong && cmd.what != method::unknown && !cmd.body->IsObject()) {
+    error = "the request of " + cmd.name + " must be a JSON object";
+    return false;
+  }
+  // Only send and the pong go without an id: a reply to id 0 would look
+  // like a ping to the client (spec §2.2).
+  if (cmd.id == 0 && cmd.what != method::pong && cmd.what != method::send) {
+    error = cmd.name + " needs an id";
+    return false;
   }
   cmd.doc = std::move(doc);
   return true;

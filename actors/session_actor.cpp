@@ -94,6 +94,22 @@ void arm_ping(self_ptr self) {
     self->delayed_send(self, every, tick_atom_v, ++self->state.ping_generation);
 }
 
+namespace {
+
+void dispatch(self_ptr self, const protocol::command& cmd);
+
+/// Runs the commands that waited for a subscribe to complete.
+void run_waiting(self_ptr self, const std::vector<protocol::command>& waiting) {
+  for (const auto& cmd : waiting) {
+    if (self->state.closing)
+      break;
+    dispatch(self, cmd);
+  }
+  flush(self);
+}
+
+} // namespace
+
 void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
                         const config::namespace_settings& ns, bool recover, uint64_t offset,
                         std::string epoch, subscribed_fn done) {
@@ -117,12 +133,14 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
           caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
           return;
         }
+        auto waiting = std::move(it->second.waiting);
         if (it->second.reject_unrecovered && r.was_recovering && !r.recovered) {
           caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
           st.subs.erase(it);
           if (id)
             emit(self, protocol::error_reply(id, unrecoverable, "unrecoverable position"));
           done(std::nullopt);
+          run_waiting(self, waiting);
           return;
         }
         it->second.channel = r.channel;
@@ -150,12 +168,18 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
         }
         result += '}';
         done(std::move(result));
+        run_waiting(self, waiting);
       },
       [self, id, channel, done](const caf::error& e) {
-        self->state.subs.erase(channel);
+        std::vector<protocol::command> waiting;
+        if (auto it = self->state.subs.find(channel); it != self->state.subs.end()) {
+          waiting = std::move(it->second.waiting);
+          self->state.subs.erase(it);
+        }
         if (id)
           emit_node_error(self, id, e);
         done(std::nullopt);
+        run_waiting(self, waiting);
       });
 }
 
@@ -533,7 +557,35 @@ void handle_presence(self_ptr self, const protocol::command& cmd, bool stats) {
 
 // -- one incoming message ----------------------------------------------------
 
+/// A command on a channel whose subscribe is still in flight waits for it:
+/// a connection's commands on a channel take effect in the order sent (a
+/// publish right after a subscribe reaches the new subscriber, spec §1.2).
+bool wait_for_subscribe(self_ptr self, const protocol::command& cmd) {
+  switch (cmd.what) {
+    case method::subscribe:
+    case method::unsubscribe:
+    case method::publish:
+    case method::history:
+    case method::presence:
+    case method::presence_stats:
+    case method::sub_refresh:
+      break;
+    default:
+      return false;
+  }
+  auto channel = protocol::get_string(cmd.body, "channel");
+  if (!channel.ok || !channel.present)
+    return false;
+  auto it = self->state.subs.find(channel.value);
+  if (it == self->state.subs.end() || it->second.channel)
+    return false;
+  it->second.waiting.push_back(cmd);
+  return true;
+}
+
 void dispatch(self_ptr self, const protocol::command& cmd) {
+  if (wait_for_subscribe(self, cmd))
+    return;
   ++self->state.commands;
   ++self->state.ctx->metrics->commands;
   switch (cmd.what) {

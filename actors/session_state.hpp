@@ -43,6 +43,7 @@ struct subscription {
   std::optional<int64_t> expires; ///< Unix seconds, when a token set it
   uint64_t expiry_generation = 0;
   std::string chan_info; ///< JSON text from the subscription token
+  std::vector<protocol::command> waiting; ///< later commands on this channel, while in flight
 };
 
 /// A connect waiting for its server-side subscriptions: the reply goes out

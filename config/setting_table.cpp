@@ -286,9 +286,9 @@ std::vector<setting<settings>> make_node_settings() {
     // [http]
     size<S>("http.max_body_bytes", "Largest HTTP request body accepted (bigger: 413)", 1024, gib,
             at(&S::http, &http_settings::max_body_bytes)),
-    time_span<S>("http.header_timeout", "Longest a client may take to send request headers",
-                 duration(100), std::chrono::minutes(10),
-                 at(&S::http, &http_settings::header_timeout)),
+    time_span<S>("http.header_timeout",
+                 "Longest a client may take to send a request, from its first byte", duration(100),
+                 std::chrono::minutes(10), at(&S::http, &http_settings::header_timeout)),
     time_span<S>("http.idle_timeout", "How long an idle keep-alive connection stays open",
                  duration(100), std::chrono::hours(1), at(&S::http, &http_settings::idle_timeout)),
     time_span<S>("http.request_timeout", "Longest a REST request waits for the node before a 503",

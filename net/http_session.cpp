@@ -28,9 +28,23 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(static_cast<std::uint64_t>(h.max_body_bytes));
   parser_->header_limit(16 * 1024);
-  // The first request must arrive within the header timeout (slow clients
-  // cannot hold a connection); later ones within the keep-alive timeout.
-  stream_.expires_after(first_ ? h.header_timeout : h.idle_timeout);
+  // A request must arrive whole within the header timeout from its first
+  // byte (slow clients cannot hold a connection). On a kept-alive
+  // connection the wait for that first byte is the idle timeout.
+  if (first_ || buffer_.size() > 0)
+    return read_request();
+  stream_.expires_after(h.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (ec)
+                              return self->do_close();
+                            self->buffer_.commit(n);
+                            self->read_request();
+                          });
+}
+
+void http_session::read_request() {
+  stream_.expires_after(ctx_->settings().http.header_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
@@ -40,6 +54,14 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == beast::error::timeout
       || ec == asio::error::operation_aborted)
     return do_close();
+  if (ec == http::error::header_limit) {
+    http_request req;
+    req.version(11);
+    req.keep_alive(false);
+    return send(
+      json_response(req, http::status::request_header_fields_too_large,
+                    error_body("headers_too_large", "the request headers are too large")));
+  }
   if (ec == http::error::body_limit) {
     http_request req;
     req.version(11);
@@ -54,6 +76,17 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     req.keep_alive(false);
     return send(json_response(req, http::status::bad_request,
                               error_body("bad_request", "malformed HTTP request")));
+  }
+  if (parser_->get().find(http::field::transfer_encoding) != parser_->get().end()
+      && !parser_->chunked()) {
+    // A transfer coding other than chunked last: the body's length is
+    // unknown, so what follows cannot be told from the next request
+    // (RFC 9112 §6.3: answer 400 and close).
+    http_request req;
+    req.version(11);
+    req.keep_alive(false);
+    return send(json_response(req, http::status::bad_request,
+                              error_body("bad_request", "unsupported Transfer-Encoding")));
   }
   auto req = parser_->release();
   if (beast::websocket::is_upgrade(req)) {
@@ -97,8 +130,10 @@ void http_session::send(http::response<http::string_body> res) {
 
 void http_session::on_write(bool close, beast::error_code ec, std::size_t) {
   in_flight_.reset();
-  if (ec || close)
+  if (ec)
     return do_close();
+  if (close)
+    return linger_close();
   do_read();
 }
 
@@ -106,6 +141,29 @@ void http_session::do_close() {
   beast::error_code ignored;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   stream_.close();
+}
+
+// After an answer that ends the connection (often an error, sent before the
+// request was read whole: a body too large, garbage), the client may still
+// be sending. Closing the socket with its bytes unread makes the kernel
+// reset the connection, and the reset can destroy the answer before the
+// client reads it. So: stop sending, read and drop what still comes, until
+// the client closes too or http.header_timeout passes.
+void http_session::linger_close() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(ctx_->settings().http.header_timeout);
+  drain();
+}
+
+void http_session::drain() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(16 * 1024),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (ec)
+                              return self->stream_.close(); // the client's end, or the timeout
+                            self->drain();
+                          });
 }
 
 } // namespace herald::net

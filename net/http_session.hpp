@@ -22,10 +22,13 @@ public:
 
 private:
   void do_read();
+  void read_request();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void send(boost::beast::http::response<boost::beast::http::string_body> res);
   void on_write(bool close, boost::beast::error_code ec, std::size_t bytes);
   void do_close();
+  void linger_close();
+  void drain();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

@@ -2,6 +2,8 @@
 
 #include "storage/payload_codec.hpp"
 
+#include <cstdint>
+
 namespace herald::net {
 
 namespace {
@@ -14,6 +16,43 @@ int hex_value(char c) {
   if (c >= 'A' && c <= 'F')
     return c - 'A' + 10;
   return -1;
+}
+
+/// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
+/// U+10FFFF. Names and values from URLs end up in JSON answers and in
+/// stream names, which must be text.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0, min = 0;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n)
+      return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
 }
 
 } // namespace
@@ -40,6 +79,8 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
       out.push_back(c);
     }
   }
+  if (!valid_utf8(out))
+    return std::nullopt;
   return out;
 }
 

@@ -10,7 +10,7 @@
 namespace herald::net {
 
 /// Percent-decodes a path segment or query value; nullopt when malformed
-/// (a stray '%', or bytes that decode to a NUL).
+/// (a stray '%', bytes that decode to a NUL, or a result that is not UTF-8).
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 
 /// Splits "a=1&b=two" into a map of decoded keys and values; nullopt when

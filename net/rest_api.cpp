@@ -237,7 +237,7 @@ void projections(const std::shared_ptr<server_context>& ctx, const http_request&
                                    actors::status_atom_v, name);
     return;
   }
-  if (segs.size() != 4)
+  if (segs.size() != 4 || (segs[3] != "rebuild" && segs[3] != "retry" && segs[3] != "skip"))
     return (*respond)(error(req, status::not_found, "not_found", "no such resource"));
   if (req.method() != http::verb::post)
     return (*respond)(error(req, status::method_not_allowed, "method_not_allowed", "use POST"));
@@ -250,11 +250,9 @@ void projections(const std::shared_ptr<server_context>& ctx, const http_request&
   else if (segs[3] == "retry")
     ask<actors::projection_status>(ctx->sys, ctx->node().projections, timeout, accepted, on_error,
                                    actors::retry_atom_v, name);
-  else if (segs[3] == "skip")
+  else
     ask<actors::projection_status>(ctx->sys, ctx->node().projections, timeout, accepted, on_error,
                                    actors::skip_atom_v, name);
-  else
-    (*respond)(error(req, status::not_found, "not_found", "no such resource"));
 }
 
 } // namespace
@@ -354,6 +352,12 @@ void handle_request(const std::shared_ptr<server_context>& ctx, http_request req
     if (segs.size() >= 2 && segs[1] == "projections")
       return projections(ctx, req, *r, respond);
     return (*respond)(error(req, status::not_found, "not_found", "no such resource"));
+  }
+  if (segs.size() == 2 && segs[0] == "connection" && segs[1] == "websocket") {
+    auto res = error(req, status::upgrade_required, "upgrade_required",
+                     "this is the WebSocket endpoint: connect with a WebSocket client");
+    res.set(http::field::upgrade, "websocket");
+    return (*respond)(std::move(res));
   }
   // The demo page. Static files are looked up by exact name only, so no
   // path can reach outside them.

@@ -159,8 +159,8 @@ parsed<log_read_args> parse_log_read(const query_args& query) {
 parsed<storage::append_request> parse_append(std::string_view stream, std::string_view body,
                                              std::optional<std::string_view> expected_header) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
-                                                                                    body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag
+            | rapidjson::kParseFullPrecisionFlag>(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject())
     return bad_request{"the body must be a JSON object"};
   // Also what RapidJSON lets through but could not be written back as JSON

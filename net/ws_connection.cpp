@@ -8,6 +8,9 @@
 
 #include <sys/ioctl.h>
 
+#include <algorithm>
+#include <limits>
+
 namespace herald::net {
 
 namespace beast = boost::beast;
@@ -52,7 +55,14 @@ void ws_connection::start(request req) {
   ws_.set_option(t);
   ws_.set_option(websocket::stream_base::decorator(
     [](websocket::response_type& res) { res.set(beast::http::field::server, "herald"); }));
-  ws_.read_message_max(static_cast<std::size_t>(ctx_->settings->websocket.max_message_bytes));
+  // websocket.max_message_bytes is enforced in on_read, not by Beast: Beast
+  // 1.74 answers a message too big with 1009 but then closes the socket
+  // while the client is still sending, and the reset makes the client lose
+  // the close frame (it sees 1006, not 1009). herald closes with a proper
+  // closing handshake instead, which drains what the client still sends.
+  // Beast's own limit is left for frame lengths with the top bit set,
+  // which RFC 6455 forbids and Beast 1.74 does not check otherwise.
+  ws_.read_message_max(std::numeric_limits<std::size_t>::max() >> 1);
   ws_.auto_fragment(false);
   ws_.async_accept(req, beast::bind_front_handler(&ws_connection::on_accept, shared_from_this()));
 }
@@ -77,7 +87,11 @@ void ws_connection::on_accept(beast::error_code ec) {
 }
 
 void ws_connection::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&ws_connection::on_read, shared_from_this()));
+  // Never more than one byte past the limit, to see a message exceed it.
+  auto max = static_cast<size_t>(ctx_->settings->websocket.max_message_bytes);
+  auto limit = std::min<size_t>(max + 1 - std::min(buffer_.size(), max), 1 << 20);
+  ws_.async_read_some(buffer_, limit,
+                      beast::bind_front_handler(&ws_connection::on_read, shared_from_this()));
 }
 
 void ws_connection::on_read(beast::error_code ec, std::size_t) {
@@ -89,11 +103,18 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
   }
   if (finished_ || close_pending_ || !session_)
     return;
+  if (buffer_.size() > static_cast<size_t>(ctx_->settings->websocket.max_message_bytes)) {
+    buffer_.consume(buffer_.size());
+    close(1009, "message too big"); // the SDK stops for good (spec §1.2)
+    return;
+  }
   if (!ws_.got_text()) {
     buffer_.consume(buffer_.size());
     close(3501, "bad request"); // the JSON protocol is text only
     return;
   }
+  if (!ws_.is_message_done())
+    return do_read();
   caf::anon_send(session_, actors::frame_atom_v, beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
   do_read();

@@ -3,7 +3,7 @@
 //
 // Reading: each WebSocket message goes to the session actor as
 // (frame_atom, text). A binary message closes the connection with 3501, a
-// message over websocket.max_message_bytes with 1009 (Beast does that).
+// message over websocket.max_message_bytes with 1009.
 //
 // Writing: frames from the session queue up; one write is in flight at a
 // time, and everything queued when it starts leaves in that one WebSocket

@@ -216,7 +216,8 @@ bool json_to_msgpack(std::string_view json, std::string& out, std::string& error
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   rapidjson::Reader reader;
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag
-                             | rapidjson::kParseStopWhenDoneFlag;
+                             | rapidjson::kParseStopWhenDoneFlag
+                             | rapidjson::kParseFullPrecisionFlag;
   auto result = reader.Parse<flags>(is, handler);
   if (handler.too_deep) {
     error = "nested deeper than " + std::to_string(max_depth) + " levels";

@@ -19,8 +19,8 @@ async function node(args) {
   return n.start();
 }
 
-async function connected(n, headers) {
-  const c = new Raw(n.ws, headers);
+async function connected(n, options) {
+  const c = new Raw(n.ws, options);
   await c.open();
   c.send('{"connect":{},"id":1}');
   await c.until((m) => m.id === 1);
@@ -49,7 +49,7 @@ test('past websocket.max_connections a new connection is closed with 3504, and a
 test('by default only pages of the node itself may open a WebSocket', async () => {
   const n = await node([]);
   const open = async (origin) => {
-    const c = new Raw(n.ws, origin ? { Origin: origin } : undefined);
+    const c = new Raw(n.ws, origin ? { headers: { Origin: origin } } : undefined);
     try { await c.open(); c.close(); return 'open'; } catch (e) { return e.message; }
   };
   assert.equal(await open(undefined), 'open'); // not a browser
@@ -77,7 +77,7 @@ test('by default only pages of the node itself may open a WebSocket', async () =
 test('websocket.allowed_origins admits exact origins and subdomain patterns only', async () => {
   const n = await node(['--websocket.allowed_origins=https://app.example.com,https://*.example.org']);
   const open = async (origin) => {
-    const c = new Raw(n.ws, { Origin: origin });
+    const c = new Raw(n.ws, { headers: { Origin: origin } });
     try { await c.open(); c.close(); return true; } catch { return false; }
   };
   assert.equal(await open('https://app.example.com'), true);

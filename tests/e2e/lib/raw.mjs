@@ -3,11 +3,11 @@
 import WebSocket from 'ws';
 
 export class Raw {
-  constructor(url, headers) {
+  constructor(url, options = {}) {
     this.frames = [];
     this.pending = []; // messages of a frame `until` has not looked at yet
     this.waiters = [];
-    this.ws = new WebSocket(url, headers ? { headers } : undefined);
+    this.ws = new WebSocket(url, options);
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data, isBinary) => {
       this.frames.push({ text: data.toString(), isBinary });
