@@ -1,5 +1,6 @@
 #include "actors/client_protocol.hpp"
 
+#include "storage/json_exact.hpp"
 #include "storage/json_value_check.hpp"
 #include "storage/payload_codec.hpp"
 
@@ -33,14 +34,12 @@ method method_named(std::string_view name) {
 
 bool parse_line(std::string_view line, command& cmd, std::string& error, size_t max_depth) {
   auto doc = std::make_shared<rapidjson::Document>();
-  // Full precision: publication data is carried unchanged, so a number must
-  // come back as the double nearest to what the client wrote.
-  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag
-                             | rapidjson::kParseFullPrecisionFlag;
-  doc->Parse<flags>(line.data(), line.size());
-  if (doc->HasParseError()) {
-    error = std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc->GetParseError())
-            + " at offset " + std::to_string(doc->GetErrorOffset());
+  // Publication data is carried unchanged: numbers are read exactly.
+  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  auto parsed = storage::parse_exact<flags>(*doc, line);
+  if (parsed.IsError()) {
+    error = std::string("malformed JSON: ") + rapidjson::GetParseError_En(parsed.Code())
+            + " at offset " + std::to_string(parsed.Offset());
     return false;
   }
   if (!doc->IsObject()) {

@@ -1,6 +1,7 @@
 #include "net/rest_body.hpp"
 
 #include "net/http_util.hpp"
+#include "storage/json_exact.hpp"
 #include "storage/json_value_check.hpp"
 #include "storage/payload_codec.hpp"
 
@@ -159,9 +160,9 @@ parsed<log_read_args> parse_log_read(const query_args& query) {
 parsed<storage::append_request> parse_append(std::string_view stream, std::string_view body,
                                              std::optional<std::string_view> expected_header) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag
-            | rapidjson::kParseFullPrecisionFlag>(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject())
+  auto parsed = storage::parse_exact<rapidjson::kParseIterativeFlag
+                                    | rapidjson::kParseValidateEncodingFlag>(doc, body);
+  if (parsed.IsError() || !doc.IsObject())
     return bad_request{"the body must be a JSON object"};
   // Also what RapidJSON lets through but could not be written back as JSON
   // (storage/json_value_check.hpp).

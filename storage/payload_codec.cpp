@@ -1,5 +1,6 @@
 #include "storage/payload_codec.hpp"
 
+#include "storage/json_exact.hpp"
 #include "storage/json_value_check.hpp"
 
 #include <msgpack.hpp>
@@ -212,13 +213,10 @@ bool write_json(const msgpack::object& o, json_writer& w, size_t depth) {
 bool json_to_msgpack(std::string_view json, std::string& out, std::string& error,
                      size_t max_depth) {
   msgpack_writer handler(out, max_depth);
-  rapidjson::MemoryStream ms(json.data(), json.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-  rapidjson::Reader reader;
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag
-                             | rapidjson::kParseStopWhenDoneFlag
-                             | rapidjson::kParseFullPrecisionFlag;
-  auto result = reader.Parse<flags>(is, handler);
+                             | rapidjson::kParseStopWhenDoneFlag;
+  size_t consumed = 0;
+  auto result = parse_exact<flags>(json, handler, &consumed);
   if (handler.too_deep) {
     error = "nested deeper than " + std::to_string(max_depth) + " levels";
     return false;
@@ -233,7 +231,7 @@ bool json_to_msgpack(std::string_view json, std::string& out, std::string& error
     return false;
   }
   // kParseStopWhenDoneFlag stops after one value: only whitespace may follow.
-  for (size_t i = is.Tell(); i < json.size(); ++i) {
+  for (size_t i = consumed; i < json.size(); ++i) {
     char c = json[i];
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
       error = "unexpected data after the JSON value at offset " + std::to_string(i);

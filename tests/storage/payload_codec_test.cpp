@@ -43,6 +43,10 @@ TEST(payload_codec, numbers_keep_their_value) {
   // is off by an ulp on these).
   EXPECT_EQ(round_trip("[-1.5e-300,123456789012345678901234567890]"),
             "[-1.5e-300,1.2345678901234568e29]");
+  // Its exact mode is wrong past the range (8e308 read as -2.5e-308); the
+  // largest double still reads exactly, subnormals too.
+  EXPECT_EQ(round_trip("[1.7976931348623157e308,5e-324,0.1,-0.0,1E2]"),
+            "[1.7976931348623157e308,5e-324,0.1,-0.0,100.0]");
 }
 
 TEST(payload_codec, strings_are_escaped_and_never_hold_raw_newlines) {
