@@ -44,8 +44,8 @@ using session_actor =
                    caf::reacts_to<resync_atom, resync>,
                    caf::reacts_to<close_atom, uint16_t, std::string>, // close the connection
                                                                       // (shutdown)
-                   caf::reacts_to<tick_atom, uint64_t>, // internal: ping / pong timers
-                   caf::reacts_to<loaded_atom>,         // internal: connect deadline
+                   caf::reacts_to<tick_atom, uint64_t>,   // internal: ping / pong timers
+                   caf::reacts_to<loaded_atom>,           // internal: connect deadline
                    caf::reacts_to<expire_atom, uint64_t>, // internal: connection expiry
                    caf::reacts_to<expire_atom, std::string, uint64_t>, // subscription expiry
                    caf::replies_to<stats_atom>::with<actor_stats>>;

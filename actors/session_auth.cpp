@@ -156,9 +156,8 @@ bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
   if (channel[0] == '$')
     return deny(); // private channels need a token
   if (ns.user_limited && channel.find('#') != std::string::npos)
-    return listed_user(channel, st.user) && ns.subscribe != config::permission::server
-             ? true
-             : deny();
+    return listed_user(channel, st.user) && ns.subscribe != config::permission::server ? true
+                                                                                       : deny();
   if (ns.subscribe == config::permission::any && (!st.user.empty() || ns.anonymous))
     return true;
   return deny();
@@ -316,9 +315,9 @@ void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
   it->second.expires = granted.expires;
   arm_subscription_expiry(self, channel.value, it->second);
   emit(self, protocol::reply(cmd.id, "sub_refresh",
-                            granted.expires ? "{\"expires\":true,\"ttl\":"
-                                                + std::to_string(ttl_of(*granted.expires)) + "}"
-                                            : std::string("{}")));
+                             granted.expires ? "{\"expires\":true,\"ttl\":"
+                                                 + std::to_string(ttl_of(*granted.expires)) + "}"
+                                             : std::string("{}")));
 }
 
 void on_connection_expiry(self_ptr self, uint64_t generation) {

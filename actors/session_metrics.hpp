@@ -17,12 +17,12 @@ struct session_metrics {
   std::atomic<uint64_t> publishes{0};    ///< acknowledged client publishes and appends
   std::atomic<uint64_t> publish_errors{0};
   std::atomic<uint64_t> commands{0};
-  std::atomic<uint64_t> frames_out{0};  ///< protocol messages sent to clients
-  std::atomic<uint64_t> disconnects{0}; ///< closed by the server with a code
-  std::atomic<uint64_t> rate_limited{0}; ///< commands refused with 111
-  std::atomic<uint64_t> slow_consumers{0}; ///< connections closed with 3008
+  std::atomic<uint64_t> frames_out{0};          ///< protocol messages sent to clients
+  std::atomic<uint64_t> disconnects{0};         ///< closed by the server with a code
+  std::atomic<uint64_t> rate_limited{0};        ///< commands refused with 111
+  std::atomic<uint64_t> slow_consumers{0};      ///< connections closed with 3008
   std::atomic<uint64_t> refused_connections{0}; ///< over max_connections (3504) or origin
-  std::atomic<uint64_t> auth_failures{0}; ///< tokens refused (3500, 109, 103)
+  std::atomic<uint64_t> auth_failures{0};       ///< tokens refused (3500, 109, 103)
 
   /// Append latency (request to acknowledgement) histogram, in seconds.
   static constexpr std::array<double, 12> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -9,8 +9,8 @@
 #include "actors/session_actor.hpp"
 
 #include <caf/stateful_actor.hpp>
-#include <caf/typed_response_promise.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <map>
 #include <optional>
@@ -38,11 +38,11 @@ enum code : int {
 struct subscription {
   caf::actor channel; ///< null while the subscribe is in flight
   bool reject_unrecovered = false;
-  bool server_side = false;     ///< from the connection token's "channels"
-  bool with_token = false;      ///< granted by a subscription token
+  bool server_side = false;       ///< from the connection token's "channels"
+  bool with_token = false;        ///< granted by a subscription token
   std::optional<int64_t> expires; ///< Unix seconds, when a token set it
   uint64_t expiry_generation = 0;
-  std::string chan_info; ///< JSON text from the subscription token
+  std::string chan_info;                  ///< JSON text from the subscription token
   std::vector<protocol::command> waiting; ///< later commands on this channel, while in flight
 };
 
@@ -52,9 +52,9 @@ struct pending_connect {
   uint32_t id = 0;
   std::string result_head; ///< the connect result up to (not including) "subs"
   size_t waiting = 0;
-  std::map<std::string, std::string> subs;    ///< channel -> SubscribeResult JSON
-  std::vector<frame_ptr> held;                ///< deliveries that came meanwhile
-  std::vector<protocol::command> deferred;    ///< commands that came meanwhile
+  std::map<std::string, std::string> subs; ///< channel -> SubscribeResult JSON
+  std::vector<frame_ptr> held;             ///< deliveries that came meanwhile
+  std::vector<protocol::command> deferred; ///< commands that came meanwhile
   bool failed = false;
 };
 
@@ -67,7 +67,7 @@ struct session_state {
   bool closing = false;
   std::string client;
   std::string user;
-  std::string conn_info; ///< JSON text
+  std::string conn_info;          ///< JSON text
   std::optional<int64_t> expires; ///< Unix seconds, when the connection token set it
   uint64_t expiry_generation = 0;
   std::optional<pending_connect> connecting;
@@ -75,7 +75,7 @@ struct session_state {
   /// Paced catch-up pieces waiting for the connection to drain: answered
   /// (true) when it has written everything queued (subscribe_request).
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
-  bool drain_armed = false; ///< the connection will send drain_atom
+  bool drain_armed = false;   ///< the connection will send drain_atom
   std::vector<frame_ptr> out; ///< replies of the message being handled
   bool awaiting_pong = false;
   uint64_t ping_generation = 0;

@@ -160,8 +160,9 @@ parsed<log_read_args> parse_log_read(const query_args& query) {
 parsed<storage::append_request> parse_append(std::string_view stream, std::string_view body,
                                              std::optional<std::string_view> expected_header) {
   rapidjson::Document doc;
-  auto parsed = storage::parse_exact<rapidjson::kParseIterativeFlag
-                                    | rapidjson::kParseValidateEncodingFlag>(doc, body);
+  auto parsed =
+    storage::parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+      doc, body);
   if (parsed.IsError() || !doc.IsObject())
     return bad_request{"the body must be a JSON object"};
   // Also what RapidJSON lets through but could not be written back as JSON

@@ -32,10 +32,7 @@ std::string remote_of(const beast::tcp_stream& s) {
 ws_connection::ws_connection(beast::tcp_stream&& stream, caf::actor_system& sys,
                              std::shared_ptr<const actors::session_context> ctx,
                              std::shared_ptr<connection_registry> registry)
-  : ws_(std::move(stream)),
-    sys_(sys),
-    ctx_(std::move(ctx)),
-    registry_(std::move(registry)),
+  : ws_(std::move(stream)), sys_(sys), ctx_(std::move(ctx)), registry_(std::move(registry)),
     close_timer_(ws_.get_executor()) {
   remote_ = remote_of(ws_.next_layer());
 }

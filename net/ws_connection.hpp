@@ -91,7 +91,7 @@ private:
   std::array<char, 10> header_{};
   size_t send_buffer_ = 0; ///< SO_SNDBUF, for the direct-write check
   bool close_pending_ = false;
-  std::function<void()> on_drained_; ///< when_drained's callback, strand-only
+  std::function<void()> on_drained_;      ///< when_drained's callback, strand-only
   boost::asio::steady_timer close_timer_; ///< bounds how long a close may drain
   bool finished_ = false;
   uint16_t close_code_ = 1000;

@@ -29,19 +29,45 @@ public:
   using Ch = char;
   explicit exact_numbers(Handler& next) : next_(next) {}
 
-  bool Null() { return next_.Null(); }
-  bool Bool(bool b) { return next_.Bool(b); }
-  bool Int(int i) { return next_.Int(i); }
-  bool Uint(unsigned u) { return next_.Uint(u); }
-  bool Int64(int64_t i) { return next_.Int64(i); }
-  bool Uint64(uint64_t u) { return next_.Uint64(u); }
-  bool Double(double d) { return next_.Double(d); }
-  bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return next_.String(s, n, copy); }
-  bool StartObject() { return next_.StartObject(); }
-  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return next_.Key(s, n, copy); }
-  bool EndObject(rapidjson::SizeType n) { return next_.EndObject(n); }
-  bool StartArray() { return next_.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) { return next_.EndArray(n); }
+  bool Null() {
+    return next_.Null();
+  }
+  bool Bool(bool b) {
+    return next_.Bool(b);
+  }
+  bool Int(int i) {
+    return next_.Int(i);
+  }
+  bool Uint(unsigned u) {
+    return next_.Uint(u);
+  }
+  bool Int64(int64_t i) {
+    return next_.Int64(i);
+  }
+  bool Uint64(uint64_t u) {
+    return next_.Uint64(u);
+  }
+  bool Double(double d) {
+    return next_.Double(d);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return next_.String(s, n, copy);
+  }
+  bool StartObject() {
+    return next_.StartObject();
+  }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return next_.Key(s, n, copy);
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    return next_.EndObject(n);
+  }
+  bool StartArray() {
+    return next_.StartArray();
+  }
+  bool EndArray(rapidjson::SizeType n) {
+    return next_.EndArray(n);
+  }
 
   /// `s` is NUL-terminated (the reader copies it to its stack).
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool) {

@@ -179,9 +179,10 @@ INSTANTIATE_TEST_SUITE_P(
              "h.toml:2: journal.durability: \"fast\" is not one of full|normal"},
     bad_file{"[journal\n", "h.toml:1: syntax error: Error while parsing table header: "
                            "expected ']', saw '\\n'"},
-    bad_file{"\n\n[jornal]\nx = 1\n",
-             "h.toml:3: jornal: unknown section (expected server, journal, channels, "
-             "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
+    bad_file{
+      "\n\n[jornal]\nx = 1\n",
+      "h.toml:3: jornal: unknown section (expected server, journal, channels, "
+      "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
     // Outside strings and comments toml++ 3.3.0 would meet undefined
     // behaviour on some non-ASCII characters (config/toml_guard.hpp).
     bad_file{"[server]\ndata_dir = \"x\"\n\xc3\xa9 = 1\n",
