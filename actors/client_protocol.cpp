@@ -162,13 +162,6 @@ bool_field get_bool(const rapidjson::Value* obj, const char* key) {
   return f;
 }
 
-std::string to_json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 std::string reply(uint32_t id, std::string_view method, std::string_view result_json) {
   std::string out = "{\"id\":" + std::to_string(id) + ",\"";
   out += method;

@@ -80,9 +80,6 @@ bool_field get_bool(const rapidjson::Value* obj, const char* key);
 /// The member `key` if present (any type), else nullptr.
 const rapidjson::Value* get(const rapidjson::Value* obj, const char* key);
 
-/// Compact JSON text of a value.
-std::string to_json(const rapidjson::Value& v);
-
 /// {"id":ID,"METHOD":RESULT}
 std::string reply(uint32_t id, std::string_view method, std::string_view result_json);
 

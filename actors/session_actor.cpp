@@ -5,6 +5,7 @@
 #include "actors/session_state.hpp"
 #include "storage/event_meta.hpp"
 #include "storage/ids.hpp"
+#include "storage/json_value_check.hpp"
 #include "storage/payload_codec.hpp"
 
 #include <caf/actor_system.hpp>
@@ -258,7 +259,7 @@ void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
 /// websocket.max_data_bytes, 107 when it cannot be converted.
 bool payload_of(self_ptr self, uint32_t id, const rapidjson::Value* data, std::string& out) {
   std::string error;
-  std::string json = data ? protocol::to_json(*data) : std::string("null");
+  std::string json = data ? storage::json_text(*data) : std::string("null");
   if (json.size() > static_cast<size_t>(self->state.settings().websocket.max_data_bytes)) {
     emit(self, protocol::error_reply(id, limit_exceeded, "limit exceeded"));
     return false;

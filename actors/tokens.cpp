@@ -1,11 +1,11 @@
 #include "actors/tokens.hpp"
 
+#include "storage/json_value_check.hpp"
+
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <chrono>
 #include <stdexcept>
@@ -109,13 +109,6 @@ bool read_string(const rapidjson::Value& claims, const char* key, std::string& o
   return true;
 }
 
-std::string to_json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 } // namespace
 
 std::string_view to_string(token_status s) {
@@ -214,7 +207,7 @@ token_result token_verifier::verify(std::string_view token, int64_t now) const {
       || !read_time(claims, "expire_at", c.expire_at) || !read_time(claims, "nbf", nbf))
     return fail(token_status::bad_claims, "a claim has the wrong type");
   if (auto it = claims.FindMember("info"); it != claims.MemberEnd())
-    c.info = to_json(it->value);
+    c.info = storage::json_text(it->value);
   if (auto it = claims.FindMember("channels"); it != claims.MemberEnd()) {
     if (!it->value.IsArray())
       return fail(token_status::bad_claims, "channels is not an array");

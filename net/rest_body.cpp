@@ -29,13 +29,6 @@ std::optional<uint64_t> uint_param(const query_args& query, const char* name, ui
   return v;
 }
 
-std::string json_of(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  v.Accept(w);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 /// Reads an expected version ("any", "no_stream", "exists" or a number).
 std::optional<storage::expected_version> parse_expected(std::string_view text) {
   if (text == "any")
@@ -88,13 +81,13 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
     }
     std::string error;
     auto data = e.FindMember("data");
-    if (!storage::json_to_msgpack(data == e.MemberEnd() ? "null" : json_of(data->value), ne.data,
-                                  error))
+    if (!storage::json_to_msgpack(data == e.MemberEnd() ? "null" : storage::json_text(data->value),
+                                  ne.data, error))
       return "\"data\": " + error;
     if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
       if (!meta->value.IsObject())
         return std::string("\"meta\" is a JSON object");
-      if (!storage::json_to_msgpack(json_of(meta->value), ne.meta, error))
+      if (!storage::json_to_msgpack(storage::json_text(meta->value), ne.meta, error))
         return "\"meta\": " + error;
     }
     out.events.push_back(std::move(ne));

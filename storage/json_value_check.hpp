@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace herald::storage {
@@ -22,6 +23,9 @@ enum class json_value_status {
   not_finite,    ///< a number RapidJSON read as infinity
   bad_surrogate, ///< a string or key holding an unpaired UTF-16 surrogate
 };
+
+/// `v` written back as compact JSON text.
+std::string json_text(const rapidjson::Value& v);
 
 /// Checks `v` and everything in it; containers deeper than `max_depth`
 /// levels below `v` are too deep.

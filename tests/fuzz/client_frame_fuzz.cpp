@@ -3,6 +3,7 @@
 // with the typed accessors, and its "data" payload goes through the payload
 // codec, as session_actor.cpp does.
 #include "actors/client_protocol.hpp"
+#include "storage/json_value_check.hpp"
 #include "fuzz_entries.hpp"
 #include "json_checks.hpp"
 
@@ -54,7 +55,7 @@ void check_accessors(const rapidjson::Value* obj, const char* key) {
 
   if (raw) {
     // Replies embed values as compact JSON: one line that parses back.
-    auto text = protocol::to_json(*raw);
+    auto text = storage::json_text(*raw);
     HERALD_FUZZ_CHECK(text.find('\n') == std::string::npos);
     rapidjson::Document doc;
     HERALD_FUZZ_CHECK(parse_json(text, doc));
@@ -71,7 +72,7 @@ void check_fields(const rapidjson::Value* obj) {
 /// msgpack for the journal. The frame was depth-checked, so the payload is
 /// within the codec's limit and must convert, and render back the same.
 void check_payload(const rapidjson::Value* data) {
-  std::string json = data ? protocol::to_json(*data) : std::string("null");
+  std::string json = data ? storage::json_text(*data) : std::string("null");
   std::string mp, error;
   HERALD_FUZZ_CHECK(storage::json_to_msgpack(json, mp, error));
   rapidjson::Value null_value;
