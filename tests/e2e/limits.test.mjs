@@ -155,9 +155,12 @@ test('a client that stops reading is closed with 3008, memory stays bounded, and
   // Memory: the page caches of the journal's connections (up to 64 + 3 x 32
   // MiB by design) fill with the 40 MiB written; nothing grows with what the
   // slow client did not read.
+  // (Under AddressSanitizer, whose quarantine holds freed memory by design,
+  // RSS says nothing about herald; the queue gauge above still does.)
   const grew = (peak - base) / 1048576;
   console.log(`anonymous RSS grew ${grew.toFixed(1)} MiB; largest queue ${peakQueued} bytes`);
-  assert.ok(grew < 160, `anonymous RSS grew ${grew.toFixed(1)} MiB`);
+  const sanitized = readFileSync(`/proc/${n.proc.pid}/maps`, 'utf8').includes('libasan');
+  if (!sanitized) assert.ok(grew < 160, `anonymous RSS grew ${grew.toFixed(1)} MiB`);
 
   // Reading again, the slow client finds the close after what was sent.
   let seen = 0;
