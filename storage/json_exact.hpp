@@ -77,9 +77,8 @@ public:
       errno = 0;
       if (text[0] == '-') {
         long long i = std::strtoll(s, &end, 10);
-        if (errno == 0 && end == s + n && i != 0)
-          return next_.Int64(static_cast<int64_t>(i));
-        // -0 and integers below -2^63: doubles.
+        if (errno == 0 && end == s + n)
+          return next_.Int64(static_cast<int64_t>(i)); // -0 is 0, as RapidJSON reads it
       } else {
         unsigned long long u = std::strtoull(s, &end, 10);
         if (errno == 0 && end == s + n)
