@@ -259,12 +259,14 @@ void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
 /// websocket.max_data_bytes, 107 when it cannot be converted.
 bool payload_of(self_ptr self, uint32_t id, const rapidjson::Value* data, std::string& out) {
   std::string error;
-  std::string json = data ? storage::json_text(*data) : std::string("null");
-  if (json.size() > static_cast<size_t>(self->state.settings().websocket.max_data_bytes)) {
+  if (!data)
+    return storage::json_to_msgpack("null", out, error);
+  if (storage::json_text(*data).size()
+      > static_cast<size_t>(self->state.settings().websocket.max_data_bytes)) {
     emit(self, protocol::error_reply(id, limit_exceeded, "limit exceeded"));
     return false;
   }
-  if (!storage::json_to_msgpack(json, out, error)) {
+  if (!storage::value_to_msgpack(*data, out, error)) {
     emit(self, protocol::error_reply(id, bad_request, "bad request"));
     return false;
   }

@@ -81,13 +81,13 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
     }
     std::string error;
     auto data = e.FindMember("data");
-    if (!storage::json_to_msgpack(data == e.MemberEnd() ? "null" : storage::json_text(data->value),
-                                  ne.data, error))
+    if (!(data == e.MemberEnd() ? storage::json_to_msgpack("null", ne.data, error)
+                                : storage::value_to_msgpack(data->value, ne.data, error)))
       return "\"data\": " + error;
     if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
       if (!meta->value.IsObject())
         return std::string("\"meta\" is a JSON object");
-      if (!storage::json_to_msgpack(storage::json_text(meta->value), ne.meta, error))
+      if (!storage::value_to_msgpack(meta->value, ne.meta, error))
         return "\"meta\": " + error;
     }
     out.events.push_back(std::move(ne));

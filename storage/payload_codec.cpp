@@ -85,8 +85,8 @@ public:
     return true;
   }
   bool Double(double d) {
-    // RapidJSON 1.1.0 reads 8e308 as infinity without an error; stored, it
-    // would never render back as JSON (msgpack_to_json fails on it).
+    // A number past the double range arrives as infinity (json_exact.hpp);
+    // stored, it would never render back as JSON.
     if (!std::isfinite(d)) {
       not_finite = true;
       return false;
@@ -208,7 +208,26 @@ bool write_json(const msgpack::object& o, json_writer& w, size_t depth) {
   }
 }
 
+/// What stopped `handler`, if anything did (empty: nothing).
+std::string writer_problem(const msgpack_writer& handler, size_t max_depth) {
+  if (handler.too_deep)
+    return "nested deeper than " + std::to_string(max_depth) + " levels";
+  if (handler.not_finite || handler.bad_surrogate)
+    return json_value_problem(handler.not_finite ? json_value_status::not_finite
+                                                 : json_value_status::bad_surrogate);
+  return {};
+}
+
 } // namespace
+
+bool value_to_msgpack(const rapidjson::Value& value, std::string& out, std::string& error,
+                      size_t max_depth) {
+  msgpack_writer handler(out, max_depth);
+  if (value.Accept(handler))
+    return true;
+  error = writer_problem(handler, max_depth);
+  return false;
+}
 
 bool json_to_msgpack(std::string_view json, std::string& out, std::string& error,
                      size_t max_depth) {
@@ -217,15 +236,8 @@ bool json_to_msgpack(std::string_view json, std::string& out, std::string& error
                              | rapidjson::kParseStopWhenDoneFlag;
   size_t consumed = 0;
   auto result = parse_exact<flags>(json, handler, &consumed);
-  if (handler.too_deep) {
-    error = "nested deeper than " + std::to_string(max_depth) + " levels";
+  if (error = writer_problem(handler, max_depth); !error.empty())
     return false;
-  }
-  if (handler.not_finite || handler.bad_surrogate) {
-    error = json_value_problem(handler.not_finite ? json_value_status::not_finite
-                                                  : json_value_status::bad_surrogate);
-    return false;
-  }
   if (result.IsError()) {
     error = std::string("malformed JSON at offset ") + std::to_string(result.Offset());
     return false;

@@ -5,6 +5,8 @@
 // payload can be embedded in a newline-delimited protocol frame).
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -20,6 +22,13 @@ inline constexpr size_t max_payload_depth = 64;
 /// to write back (storage/json_value_check.hpp); `out` is then unspecified.
 bool json_to_msgpack(std::string_view json, std::string& out, std::string& error,
                      size_t max_depth = max_payload_depth);
+
+/// Appends the msgpack encoding of an already parsed JSON value (a
+/// command's `data`) to `out`, without rendering and parsing it again.
+/// Returns false (and sets `error`) as json_to_msgpack does for what the
+/// value holds.
+bool value_to_msgpack(const rapidjson::Value& value, std::string& out, std::string& error,
+                      size_t max_depth = max_payload_depth);
 
 /// Appends the compact JSON rendering of the msgpack value `mp` to `out`.
 /// An empty input renders as `null`. Returns false for malformed msgpack.

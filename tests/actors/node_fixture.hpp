@@ -24,6 +24,15 @@ namespace herald::test {
 
 using namespace std::chrono_literals;
 
+/// The embedded chat demo with its data in `dir`, durability normal (the
+/// tests kill processes, not machines).
+inline config::settings demo_settings(const temp_dir& dir) {
+  auto s = config::load({});
+  s.server.data_dir = dir.path().string();
+  s.journal.mode = config::durability::normal;
+  return s;
+}
+
 /// Owns an actor system running one node.
 class node_harness {
 public:

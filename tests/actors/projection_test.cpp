@@ -20,9 +20,7 @@ namespace herald::test {
 namespace {
 
 config::settings chat_settings(const temp_dir& dir) {
-  auto s = config::load({});
-  s.server.data_dir = dir.path().string();
-  s.journal.mode = config::durability::normal;
+  auto s = demo_settings(dir);
   s.projections.apply_batch = 100; // many pages: exercises catch-up
   s.projections.snapshot_every_events = 0;
   s.projections.snapshot_every = config::duration(0);

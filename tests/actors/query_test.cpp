@@ -10,13 +10,6 @@
 namespace herald::test {
 namespace {
 
-config::settings chat_settings(const temp_dir& dir) {
-  auto s = config::load({});
-  s.server.data_dir = dir.path().string();
-  s.journal.mode = config::durability::normal;
-  return s;
-}
-
 struct answer {
   std::optional<actors::query_result> result;
   std::optional<actors::errc> error;
@@ -45,7 +38,7 @@ rapidjson::Document rows_of(const answer& a) {
 
 TEST(query, the_chat_demo_rooms_and_messages) {
   temp_dir dir;
-  node_harness h(chat_settings(dir));
+  node_harness h(demo_settings(dir));
   for (int i = 1; i <= 5; ++i)
     h.append("chat:lobby", "message",
              "{\"author\":\"ann\",\"text\":\"m" + std::to_string(i) + "\"}");
@@ -79,7 +72,7 @@ TEST(query, the_chat_demo_rooms_and_messages) {
 
 TEST(query, parameters_are_bound_so_injection_is_just_data) {
   temp_dir dir;
-  node_harness h(chat_settings(dir));
+  node_harness h(demo_settings(dir));
   auto head =
     h.append("chat:lobby", "message", "{\"author\":\"ann\",\"text\":\"x\"}").last_position;
   h.caught_up("chat", head);
@@ -95,7 +88,7 @@ TEST(query, parameters_are_bound_so_injection_is_just_data) {
 
 TEST(query, bad_requests_get_clear_errors) {
   temp_dir dir;
-  node_harness h(chat_settings(dir));
+  node_harness h(demo_settings(dir));
   h.caught_up("chat", h.append("chat:a", "message", "{}").last_position);
   auto missing = query(h, "messages", {});
   EXPECT_EQ(missing.error, actors::errc::bad_request);
@@ -114,7 +107,7 @@ TEST(query, bad_requests_get_clear_errors) {
 /// rows, one that runs for a very long time.
 config::settings numbers_settings(const temp_dir& dir, int64_t row_limit,
                                   config::duration timeout) {
-  auto s = chat_settings(dir);
+  auto s = demo_settings(dir);
   s.projection_defs.clear();
   s.query_defs.clear();
   config::projection_def p{"nums", "CREATE TABLE n (v INTEGER PRIMARY KEY);", {}, 1};

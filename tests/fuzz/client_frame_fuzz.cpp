@@ -3,9 +3,9 @@
 // with the typed accessors, and its "data" payload goes through the payload
 // codec, as session_actor.cpp does.
 #include "actors/client_protocol.hpp"
-#include "storage/json_value_check.hpp"
 #include "fuzz_entries.hpp"
 #include "json_checks.hpp"
+#include "storage/json_value_check.hpp"
 
 #include <string>
 #include <vector>

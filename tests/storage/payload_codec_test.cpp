@@ -92,6 +92,22 @@ TEST(payload_codec, limits_nesting) {
   EXPECT_EQ(error_of(huge), "nested deeper than 64 levels");
 }
 
+// A parsed value (a command's data) encodes as its text does, and is held
+// to the same limits.
+TEST(payload_codec, a_parsed_value_encodes_as_its_text) {
+  const std::string text = R"({"a":[1,-2,3.5,"é",null,true,{"b":{}}],"n":18446744073709551615})";
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  std::string from_text, from_value, error;
+  ASSERT_TRUE(json_to_msgpack(text, from_text, error)) << error;
+  ASSERT_TRUE(value_to_msgpack(doc, from_value, error)) << error;
+  EXPECT_EQ(from_value, from_text);
+  doc.Parse("[[[[1]]]]");
+  std::string out;
+  EXPECT_FALSE(value_to_msgpack(doc, out, error, 2));
+  EXPECT_EQ(error, "nested deeper than 2 levels");
+}
+
 TEST(payload_codec, renders_empty_and_rejects_broken_msgpack) {
   std::string out;
   EXPECT_TRUE(msgpack_to_json("", out));
