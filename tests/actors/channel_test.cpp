@@ -32,16 +32,20 @@ struct trial_state {
   std::vector<std::string> errors;
   uint64_t until = 0;
   caf::response_promise waiting;
+  bool paced = false;
 };
 
 caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_registry_actor reg,
-                    std::string channel, bool recover, uint64_t since, std::string epoch) {
+                    std::string channel, bool recover, uint64_t since, std::string epoch,
+                    bool paced) {
   actors::subscribe_request req{channel,
                                 caf::actor_cast<caf::actor>(self),
                                 actors::client_info{"u", "c", "", ""},
                                 recover,
                                 since,
-                                epoch};
+                                epoch,
+                                paced};
+  self->state.paced = paced;
   self->request(reg, 10s, actors::subscribe_atom_v, req)
     .then(
       [self](const actors::subscribe_reply& r) {
@@ -60,21 +64,30 @@ caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_regi
     if (st.until != 0 && st.next > st.until && st.waiting.pending())
       st.waiting.deliver(st.errors);
   };
+  auto take = [self, check_done](const actors::delivery& d) {
+    auto& st = self->state;
+    if (d.first_offset == 0)
+      return; // join/leave
+    if (!st.replied)
+      st.errors.push_back("a delivery came before the subscribe reply");
+    if (d.first_offset != st.next)
+      st.errors.push_back("expected offset " + std::to_string(st.next) + ", got "
+                          + std::to_string(d.first_offset));
+    for (size_t i = 0; i < d.frames.size(); ++i)
+      if (offset_in(*d.frames[i]) != d.first_offset + i)
+        st.errors.push_back("a frame does not match its offset");
+    st.next = d.first_offset + d.frames.size();
+    check_done();
+  };
   return {
-    [self, check_done](actors::deliver_atom, const actors::delivery& d) {
-      auto& st = self->state;
-      if (d.first_offset == 0)
-        return; // join/leave
-      if (!st.replied)
-        st.errors.push_back("a delivery came before the subscribe reply");
-      if (d.first_offset != st.next)
-        st.errors.push_back("expected offset " + std::to_string(st.next) + ", got "
-                            + std::to_string(d.first_offset));
-      for (size_t i = 0; i < d.frames.size(); ++i)
-        if (offset_in(*d.frames[i]) != d.first_offset + i)
-          st.errors.push_back("a frame does not match its offset");
-      st.next = d.first_offset + d.frames.size();
-      check_done();
+    [take](actors::deliver_atom, const actors::delivery& d) { take(d); },
+    // A paced subscriber (as sessions are) takes journal catch-up as
+    // requests; it answers at once, the pacing has its own test.
+    [self, take](actors::catch_up_atom, const actors::delivery& d) {
+      if (!self->state.paced)
+        self->state.errors.push_back("a catch-up request to a subscriber that is not paced");
+      take(d);
+      return true;
     },
     [self](actors::resync_atom, const actors::resync&) { self->state.errors.push_back("resync"); },
     [self, check_done](until_atom, uint64_t top) {
@@ -161,7 +174,8 @@ TEST_F(channel_test, subscribe_hand_off_has_no_gap_and_no_duplicate) {
     if (i % 10 == 0)
       since = now; // right at the top
     bool recover = i % 7 != 0;
-    auto a = sys.spawn(trial, registry, channel, recover, since, epoch());
+    bool paced = i % 2 == 0; // sessions subscribe paced; half the trials do too
+    auto a = sys.spawn(trial, registry, channel, recover, since, epoch(), paced);
     all.push_back({a, recover, since});
     spawned.push_back(a);
   }
