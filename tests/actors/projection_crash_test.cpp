@@ -68,6 +68,13 @@ TEST(projection_crash, tables_equal_the_fold_up_to_the_checkpoint_after_kill_9) 
 
     storage::projection_dir pdir(dir.path().string(), "chat");
     auto gens = pdir.generations();
+    if (gens.empty()) {
+      // Killed while the first generation was still being built (in bulk
+      // mode, not yet swapped in): the restart builds it again. A read model
+      // that once existed must never vanish, though.
+      ASSERT_EQ(last_checkpoint, 0u) << "round " << round << ": the read model vanished";
+      continue;
+    }
     ASSERT_EQ(gens.size(), 1u);
     // Opening read-write recovers the WAL, as the restarted node would.
     { storage::database recover(gens.back().path, storage::database::mode::read_write); }
