@@ -28,6 +28,10 @@ config::settings crash_settings(const std::string& dir) {
 
 [[noreturn]] void run_child(const std::string& dir, unsigned seed) {
   node_harness h(crash_settings(dir));
+  // Appends start once the projection has a generation to apply them to:
+  // the test is about applying, and a first build racing a writer on a slow
+  // (sanitized) build could be killed before it is ever swapped in.
+  h.eventually([&] { return h.status("chat").status != "rebuilding"; }, 60s);
   std::mt19937 rng(seed);
   int in_flight = 0;
   for (int i = 0;; ++i) {
