@@ -9,6 +9,8 @@
 // token for someone else's connection or another channel is close 3500.
 #include "actors/session_state.hpp"
 
+#include "config/channel_rules.hpp"
+
 #include "storage/ids.hpp"
 #include "storage/payload_codec.hpp"
 
@@ -40,24 +42,6 @@ void arm_connection_expiry(self_ptr self) {
   ++st.expiry_generation;
   if (st.expires)
     arm_expiry(self, *st.expires, st.expiry_generation);
-}
-
-/// Users named after '#' in a user-limited channel ("chat:dm#17,42").
-bool listed_user(const std::string& channel, const std::string& user) {
-  auto hash = channel.rfind('#');
-  if (user.empty() || hash == std::string::npos)
-    return false;
-  std::string_view users(channel);
-  users.remove_prefix(hash + 1);
-  while (!users.empty()) {
-    auto comma = users.find(',');
-    if (users.substr(0, comma) == user)
-      return true;
-    if (comma == std::string_view::npos)
-      break;
-    users.remove_prefix(comma + 1);
-  }
-  return false;
 }
 
 enum class token_check : uint8_t { ok, refused };
@@ -153,11 +137,12 @@ bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
   // channel of a namespace that is not switched off.
   if (token.present && !token.value.empty())
     return check_subscription_token(self, id, channel, token.value, sub) == token_check::ok;
-  if (channel[0] == '$')
+  if (config::is_private_channel(channel))
     return deny(); // private channels need a token
-  if (ns.user_limited && channel.find('#') != std::string::npos)
-    return listed_user(channel, st.user) && ns.subscribe != config::permission::server ? true
-                                                                                       : deny();
+  if (config::is_user_limited(ns, channel))
+    return config::lists_user(channel, st.user) && ns.subscribe != config::permission::server
+             ? true
+             : deny();
   if (ns.subscribe == config::permission::any && (!st.user.empty() || ns.anonymous))
     return true;
   return deny();
