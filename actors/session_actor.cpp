@@ -261,13 +261,14 @@ bool payload_of(self_ptr self, uint32_t id, const rapidjson::Value* data, std::s
   std::string error;
   if (!data)
     return storage::json_to_msgpack("null", out, error);
-  if (storage::json_text(*data).size()
-      > static_cast<size_t>(self->state.settings().websocket.max_data_bytes)) {
-    emit(self, protocol::error_reply(id, limit_exceeded, "limit exceeded"));
-    return false;
-  }
   if (!storage::value_to_msgpack(*data, out, error)) {
     emit(self, protocol::error_reply(id, bad_request, "bad request"));
+    return false;
+  }
+  // The one data limit of every append path, on what subscribers receive.
+  if (!storage::data_within_limit(
+        out, static_cast<size_t>(self->state.settings().websocket.max_data_bytes))) {
+    emit(self, protocol::error_reply(id, limit_exceeded, "limit exceeded"));
     return false;
   }
   return true;

@@ -1,7 +1,8 @@
 // The REST API key (http.api_key). When one is configured, REST writes, raw
 // journal reads, projection administration and non-public named queries
 // need it, sent as `Authorization: apikey KEY` (Centrifugo's form) or
-// `X-API-Key: KEY`. Without one configured, everything is open: fine on
+// `X-API-Key: KEY`. Without one configured, every caller is an anonymous
+// client held to the channel rules (rest_api.hpp, docs/security.md): fine on
 // 127.0.0.1, and the node warns at start when it listens elsewhere.
 #pragma once
 

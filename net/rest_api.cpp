@@ -3,12 +3,16 @@
 #include "net/api_key.hpp"
 
 #include "actors/errors.hpp"
+#include "config/channel_rules.hpp"
 #include "net/ask.hpp"
 #include "net/http_util.hpp"
 #include "net/metrics.hpp"
+#include "net/origin.hpp"
 #include "net/rest_body.hpp"
 #include "net/static_files.hpp"
 #include "storage/payload_codec.hpp"
+
+#include <algorithm>
 
 namespace herald::net {
 
@@ -75,10 +79,66 @@ std::string events_json(const std::vector<storage::recorded_event>& events) {
 /// Posts the answer: the respond callback is shared by the continuations.
 using shared_responder = std::shared_ptr<responder>;
 
+// -- who may touch a stream ----------------------------------------------------
+
+/// Who is calling. A caller presenting the configured API key is the
+/// backend: the server API, allowed everything. Anyone else (only possible
+/// without a key configured, or on a public query) is an anonymous client
+/// and is held to the channel rules a WebSocket client without a token and
+/// without a user is (docs/security.md).
+enum class caller { server, anonymous };
+
+caller caller_of(const server_context& ctx, const http_request& req) {
+  const auto& key = ctx.settings().http.api_key;
+  return !key.empty() && has_api_key(req, key) ? caller::server : caller::anonymous;
+}
+
+/// The refusal of `caller` touching `stream` with the namespace permission
+/// `op` (publish or history), or nullopt when it may.
+std::optional<http_response> stream_refusal(const server_context& ctx, const http_request& req,
+                                            caller who, const std::string& stream,
+                                            config::permission config::namespace_settings::*op) {
+  switch (who == caller::server ? server_access(ctx.settings(), stream)
+                                : anonymous_access(ctx.settings(), stream, op)) {
+    case stream_access::allowed:
+      return std::nullopt;
+    case stream_access::unknown_channel:
+      return error(req, status::not_found, "unknown_channel",
+                   "the stream is in no configured namespace");
+    case stream_access::denied:
+      break;
+  }
+  return error(req, status::forbidden, "permission_denied",
+               "this stream needs the API key (see docs/security.md)");
+}
+
+/// Without an API key, nothing but these checks tells a POST from the
+/// user's own tools from one a page on another site makes the user's
+/// browser send: a form or a no-cors fetch can POST text/plain to any
+/// address, loopback included, and browsers add the page's Origin. JSON
+/// with another content type needs a CORS preflight, which herald never
+/// grants. With a key configured, such a POST cannot carry the key.
+std::optional<http_response> cross_site_refusal(const server_context& ctx,
+                                                const http_request& req) {
+  if (!ctx.settings().http.api_key.empty())
+    return std::nullopt;
+  if (!origin_allowed(as_std(req[http::field::origin]), as_std(req[http::field::host]),
+                      ctx.settings().websocket.allowed_origins))
+    return error(req, status::forbidden, "forbidden",
+                 "this Origin may not write (see websocket.allowed_origins)");
+  if (!is_json_media_type(as_std(req[http::field::content_type])))
+    return error(req, status::unsupported_media_type, "unsupported_media_type",
+                 "send the body with Content-Type: application/json");
+  return std::nullopt;
+}
+
 // -- reads -------------------------------------------------------------------
 
 void read_stream(const std::shared_ptr<server_context>& ctx, const http_request& req,
                  const route& r, const std::string& stream, shared_responder respond) {
+  if (auto refused = stream_refusal(*ctx, req, caller_of(*ctx, req), stream,
+                                    &config::namespace_settings::history))
+    return (*respond)(std::move(*refused));
   const uint64_t max = static_cast<uint64_t>(ctx->settings().http.max_read_events);
   auto args = parse_stream_read(r.query);
   if (const auto* bad = std::get_if<bad_request>(&args))
@@ -105,33 +165,69 @@ void read_log(const std::shared_ptr<server_context>& ctx, const http_request& re
   if (const auto* bad = std::get_if<bad_request>(&args))
     return (*respond)(error(req, status::bad_request, "bad_request", bad->message));
   const auto [from, limit] = std::get<log_read_args>(args);
+  const bool anonymous = caller_of(*ctx, req) == caller::anonymous;
+  const auto start = std::max<uint64_t>(from, 1);
   ask<actors::event_batch>(
     ctx->sys, ctx->node().readers, ctx->settings().http.request_timeout,
-    [req, respond](actors::event_batch& events) {
-      std::string body = "{\"events\":" + events_json(events);
-      if (!events.empty())
-        body += ",\"next\":" + std::to_string(events.back().position + 1);
-      body += "}";
+    [ctx, req, respond, anonymous, start](actors::event_batch& events) {
+      // `next` follows what was read, filtered or not, so that paging goes
+      // on past a page of only hidden events; on an empty page it is where
+      // to poll from.
+      const uint64_t next = events.empty() ? start : events.back().position + 1;
+      if (anonymous)
+        events.erase(std::remove_if(events.begin(), events.end(),
+                                    [&](const storage::recorded_event& e) {
+                                      return anonymous_access(ctx->settings(), e.stream,
+                                                              &config::namespace_settings::history)
+                                             != stream_access::allowed;
+                                    }),
+                     events.end());
+      std::string body =
+        "{\"events\":" + events_json(events) + ",\"next\":" + std::to_string(next) + "}";
       (*respond)(json_response(req, status::ok, std::move(body)));
     },
     [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); },
-    actors::read_all_atom_v, std::max<uint64_t>(from, 1), std::min(limit, max));
+    actors::read_all_atom_v, start, std::min(limit, max));
 }
 
 // -- appends ------------------------------------------------------------------
 
+/// websocket.max_data_bytes, on each event's data as subscribers will
+/// receive it (storage::data_within_limit), as every append path checks it.
+std::optional<http_response>
+oversized_data(const http_request& req, const storage::append_request& append, int64_t max_bytes) {
+  const auto max = static_cast<size_t>(max_bytes);
+  for (size_t i = 0; i < append.events.size(); ++i) {
+    if (storage::data_within_limit(append.events[i].data, max))
+      continue;
+    std::string which = append.events.size() > 1 ? "event " + std::to_string(i + 1) + "'s " : "";
+    return error(req, status::payload_too_large, "too_large",
+                 which + "data is over websocket.max_data_bytes (" + std::to_string(max)
+                   + " bytes as JSON, as subscribers receive it)");
+  }
+  return std::nullopt;
+}
+
 void append(const std::shared_ptr<server_context>& ctx, const http_request& req,
             const std::string& stream, shared_responder respond) {
+  if (auto refused = cross_site_refusal(*ctx, req))
+    return (*respond)(std::move(*refused));
   if (stream.empty()
       || stream.size() > static_cast<size_t>(ctx->settings().channels.max_name_length))
     return (*respond)(error(req, status::bad_request, "bad_request", "bad stream name"));
+  if (auto refused = stream_refusal(*ctx, req, caller_of(*ctx, req), stream,
+                                    &config::namespace_settings::publish))
+    return (*respond)(std::move(*refused));
   std::optional<std::string_view> expected_header;
   if (auto h = req.find("Expected-Version"); h != req.end())
     expected_header = std::string_view(h->value().data(), h->value().size());
-  auto parsed_append = parse_append(stream, req.body(), expected_header);
+  auto parsed_append = parse_append(stream, req.body(), expected_header,
+                                    ctx->settings().namespace_of(stream)->default_type);
   if (const auto* bad = std::get_if<bad_request>(&parsed_append))
     return (*respond)(error(req, status::bad_request, "bad_request", bad->message));
   auto append = std::move(std::get<storage::append_request>(parsed_append));
+  if (auto too_large = oversized_data(req, append, ctx->settings().websocket.max_data_bytes))
+    return (*respond)(std::move(*too_large));
   auto metrics = ctx->session->metrics;
   auto started = std::chrono::steady_clock::now();
   ask<storage::append_result>(
@@ -241,6 +337,8 @@ void projections(const std::shared_ptr<server_context>& ctx, const http_request&
     return (*respond)(error(req, status::not_found, "not_found", "no such resource"));
   if (req.method() != http::verb::post)
     return (*respond)(error(req, status::method_not_allowed, "method_not_allowed", "use POST"));
+  if (auto refused = cross_site_refusal(*ctx, req))
+    return (*respond)(std::move(*refused));
   auto accepted = [req, respond](actors::projection_status& s) {
     (*respond)(json_response(req, status::accepted, status_json(s)));
   };
@@ -256,6 +354,24 @@ void projections(const std::shared_ptr<server_context>& ctx, const http_request&
 }
 
 } // namespace
+
+stream_access server_access(const config::settings& s, std::string_view stream) {
+  return s.namespace_of(stream) ? stream_access::allowed : stream_access::unknown_channel;
+}
+
+stream_access anonymous_access(const config::settings& s, std::string_view stream,
+                               config::permission config::namespace_settings::*op) {
+  const auto* ns = s.namespace_of(stream);
+  if (!ns)
+    return stream_access::unknown_channel;
+  // As for a WebSocket client with no user and no token: `any` admits it
+  // only where the namespace takes anonymous clients, and the channel's
+  // name must not ask for a token ($) or list its users (#).
+  if (!ns->anonymous || ns->*op != config::permission::any
+      || !config::open_without_token(*ns, stream, ""))
+    return stream_access::denied;
+  return stream_access::allowed;
+}
 
 http_response json_response(const http_request& req, http::status s, std::string body) {
   http_response res{s, req.version()};

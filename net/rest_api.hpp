@@ -10,10 +10,11 @@
 //   POST /api/projections/{name}/rebuild|retry|skip
 //   GET  /health, GET /metrics, GET / (the demo page)
 //
-// Errors are {"error":{"code","message"}} with 400, 404, 405, 409, 413, 429
-// or 503 (docs/rest.md).
+// Errors are {"error":{"code","message"}} with 400, 401, 403, 404, 405, 409,
+// 413, 415, 429 or 503 (docs/rest.md).
 #pragma once
 
+#include "config/settings.hpp"
 #include "net/server_context.hpp"
 
 #include <boost/beast/http.hpp>
@@ -29,6 +30,24 @@ using responder = std::function<void(http_response)>;
 
 void handle_request(const std::shared_ptr<server_context>& ctx, http_request req,
                     responder respond);
+
+/// Whether a REST caller may touch a stream.
+enum class stream_access {
+  allowed,
+  unknown_channel, ///< in no configured namespace: 404 for everyone
+  denied,          ///< 403
+};
+
+/// The backend (a caller with the API key) may touch any stream of a
+/// configured namespace.
+stream_access server_access(const config::settings& s, std::string_view stream);
+
+/// A caller without the API key is an anonymous client: it may do what the
+/// namespace permission `op` (publish or history) allows when that is `any`,
+/// the namespace has `anonymous = true`, and the channel needs no token
+/// (not `$`) and lists no users (`#`) (config/channel_rules.hpp).
+stream_access anonymous_access(const config::settings& s, std::string_view stream,
+                               config::permission config::namespace_settings::*op);
 
 /// A JSON response with the request's version and keep-alive.
 http_response json_response(const http_request& req, boost::beast::http::status status,

@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -17,6 +18,9 @@ namespace herald::net {
 namespace {
 
 /// An unsigned query parameter, or `fallback` when absent; nullopt if bad.
+/// Positions and versions are signed 64-bit in the journal, so a number past
+/// INT64_MAX is bad too (it would wrap to a negative and read from the
+/// start).
 std::optional<uint64_t> uint_param(const query_args& query, const char* name, uint64_t fallback) {
   auto it = query.find(name);
   if (it == query.end())
@@ -24,9 +28,30 @@ std::optional<uint64_t> uint_param(const query_args& query, const char* name, ui
   uint64_t v = 0;
   const auto& s = it->second;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty())
+  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty()
+      || v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
     return std::nullopt;
   return v;
+}
+
+/// The metadata keys herald writes itself from the publisher's identity
+/// (storage/event_meta.hpp): subscribers see them as the publication's
+/// `info`, so a REST caller may not set them and pose as another user.
+bool reserved_meta_key(std::string_view key) {
+  return key == "user" || key == "client" || key == "conn_info" || key == "chan_info";
+}
+
+/// Why `meta` may not be stored, if it may not.
+std::optional<std::string> meta_problem(const rapidjson::Value& meta) {
+  if (!meta.IsObject())
+    return std::string("\"meta\" is a JSON object");
+  for (const auto& m : meta.GetObject()) {
+    std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    if (reserved_meta_key(key))
+      return "\"meta\" may not set \"" + std::string(key)
+             + "\": herald records who published (docs/rest.md)";
+  }
+  return std::nullopt;
 }
 
 /// Reads an expected version ("any", "no_stream", "exists" or a number).
@@ -47,6 +72,7 @@ std::optional<storage::expected_version> parse_expected(std::string_view text) {
 /// The append a request body describes, or the reason it does not.
 std::optional<std::string> build_append(const rapidjson::Value& body,
                                         std::optional<std::string_view> expected_header,
+                                        std::string_view default_type,
                                         storage::append_request& out) {
   // The expected version: the body's field wins over the header.
   std::string expected = "any";
@@ -68,11 +94,16 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
     if (!e.IsObject())
       return std::string("an event is a JSON object");
     storage::new_event ne;
+    auto data = e.FindMember("data");
     auto type = e.FindMember("type");
-    if (type == e.MemberEnd() || !type->value.IsString() || type->value.GetStringLength() == 0
-        || type->value.GetStringLength() > 128)
-      return std::string("an event needs a \"type\": a string of 1 to 128 characters");
-    ne.type.assign(type->value.GetString(), type->value.GetStringLength());
+    if (type == e.MemberEnd()) {
+      ne.type = event_type_of(data == e.MemberEnd() ? nullptr : &data->value, default_type);
+    } else if (!type->value.IsString() || type->value.GetStringLength() == 0
+               || type->value.GetStringLength() > max_type_length) {
+      return std::string("\"type\" is a string of 1 to 128 characters");
+    } else {
+      ne.type.assign(type->value.GetString(), type->value.GetStringLength());
+    }
     if (auto id = e.FindMember("id"); id != e.MemberEnd()) {
       if (!id->value.IsString() || id->value.GetStringLength() == 0
           || id->value.GetStringLength() > 256)
@@ -80,13 +111,12 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
       ne.id.assign(id->value.GetString(), id->value.GetStringLength());
     }
     std::string error;
-    auto data = e.FindMember("data");
     if (!(data == e.MemberEnd() ? storage::json_to_msgpack("null", ne.data, error)
                                 : storage::value_to_msgpack(data->value, ne.data, error)))
       return "\"data\": " + error;
     if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
-      if (!meta->value.IsObject())
-        return std::string("\"meta\" is a JSON object");
+      if (auto why = meta_problem(meta->value))
+        return why;
       if (!storage::value_to_msgpack(meta->value, ne.meta, error))
         return "\"meta\": " + error;
     }
@@ -150,8 +180,34 @@ parsed<log_read_args> parse_log_read(const query_args& query) {
   return log_read_args{*from, *limit};
 }
 
+bool is_json_media_type(std::string_view content_type) {
+  auto type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+    type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t'))
+    type.remove_prefix(1);
+  constexpr std::string_view json = "application/json";
+  if (type.size() != json.size())
+    return false;
+  for (size_t i = 0; i < json.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(type[i])) != json[i])
+      return false;
+  return true;
+}
+
+std::string event_type_of(const rapidjson::Value* data, std::string_view default_type) {
+  if (data && data->IsObject()) {
+    auto t = data->FindMember("type");
+    if (t != data->MemberEnd() && t->value.IsString() && t->value.GetStringLength() > 0
+        && t->value.GetStringLength() <= max_type_length)
+      return std::string(t->value.GetString(), t->value.GetStringLength());
+  }
+  return std::string(default_type);
+}
+
 parsed<storage::append_request> parse_append(std::string_view stream, std::string_view body,
-                                             std::optional<std::string_view> expected_header) {
+                                             std::optional<std::string_view> expected_header,
+                                             std::string_view default_type) {
   rapidjson::Document doc;
   auto parsed =
     storage::parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
@@ -167,7 +223,7 @@ parsed<storage::append_request> parse_append(std::string_view stream, std::strin
                              + " levels"
                          : std::string(storage::json_value_problem(s))};
   storage::append_request append{std::string(stream), {}, {}};
-  if (auto why = build_append(doc, expected_header, append))
+  if (auto why = build_append(doc, expected_header, default_type, append))
     return bad_request{std::move(*why)};
   return append;
 }

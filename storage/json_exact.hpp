@@ -77,8 +77,12 @@ public:
       errno = 0;
       if (text[0] == '-') {
         long long i = std::strtoll(s, &end, 10);
+        // `-0` stays negative zero (a double), as JavaScript reads it: an
+        // integer would render back as `0`.
+        if (errno == 0 && end == s + n && i == 0)
+          return next_.Double(-0.0);
         if (errno == 0 && end == s + n)
-          return next_.Int64(static_cast<int64_t>(i)); // -0 is 0, as RapidJSON reads it
+          return next_.Int64(static_cast<int64_t>(i));
       } else {
         unsigned long long u = std::strtoull(s, &end, 10);
         if (errno == 0 && end == s + n)

@@ -8,6 +8,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -160,6 +161,57 @@ private:
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+/// Writes a finite double in its shortest round-trip digits, in fixed or
+/// exponent notation, whichever is about as short. RapidJSON's own writer
+/// spells out every digit up to 1e21 (1e20 as 22 characters); here 1e20 is
+/// `1e20`, 1.5e-7 `1.5e-7`, 0.1 `0.1`. A value that is a whole number in
+/// fixed notation keeps a `.0` (100.0, -0.0), so it reads back as a
+/// double, not an integer; fixed notation is chosen while it is at most two
+/// characters longer than the exponent form, so a number renders at most
+/// four characters longer than its shortest spelling.
+bool write_double(double d, json_writer& w) {
+  char sci[32];
+  auto [end, ec] = std::to_chars(sci, sci + sizeof sci, d, std::chars_format::scientific);
+  if (ec != std::errc{} || !std::isfinite(d))
+    return w.Null();
+  // sci is "-d.ddde+XX": split it into sign, digits and exponent.
+  std::string_view text(sci, static_cast<size_t>(end - sci));
+  const bool negative = text.front() == '-';
+  if (negative)
+    text.remove_prefix(1);
+  const auto e_at = text.find('e');
+  std::string digits(text.substr(0, e_at));
+  if (digits.size() > 1)
+    digits.erase(1, 1); // the '.'
+  int exponent = 0;
+  auto exp_text = text.substr(e_at + 1);
+  if (!exp_text.empty() && exp_text.front() == '+')
+    exp_text.remove_prefix(1);
+  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exponent);
+  const std::string sign = negative ? "-" : "";
+  std::string exp_form = sign + digits.substr(0, 1);
+  if (digits.size() > 1)
+    exp_form += "." + digits.substr(1);
+  exp_form += "e" + std::to_string(exponent);
+  std::string fixed = sign;
+  bool whole = false;
+  const auto n = static_cast<int>(digits.size());
+  if (exponent < 0) {
+    fixed += "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+  } else if (exponent >= n - 1) {
+    fixed += digits + std::string(static_cast<size_t>(exponent - (n - 1)), '0');
+    whole = true;
+  } else {
+    fixed += digits.substr(0, static_cast<size_t>(exponent) + 1) + "."
+             + digits.substr(static_cast<size_t>(exponent) + 1);
+  }
+  if (fixed.size() > exp_form.size() + 2)
+    return w.RawValue(exp_form.data(), exp_form.size(), rapidjson::kNumberType);
+  if (whole)
+    fixed += ".0";
+  return w.RawValue(fixed.data(), fixed.size(), rapidjson::kNumberType);
+}
+
 bool write_json(const msgpack::object& o, json_writer& w, size_t depth) {
   if (depth > 256)
     return false;
@@ -174,7 +226,7 @@ bool write_json(const msgpack::object& o, json_writer& w, size_t depth) {
       return w.Int64(o.via.i64);
     case msgpack::type::FLOAT32:
     case msgpack::type::FLOAT64:
-      return w.Double(o.via.f64);
+      return write_double(o.via.f64, w);
     case msgpack::type::STR:
       return w.String(o.via.str.ptr, static_cast<rapidjson::SizeType>(o.via.str.size));
     case msgpack::type::BIN:
@@ -270,6 +322,18 @@ bool msgpack_to_json(std::string_view mp, std::string& out) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+std::optional<size_t> rendered_json_size(std::string_view mp) {
+  std::string out;
+  if (!msgpack_to_json(mp, out))
+    return std::nullopt;
+  return out.size();
+}
+
+bool data_within_limit(std::string_view mp, size_t max_bytes) {
+  auto size = rendered_json_size(mp);
+  return size && *size <= max_bytes;
 }
 
 void append_json_string(std::string& out, std::string_view text) {

@@ -8,6 +8,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,17 @@ bool value_to_msgpack(const rapidjson::Value& value, std::string& out, std::stri
 /// Appends the compact JSON rendering of the msgpack value `mp` to `out`.
 /// An empty input renders as `null`. Returns false for malformed msgpack.
 bool msgpack_to_json(std::string_view mp, std::string& out);
+
+/// The size of what msgpack_to_json renders for `mp`: the bytes a subscriber
+/// receives as a publication's data. nullopt for malformed msgpack.
+std::optional<size_t> rendered_json_size(std::string_view mp);
+
+/// The one data size limit of every append path (websocket.max_data_bytes):
+/// whether the data `mp` renders to at most `max_bytes` bytes of JSON. It is
+/// checked on the rendering, not on what the client sent, because that is
+/// what every subscriber's queue must hold (docs/security.md). Malformed
+/// msgpack does not fit.
+bool data_within_limit(std::string_view mp, size_t max_bytes);
 
 /// Appends `text` as a JSON string literal (quoted and escaped) to `out`.
 void append_json_string(std::string& out, std::string_view text);

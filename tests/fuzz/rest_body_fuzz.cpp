@@ -95,7 +95,7 @@ void check_expected(const storage::expected_version& ev, const rapidjson::Docume
 }
 
 void check_append(std::string_view body, std::optional<std::string_view> header) {
-  auto result = net::parse_append("orders-1", body, header);
+  auto result = net::parse_append("orders-1", body, header, "message");
   if (const auto* bad = std::get_if<net::bad_request>(&result)) {
     // The message goes into a JSON error body, on one line.
     HERALD_FUZZ_CHECK(!bad->message.empty());
@@ -115,17 +115,22 @@ void check_append(std::string_view body, std::optional<std::string_view> header)
     const auto& e = append.events[i];
     const auto& original = sent.IsArray() ? sent[static_cast<rapidjson::SizeType>(i)] : sent;
     // docs/rest.md: a type of 1 to 128 characters, an optional id of 1 to
-    // 256, both exactly as sent.
+    // 256, both exactly as sent; without a type, the WebSocket rule.
     HERALD_FUZZ_CHECK(!e.type.empty() && e.type.size() <= 128);
-    const auto& type = original["type"];
-    HERALD_FUZZ_CHECK(e.type == std::string_view(type.GetString(), type.GetStringLength()));
+    auto data = original.FindMember("data");
+    if (auto type = original.FindMember("type"); type != original.MemberEnd())
+      HERALD_FUZZ_CHECK(
+        e.type == std::string_view(type->value.GetString(), type->value.GetStringLength()));
+    else
+      HERALD_FUZZ_CHECK(
+        e.type
+        == net::event_type_of(data == original.MemberEnd() ? nullptr : &data->value, "message"));
     HERALD_FUZZ_CHECK(e.id.size() <= 256);
     if (auto id = original.FindMember("id"); id != original.MemberEnd())
       HERALD_FUZZ_CHECK(e.id
                         == std::string_view(id->value.GetString(), id->value.GetStringLength()));
     else
       HERALD_FUZZ_CHECK(e.id.empty());
-    auto data = original.FindMember("data");
     rapidjson::Value null_value;
     check_msgpack_holds(e.data, data == original.MemberEnd() ? null_value : data->value);
     if (auto meta = original.FindMember("meta"); meta != original.MemberEnd())

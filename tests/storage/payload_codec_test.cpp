@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 namespace herald::storage {
 namespace {
 
@@ -47,6 +52,61 @@ TEST(payload_codec, numbers_keep_their_value) {
   // largest double still reads exactly, subnormals too.
   EXPECT_EQ(round_trip("[1.7976931348623157e308,5e-324,0.1,-0.0,1E2]"),
             "[1.7976931348623157e308,5e-324,0.1,-0.0,100.0]");
+}
+
+// Numbers render compactly, as they came: a double is never spelled out
+// digit by digit (1e20 used to come back as 100000000000000000000.0, 5.75
+// times its size), and JSON.parse reads back the value that was sent.
+TEST(payload_codec, numbers_render_compactly) {
+  EXPECT_EQ(round_trip("[1e20,1.5e-7,0.1,-0,123456789012345678,9223372036854775808]"),
+            "[1e20,1.5e-7,0.1,-0.0,123456789012345678,9223372036854775808]");
+  EXPECT_EQ(round_trip("[1E+20,100000000000000000000.0,1e21,-2.5E-10,1e-5]"),
+            "[1e20,1e20,1e21,-2.5e-10,1e-5]");
+  // Whole and short values keep the fixed form and their ".0".
+  EXPECT_EQ(round_trip("[2.0,100.0,10000.0,123.456,0.001,-0.0,1e5]"),
+            "[2.0,100.0,10000.0,123.456,0.001,-0.0,1e5]");
+}
+
+// Every double renders as text that reads back as the same double, at most
+// four characters longer than its shortest exponent form.
+TEST(payload_codec, every_double_renders_as_itself) {
+  uint64_t bits = 0x9e3779b97f4a7c15ULL;
+  for (int i = 0; i < 20000; ++i) {
+    bits ^= bits << 13;
+    bits ^= bits >> 7;
+    bits ^= bits << 17;
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    if (!std::isfinite(d))
+      continue;
+    char shortest[40];
+    auto n = std::snprintf(shortest, sizeof shortest, "%.17g", d);
+    std::string json(shortest, static_cast<size_t>(n));
+    std::string mp, error, out;
+    ASSERT_TRUE(json_to_msgpack(json, mp, error)) << json;
+    ASSERT_TRUE(msgpack_to_json(mp, out));
+    double back = std::strtod(out.c_str(), nullptr);
+    EXPECT_EQ(std::memcmp(&back, &d, sizeof d), 0) << json << " rendered " << out;
+    EXPECT_LE(out.size(), json.size() + 4) << json << " rendered " << out;
+  }
+}
+
+// The size every append path checks is the rendered size.
+TEST(payload_codec, data_limit_is_on_the_rendering) {
+  std::string text = "[";
+  for (int i = 0; i < 100; ++i)
+    text += i ? ",1E+0020" : "1E+0020";
+  text += "]";
+  std::string mp, error;
+  ASSERT_TRUE(json_to_msgpack(text, mp, error));
+  std::string rendered;
+  ASSERT_TRUE(msgpack_to_json(mp, rendered));
+  EXPECT_EQ(rendered_json_size(mp), rendered.size());
+  EXPECT_EQ(rendered.size(), 2 + 100 * 4 + 99u);
+  EXPECT_TRUE(data_within_limit(mp, rendered.size()));
+  EXPECT_FALSE(data_within_limit(mp, rendered.size() - 1));
+  EXPECT_EQ(rendered_json_size(std::string("\xdf\x00\x00\x00\x05", 5)), std::nullopt);
+  EXPECT_FALSE(data_within_limit(std::string("\xdf\x00\x00\x00\x05", 5), 1000));
 }
 
 TEST(payload_codec, strings_are_escaped_and_never_hold_raw_newlines) {
