@@ -671,7 +671,8 @@ test('a channel name over channels.max_name_length: 107 for every command; one a
   expectReply((await replies(c, [200])).get(200), 'publish', 'a name with a NUL');
   assert.equal(await streamVersion('chat:nul'), 0);
   c.close();
-  const rest = await herald.json(`/api/streams/${encodeURIComponent(long)}`, { method: 'POST', body: '{"type":"t"}' });
+  const rest = await herald.json(`/api/streams/${encodeURIComponent(long)}`,
+                                 { method: 'POST', body: '{"type":"t"}', headers: { 'content-type': 'application/json' } });
   assert.equal(rest.status, 400);
   assert.equal(await streamVersion(fits), 1);
 });
@@ -1342,7 +1343,8 @@ test('slow-loris: hundreds of slow clients do not hold up anybody else', async (
     expectReply(got.get(3), 'publish', 'publish among slow clients');
     await pushed(c, (m) => m.push && m.push.pub && m.push.pub.data.ok === 1);
     c.close();
-    const appended = await herald.json('/api/streams/chat:loris', { method: 'POST', body: '{"type":"t"}' });
+    const appended = await herald.json('/api/streams/chat:loris',
+                                       { method: 'POST', body: '{"type":"t"}', headers: { 'content-type': 'application/json' } });
     assert.equal(appended.status, 200);
   } finally {
     attacking = false;
@@ -1478,13 +1480,15 @@ test('REST: deep nesting, invalid UTF-8, big bodies and content types', async ()
   }
   const big = await rejects(JSON.stringify({ type: 't', data: 'x'.repeat(MAX_BODY) }), 413, 'a body over http.max_body_bytes');
   assert.equal(big.error.code, 'too_large');
-  // Forms are not JSON. The content type itself is not checked: `curl -d`
-  // and fetch send JSON as form or text, and herald takes any JSON body.
-  await rejects('type=t&data=x', 400, 'a form', { 'content-type': 'application/x-www-form-urlencoded' });
-  await rejects('--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nt\r\n--b--\r\n', 400, 'multipart',
+  // Without an API key a POST must say it is JSON (issue 9: a page on
+  // another site can POST forms and text/plain): forms, and JSON sent as
+  // anything but application/json, are 415.
+  await rejects('type=t&data=x', 415, 'a form', { 'content-type': 'application/x-www-form-urlencoded' });
+  await rejects('--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nt\r\n--b--\r\n', 415, 'multipart',
                 { 'content-type': 'multipart/form-data; boundary=b' });
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream', 'text/html'])
-    assert.equal((await post('{"type":"t","data":{}}', { 'content-type': type }, 'chat:rest-types2')).status, 200, type);
+    assert.equal((await post('{"type":"t","data":{}}', { 'content-type': type }, 'chat:rest-types2')).status, 415, type);
+  assert.equal(await streamVersion('chat:rest-types2'), 0);
   assert.equal(await streamVersion('chat:rest-bad'), 0);
 });
 

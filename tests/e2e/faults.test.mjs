@@ -85,7 +85,9 @@ function client(herald) {
 /// a keep-alive socket to the previous process would fail the next request.
 function request(herald, path, { method = 'GET', body } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: herald.port, path, method, agent: false }, (res) => {
+    // Without an API key a POST must say it is JSON (docs/security.md).
+    const headers = method === 'POST' ? { 'content-type': 'application/json' } : {};
+    const req = http.request({ host: '127.0.0.1', port: herald.port, path, method, agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { text += c; });

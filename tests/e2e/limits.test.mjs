@@ -121,6 +121,7 @@ test('a client that stops reading is closed with 3008, memory stays bounded, and
       const i = ++next;
       const res = await n.fetch(`/api/streams/${channel}`, {
         method: 'POST', body: JSON.stringify({ type: 'message', data: { i, text } }),
+        headers: { 'content-type': 'application/json' },
       });
       assert.equal(res.status, 200);
       acked.push(i);

@@ -25,6 +25,7 @@ after(async () => { bystander.close(); await herald.cleanup(); });
 async function bystanderStillServed() {
   const res = await herald.json('/api/streams/chat:edge', {
     method: 'POST', body: JSON.stringify({ type: 'message', data: { n: ++published } }),
+    headers: { 'content-type': 'application/json' },
   });
   assert.equal(res.status, 200);
   const pub = await bystander.until((m) => m.push && m.push.pub);

@@ -8,8 +8,10 @@ const herald = new Herald(['--http.max_body_bytes=4KiB']);
 before(async () => { await herald.start(); });
 after(() => herald.cleanup());
 
+// Without an API key a POST must say it is JSON (docs/security.md).
 const post = (path, body, headers = {}) =>
-  herald.json(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers });
+  herald.json(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body),
+                      headers: { 'content-type': 'application/json', ...headers } });
 
 test('GET /health', async () => {
   const { status, body } = await herald.json('/health');
@@ -19,57 +21,57 @@ test('GET /health', async () => {
 });
 
 test('POST /api/streams/{stream}: one event, many events, expected versions', async () => {
-  let r = await post('/api/streams/orders-1', { type: 'created', data: { total: 10 }, meta: { correlation: 'c1' } });
+  let r = await post('/api/streams/chat:orders-1', { type: 'created', data: { total: 10 }, meta: { correlation: 'c1' } });
   assert.equal(r.status, 200);
   assert.equal(r.body.version, 1);
   const p1 = r.body.position;
-  r = await post('/api/streams/orders-1', { events: [{ type: 'paid', data: {} }, { type: 'shipped', data: { by: 'post' } }], expected_version: 1 });
+  r = await post('/api/streams/chat:orders-1', { events: [{ type: 'paid', data: {} }, { type: 'shipped', data: { by: 'post' } }], expected_version: 1 });
   assert.equal(r.status, 200);
   assert.equal(r.body.version, 3);
   assert.equal(r.body.first_version, 2);
   assert.equal(r.body.position, p1 + 2);
   // The header works too; the field wins over it.
-  r = await post('/api/streams/orders-1', { type: 'noted', data: {} }, { 'Expected-Version': '3' });
+  r = await post('/api/streams/chat:orders-1', { type: 'noted', data: {} }, { 'Expected-Version': '3' });
   assert.equal(r.status, 200);
-  r = await post('/api/streams/orders-1', { type: 'noted', data: {} }, { 'Expected-Version': '1' });
+  r = await post('/api/streams/chat:orders-1', { type: 'noted', data: {} }, { 'Expected-Version': '1' });
   assert.equal(r.status, 409);
   assert.equal(r.body.error.code, 'wrong_expected_version');
   assert.equal(r.body.error.actual_version, 4);
-  r = await post('/api/streams/orders-1', { type: 'x', data: {}, expected_version: 'no_stream' });
+  r = await post('/api/streams/chat:orders-1', { type: 'x', data: {}, expected_version: 'no_stream' });
   assert.equal(r.status, 409);
-  r = await post('/api/streams/orders-2', { type: 'x', data: {}, expected_version: 'exists' });
+  r = await post('/api/streams/chat:orders-2', { type: 'x', data: {}, expected_version: 'exists' });
   assert.equal(r.status, 409);
   assert.equal(r.body.error.actual_version, 0);
-  r = await post('/api/streams/orders-2', { type: 'x', data: {}, expected_version: 'no_stream' });
+  r = await post('/api/streams/chat:orders-2', { type: 'x', data: {}, expected_version: 'no_stream' });
   assert.equal(r.status, 200);
 });
 
 test('POST with an event id is idempotent', async () => {
   const event = { type: 'created', id: 'evt-42', data: { a: 1 } };
-  const first = await post('/api/streams/idem', event);
-  const again = await post('/api/streams/idem', event);
+  const first = await post('/api/streams/chat:idem', event);
+  const again = await post('/api/streams/chat:idem', event);
   assert.equal(first.status, 200);
   assert.equal(again.status, 200);
   assert.equal(again.body.position, first.body.position);
   assert.equal(again.body.idempotent, true);
-  const elsewhere = await post('/api/streams/idem-other', event);
+  const elsewhere = await post('/api/streams/chat:idem-other', event);
   assert.equal(elsewhere.status, 409);
   assert.equal(elsewhere.body.error.code, 'duplicate_id');
 });
 
 test('POST rejects bad bodies with 400 and big ones with 413', async () => {
-  for (const bad of ['not json', '[]', '{"data":{}}', '{"type":""}', '{"type":5}', '{"events":[]}',
+  for (const bad of ['not json', '[]', '{"type":""}', '{"type":5}', '{"events":[]}',
                      '{"type":"t","meta":[1]}', '{"type":"t","id":7}', '{"type":"t","expected_version":"maybe"}',
                      '{"type":"t","data":' + '['.repeat(100) + ']'.repeat(100) + '}']) {
-    const r = await post('/api/streams/bad', bad);
+    const r = await post('/api/streams/chat:bad', bad);
     assert.equal(r.status, 400, bad);
     assert.equal(r.body.error.code, 'bad_request');
     assert.ok(r.body.error.message.length > 0);
   }
-  const big = await post('/api/streams/bad', { type: 't', data: 'x'.repeat(10000) });
+  const big = await post('/api/streams/chat:bad', { type: 't', data: 'x'.repeat(10000) });
   assert.equal(big.status, 413);
   assert.equal(big.body.error.code, 'too_large');
-  const reads = await herald.json('/api/streams/bad');
+  const reads = await herald.json('/api/streams/chat:bad');
   assert.equal(reads.body.version, 0); // nothing was written
 });
 
@@ -86,7 +88,7 @@ test('GET /api/streams/{stream}: forward, backward, limits, percent-decoded name
   assert.deepEqual(e.data, { i: 2 });
   r = await herald.json('/api/streams/chat:read?reverse=1&limit=2');
   assert.deepEqual(r.body.events.map((e) => e.version), [5, 4]);
-  r = await herald.json('/api/streams/no-such-stream');
+  r = await herald.json('/api/streams/chat:no-such-stream');
   assert.equal(r.status, 200);
   assert.equal(r.body.version, 0);
   assert.deepEqual(r.body.events, []);
@@ -103,6 +105,43 @@ test('GET /api/events: the global log in pages', async () => {
   assert.equal(r.body.next, 4);
   const rest = await herald.json('/api/events?from=' + r.body.next + '&limit=1000');
   assert.equal(rest.body.events[0].position, 4);
+});
+
+test('GET /api/events: an empty page says where to poll from', async () => {
+  const all = await herald.json('/api/events?from=1&limit=1000');
+  const next = all.body.next;
+  assert.equal(next, all.body.events.at(-1).position + 1);
+  let r = await herald.json(`/api/events?from=${next}`);
+  assert.deepEqual(r.body, { events: [], next });
+  r = await herald.json(`/api/events?from=${next + 1000}`);
+  assert.deepEqual(r.body, { events: [], next: next + 1000 });
+  const appended = await post('/api/streams/chat:poll', { type: 'message', data: {} });
+  r = await herald.json(`/api/events?from=${next}`);
+  assert.deepEqual(r.body.events.map((e) => e.position), [appended.body.position]);
+  for (const from of ['9223372036854775808', '18446744073709551616', '-1'])
+    assert.equal((await herald.json(`/api/events?from=${from}`)).status, 400, from);
+});
+
+test('POST without a type: data.type, else the namespace default_type, as for WebSocket publish', async () => {
+  let r = await post('/api/streams/chat:typed', { data: { text: 'hi' } });
+  assert.equal(r.status, 200);
+  r = await post('/api/streams/chat:typed', { data: { type: 'joined' } });
+  assert.equal(r.status, 200);
+  r = await post('/api/streams/chat:typed', { events: [{}, { type: 'left', data: { type: 'ignored' } }] });
+  assert.equal(r.status, 200);
+  const events = (await herald.json('/api/streams/chat:typed')).body.events;
+  assert.deepEqual(events.map((e) => e.type), ['message', 'joined', 'message', 'left']);
+});
+
+test('numbers come back as they were sent, compactly', async () => {
+  const sent = '[1e20,1.5e-7,0.1,-0,123456789012345678,9223372036854775808,1E+300,2.0]';
+  assert.equal((await post('/api/streams/chat:numbers', `{"type":"message","data":${sent}}`)).status, 200);
+  const text = await (await herald.fetch('/api/streams/chat:numbers')).text();
+  assert.ok(text.includes('"data":[1e20,1.5e-7,0.1,-0.0,123456789012345678,9223372036854775808,1e300,2.0]'), text);
+  const data = JSON.parse(text).events[0].data;
+  const expected = JSON.parse(sent);
+  assert.equal(data.length, expected.length);
+  data.forEach((v, i) => assert.ok(Object.is(v, expected[i]), `${v} vs ${expected[i]}`));
 });
 
 test('GET /api/queries/{name}: the chat demo read model', async () => {

@@ -170,6 +170,7 @@ test('recovery after kill -9 of the server: same epoch, nothing acknowledged los
   for (let i = 1; i <= 3; i++) {
     const res = await herald.json('/api/streams/chat:crash', {
       method: 'POST', body: JSON.stringify({ type: 'message', data: { text: 'later ' + i } }),
+      headers: { 'content-type': 'application/json' },
     });
     assert.equal(res.status, 200);
   }
