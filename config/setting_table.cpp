@@ -241,8 +241,9 @@ std::vector<setting<settings>> make_node_settings() {
                "Most WebSocket connections this node holds (more: close 3504)", 1, 10000000,
                at(&S::websocket, &websocket_settings::max_connections)),
     size<S>("websocket.max_data_bytes",
-            "Largest data of one publish or append, as JSON text (bigger: error 106)", 16, 64 * mib,
-            at(&S::websocket, &websocket_settings::max_data_bytes)),
+            "Largest data of one publish or append (WebSocket or REST), as subscribers receive it "
+            "(bigger: error 106, REST 413)",
+            16, 64 * mib, at(&S::websocket, &websocket_settings::max_data_bytes)),
     integer<S>("websocket.publish_rate",
                "Publishes and appends per second one connection may make (more: error 111, "
                "then close 3013; 0 = no limit)",
