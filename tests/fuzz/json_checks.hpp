@@ -26,6 +26,14 @@ inline bool parse_json(std::string_view text, rapidjson::Document& doc) {
 /// parsing does not always read the shortest text it wrote back to the same
 /// bits, which the server accepts.
 inline bool same_number(const rapidjson::Value& a, const rapidjson::Value& b) {
+  // herald reads `-0` as negative zero, as JavaScript does, where RapidJSON
+  // reads the integer 0 (storage/json_exact.hpp).
+  auto negative_zero = [](const rapidjson::Value& v) {
+    return v.IsDouble() && v.GetDouble() == 0 && std::signbit(v.GetDouble());
+  };
+  if ((negative_zero(a) && b.IsInt64() && b.GetInt64() == 0)
+      || (negative_zero(b) && a.IsInt64() && a.GetInt64() == 0))
+    return true;
   if (a.IsDouble() || b.IsDouble()) {
     if (!a.IsDouble() || !b.IsDouble())
       return false;
