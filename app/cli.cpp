@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <sstream>
 
@@ -84,9 +86,13 @@ void describe(std::ostringstream& out, const config::setting<Root>& s, const std
 std::string toml_string(const std::string& v) {
   bool multi_line = v.find('\n') != std::string::npos;
   std::string out = multi_line ? "\"\"\"\n" : "\"";
-  for (char c : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
     auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+    // In a multi-line string a quote needs an escape only where it could
+    // end the string: before another quote, or last.
+    bool quote_ends = !multi_line || i + 1 == v.size() || v[i + 1] == '"';
+    if (c == '\\' || (c == '"' && quote_ends)) {
       out += '\\';
       out += c;
     } else if (c == '\n' && multi_line) {
@@ -101,6 +107,23 @@ std::string toml_string(const std::string& v) {
     }
   }
   return out + (multi_line ? "\"\"\"" : "\"");
+}
+
+/// A key as written in a file: bare when it may be, else quoted.
+std::string toml_key(const std::string& k) {
+  bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  return bare ? k : toml_string(k);
+}
+
+/// Whether `v` reads back from TOML as the same integer, unquoted:
+/// what std::to_string prints (no leading zero, no "-0").
+bool is_integer(const std::string& v) {
+  auto digits = v.substr(!v.empty() && v[0] == '-' ? 1 : 0);
+  return !digits.empty() && digits.size() < 19
+         && digits.find_first_not_of("0123456789") == std::string::npos
+         && (digits[0] != '0' || v == "0");
 }
 
 std::string toml_string_list(const std::vector<std::string>& items) {
@@ -129,11 +152,14 @@ void print_query(std::ostringstream& out, const config::query_def& q) {
       << "\npublic = " << (q.public_read ? "true" : "false") << "\nsql = " << toml_string(q.sql)
       << "\n";
   for (const auto& p : q.params) {
-    out << "[query.params." << toml_string(p.name) << "]\ntype = \""
-        << (p.type == config::query_param::kind::integer ? "integer" : "text")
-        << "\"\nrequired = " << (p.required ? "true" : "false") << "\n";
+    bool integer = p.type == config::query_param::kind::integer;
+    out << "params." << toml_key(p.name) << " = { type = \"" << (integer ? "integer" : "text")
+        << "\", required = " << (p.required ? "true" : "false");
     if (p.default_value)
-      out << "default = " << toml_string(*p.default_value) << "\n";
+      out << ", default = "
+          << (integer && is_integer(*p.default_value) ? *p.default_value
+                                                      : toml_string(*p.default_value));
+    out << " }\n";
   }
 }
 
@@ -229,8 +255,7 @@ std::string settings_as_toml(const config::settings& s) {
   }
   for (const auto& [name, ns] : s.namespaces) {
     // A name with a dot must be quoted, or it would name a nested table.
-    out << "\n[namespaces." << (name.find('.') == std::string::npos ? name : toml_string(name))
-        << "]\n";
+    out << "\n[namespaces." << toml_key(name) << "]\n";
     for (const auto& def : config::namespace_options()) {
       auto value = def.format(ns);
       bool quote = def.accepts != config::toml_kind::boolean;

@@ -117,6 +117,32 @@ TEST(cli, config_prints_a_file_that_loads_back_the_same) {
   EXPECT_EQ(again.namespace_of("a.b:x")->publish, config::permission::any);
 }
 
+// Text that is hard to print: quotes up to """ and at the end, backslashes,
+// tabs, a carriage return, defaults of either kind, keys that need quotes.
+TEST(cli, config_prints_awkward_definitions_that_load_back_the_same) {
+  temp_dir dir;
+  auto file = dir.file("awkward.toml");
+  std::ofstream(file)
+    << "[namespaces.\"a.b\"]\npublish = \"any\"\n"
+       "[[projection]]\nname = \"p\"\n"
+       "schema = \"CREATE TABLE t (a TEXT, \\\"b\\\"\\\"\\\" TEXT);\"\n"
+       "[[projection.handler]]\nnamespace = \"a.b\"\ntypes = [\"x\\\"y\", \"z\"]\n"
+       "sql = \"\"\"\nINSERT INTO t (a) VALUES ('\\\\ \\t \\r \\\"\"\"\\\"');\n\"\"\"\n"
+       "[[query]]\nname = \"q.1\"\nprojection = \"p\"\npublic = false\n"
+       "sql = 'SELECT a AS \"x\" FROM t WHERE a = :s AND length(a) > :n AND :m = :m'\n"
+       "params.s = { type = \"text\", default = \"he said \\\"hi\\\"\" }\n"
+       "params.n = { type = \"integer\", default = \"007\" }\n"
+       "params.m = { type = \"integer\", required = true, default = -3 }\n";
+  auto printed = herald({"config", "--config", file});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  auto original = config::parse_toml(
+    std::string(std::istreambuf_iterator<char>(std::ifstream(file).rdbuf()), {}), file);
+  auto again = config::parse_toml(printed.out, "printed");
+  expect_same_definitions(original, again);
+  ASSERT_TRUE(again.namespace_of("a.b:x"));
+  EXPECT_EQ(again.namespace_of("a.b:x")->publish, config::permission::any);
+}
+
 // A secret is not printed, and not replaced by a placeholder that would
 // become the secret of whoever runs the printed file.
 TEST(cli, config_does_not_print_secrets) {
