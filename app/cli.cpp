@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <sstream>
 
@@ -43,13 +45,24 @@ void parse_options(command_line& cl, int argc, const char* const* argv, int firs
     if (arg.size() < 3 || arg.compare(0, 2, "--") != 0)
       usage_error("unexpected argument \"" + arg + "\"");
     std::string key = arg.substr(2), value;
-    if (auto eq = key.find('='); eq != std::string::npos) {
+    auto eq = key.find('=');
+    bool has_value = eq != std::string::npos;
+    if (has_value) {
       value = key.substr(eq + 1);
       key.resize(eq);
-    } else if (i + 1 < argc) {
+    }
+    std::string flag = "--" + key;
+    if (auto a = aliases.find(key); a != aliases.end())
+      key = a->second;
+    // Known before its value is looked for: "--bogus" alone is a typo, not
+    // a setting missing its value.
+    if (key != "config" && !config::is_setting_key(normalize_key(key)))
+      throw config::config_error("command line: " + flag
+                                 + ": unknown setting (herald --help lists them)");
+    if (!has_value) {
+      if (i + 1 >= argc)
+        usage_error(flag + " needs a value");
       value = argv[++i];
-    } else {
-      usage_error("--" + key + " needs a value");
     }
     if (key == "config") {
       if (value.empty())
@@ -57,8 +70,6 @@ void parse_options(command_line& cl, int argc, const char* const* argv, int firs
       cl.load.file = value;
       continue;
     }
-    if (auto a = aliases.find(key); a != aliases.end())
-      key = a->second;
     cl.load.overrides.push_back({normalize_key(key), value});
   }
 }
@@ -70,14 +81,86 @@ void describe(std::ostringstream& out, const config::setting<Root>& s, const std
       << "      " << s.description << " (default: " << default_value << ")\n";
 }
 
+/// `v` as a TOML basic string. Text with newlines (SQL) becomes a
+/// multi-line string that keeps them as they are, for a readable file.
 std::string toml_string(const std::string& v) {
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\')
+  bool multi_line = v.find('\n') != std::string::npos;
+  std::string out = multi_line ? "\"\"\"\n" : "\"";
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    auto u = static_cast<unsigned char>(c);
+    // In a multi-line string a quote needs an escape only where it could
+    // end the string: before another quote, or last.
+    bool quote_ends = !multi_line || i + 1 == v.size() || v[i + 1] == '"';
+    if (c == '\\' || (c == '"' && quote_ends)) {
       out += '\\';
-    out += c;
+      out += c;
+    } else if (c == '\n' && multi_line) {
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char hex[] = "0123456789ABCDEF";
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
   }
-  return out + "\"";
+  return out + (multi_line ? "\"\"\"" : "\"");
+}
+
+/// A key as written in a file: bare when it may be, else quoted.
+std::string toml_key(const std::string& k) {
+  bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  return bare ? k : toml_string(k);
+}
+
+/// Whether `v` reads back from TOML as the same integer, unquoted:
+/// what std::to_string prints (no leading zero, no "-0").
+bool is_integer(const std::string& v) {
+  auto digits = v.substr(!v.empty() && v[0] == '-' ? 1 : 0);
+  return !digits.empty() && digits.size() < 19
+         && digits.find_first_not_of("0123456789") == std::string::npos
+         && (digits[0] != '0' || v == "0");
+}
+
+std::string toml_string_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items)
+    out += (out.size() > 1 ? ", " : "") + toml_string(item);
+  return out + "]";
+}
+
+void print_projection(std::ostringstream& out, const config::projection_def& p) {
+  out << "\n[[projection]]\nname = " << toml_string(p.name)
+      << "\nschema = " << toml_string(p.schema) << "\n";
+  for (const auto& h : p.handlers) {
+    out << "\n[[projection.handler]]\n";
+    if (!h.namespace_name.empty())
+      out << "namespace = " << toml_string(h.namespace_name) << "\n";
+    if (!h.types.empty())
+      out << "types = " << toml_string_list(h.types) << "\n";
+    out << "sql = " << toml_string(h.sql) << "\n";
+  }
+}
+
+void print_query(std::ostringstream& out, const config::query_def& q) {
+  out << "\n[[query]]\nname = " << toml_string(q.name)
+      << "\nprojection = " << toml_string(q.projection)
+      << "\npublic = " << (q.public_read ? "true" : "false") << "\nsql = " << toml_string(q.sql)
+      << "\n";
+  for (const auto& p : q.params) {
+    bool integer = p.type == config::query_param::kind::integer;
+    out << "params." << toml_key(p.name) << " = { type = \"" << (integer ? "integer" : "text")
+        << "\", required = " << (p.required ? "true" : "false");
+    if (p.default_value)
+      out << ", default = "
+          << (integer && is_integer(*p.default_value) ? *p.default_value
+                                                      : toml_string(*p.default_value));
+    out << " }\n";
+  }
 }
 
 } // namespace
@@ -99,6 +182,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
     cl.cmd = command::serve;
   else if (first == "config")
     cl.cmd = command::print_config;
+  else if (first == "check")
+    cl.cmd = command::check;
   else
     usage_error("unknown command \"" + first + "\"");
   parse_options(cl, argc, argv, 2);
@@ -121,7 +206,10 @@ std::string help_text() {
          "Usage:\n"
          "  herald serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
          "               [--log-level LEVEL] [--SETTING=VALUE ...]\n"
-         "  herald config [same options]   print the effective settings as TOML\n"
+         "  herald config [same options]   print the effective settings as a TOML\n"
+         "                                 file that herald serve --config accepts\n"
+         "  herald check [same options]    check the settings, schemas, handlers and\n"
+         "                                 queries as serve would; print ok or the error\n"
          "  herald --version | --help\n\n"
          "Without --config, herald serves the embedded chat demo.\n"
          "--listen, --data-dir and --log-level set server.listen, server.data_dir\n"
@@ -152,6 +240,12 @@ std::string settings_as_toml(const config::settings& s) {
       section = sec;
     }
     auto value = def.format(s);
+    if (value == config::hidden_secret) {
+      // Printing "(set)" would make it the secret of whoever runs the file.
+      out << "# " << def.key.substr(dot + 1) << " is set but not printed: put it here or pass --"
+          << def.key << "\n";
+      continue;
+    }
     bool quote =
       def.accepts != config::toml_kind::integer && def.accepts != config::toml_kind::boolean;
     if (def.accepts == config::toml_kind::integer_or_string
@@ -160,7 +254,8 @@ std::string settings_as_toml(const config::settings& s) {
     out << def.key.substr(dot + 1) << " = " << (quote ? toml_string(value) : value) << "\n";
   }
   for (const auto& [name, ns] : s.namespaces) {
-    out << "\n[namespaces." << name << "]\n";
+    // A name with a dot must be quoted, or it would name a nested table.
+    out << "\n[namespaces." << toml_key(name) << "]\n";
     for (const auto& def : config::namespace_options()) {
       auto value = def.format(ns);
       bool quote = def.accepts != config::toml_kind::boolean;
@@ -168,9 +263,9 @@ std::string settings_as_toml(const config::settings& s) {
     }
   }
   for (const auto& p : s.projection_defs)
-    out << "\n# projection \"" << p.name << "\": " << p.handlers.size() << " handler(s)\n";
+    print_projection(out, p);
   for (const auto& q : s.query_defs)
-    out << "# query \"" << q.name << "\" over projection \"" << q.projection << "\"\n";
+    print_query(out, q);
   return out.str();
 }
 

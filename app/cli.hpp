@@ -7,7 +7,7 @@
 
 namespace herald::app {
 
-enum class command : uint8_t { serve, print_config, help, version };
+enum class command : uint8_t { serve, print_config, check, help, version };
 
 struct command_line {
   command cmd = command::help;

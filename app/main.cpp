@@ -1,5 +1,6 @@
 // herald's entry point: parse the command line, load the settings, run the
 // command. Configuration problems print one line and exit with status 2.
+#include "app/check.hpp"
 #include "app/cli.hpp"
 #include "app/serve.hpp"
 #include "config/loader.hpp"
@@ -51,6 +52,16 @@ int main(int argc, char** argv) {
     std::cerr << "herald: " << e.what() << "\n";
     return 2;
   }
+  // serve, check and config accept the same files: SQL that does not compile
+  // is a configuration error, found before anything is opened or bound.
+  if (auto problem = app::check_settings(settings); !problem.empty()) {
+    std::cerr << "herald: " << problem << "\n";
+    return 2;
+  }
+  if (cl.cmd == app::command::check) {
+    std::cout << "ok\n";
+    return 0;
+  }
   if (cl.cmd == app::command::print_config) {
     std::cout << app::settings_as_toml(settings);
     return 0;
@@ -58,6 +69,9 @@ int main(int argc, char** argv) {
   spdlog::set_level(to_spdlog(settings.server.level));
   try {
     return app::serve(settings);
+  } catch (const config::config_error& e) {
+    std::cerr << "herald: " << e.what() << "\n";
+    return 2;
   } catch (const storage::failure& e) {
     spdlog::critical("{}", e.what());
     return 1;

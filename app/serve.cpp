@@ -44,21 +44,23 @@ int serve(const config::settings& s) {
   auto settings = std::make_shared<const config::settings>(s);
   actors::system_config cfg(*settings);
   caf::actor_system sys(cfg);
-  auto node = actors::start_node(sys, *settings);
   auto ctx = std::make_shared<actors::session_context>();
   ctx->settings = settings;
-  ctx->handles = node;
   ctx->metrics = std::make_shared<actors::session_metrics>();
   ctx->tokens = tokens;
   ctx->version = std::string("herald ") + HERALD_VERSION;
+  // Bind before the node creates the data directory and the journal: a
+  // port in use then leaves nothing behind. Sessions read ctx->handles only
+  // once start() runs the I/O threads.
   std::unique_ptr<net::server> server;
   try {
     server = std::make_unique<net::server>(sys, ctx);
   } catch (const std::system_error& e) {
-    spdlog::critical("{}: {}", e.what(), e.code().message());
-    actors::stop_node(node);
+    spdlog::critical("{}", e.what()); // what() already ends with the reason
     return 1;
   }
+  auto node = actors::start_node(sys, *settings);
+  ctx->handles = node;
   server->start();
   auto ep = server->local_endpoint();
   if (s.http.api_key.empty() && !ep.address().is_loopback())

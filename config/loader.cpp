@@ -6,17 +6,18 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <set>
-#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace herald::config {
 
-namespace {
-
-/// `text` with control characters written as \n, \t or \xNN: an error
-/// message is one line, and toml++'s descriptions and quoted keys can hold a
-/// raw newline (found by tests/fuzz, regressions/config/).
+// Control characters as \n, \t or \xNN: an error message is one line, and
+// toml++'s descriptions and quoted keys can hold a raw newline (found by
+// tests/fuzz, regressions/config/).
 std::string one_line(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -37,6 +38,8 @@ std::string one_line(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 /// Where an error was found: the file name and a line, or the command line.
 struct location {
@@ -204,7 +207,35 @@ std::vector<std::string> string_list(const toml::node& n, std::string_view sourc
   return out;
 }
 
-void load_projections(settings& s, const toml::node& n, std::string_view source) {
+/// Where the text of string value `n` starts in `text` (the parsed TOML),
+/// and whether its newlines are the file's: a multi-line string drops a
+/// newline right after its opening quotes, and escapes (\n, a line-ending
+/// backslash) add or remove newlines, which the newline count reveals.
+text_origin origin_of(const toml::node& n, std::string_view text) {
+  const auto& where = n.source();
+  text_origin o{static_cast<int>(where.begin.line), false};
+  size_t pos = 0;
+  for (size_t l = 1; l < where.begin.line && pos != std::string_view::npos; ++l)
+    if ((pos = text.find('\n', pos)) != std::string_view::npos)
+      ++pos;
+  if (pos == std::string_view::npos)
+    return o;
+  auto line = text.substr(pos, text.find('\n', pos) - pos);
+  auto opener = std::min(line.find("\"\"\""), line.find("'''"));
+  if (opener != std::string_view::npos) {
+    auto rest = line.substr(opener + 3);
+    if (rest.empty() || rest == "\r")
+      ++o.line;
+  }
+  auto value = n.value<std::string_view>().value_or("");
+  auto newlines = std::count(value.begin(), value.end(), '\n');
+  o.exact_lines = where.end.line >= static_cast<size_t>(o.line)
+                  && static_cast<size_t>(newlines) == where.end.line - static_cast<size_t>(o.line);
+  return o;
+}
+
+void load_projections(settings& s, const toml::node& n, std::string_view source,
+                      std::string_view text) {
   auto* arr = n.as_array();
   if (!arr)
     at_node(source, n).fail("projection", "expected [[projection]] tables");
@@ -223,6 +254,7 @@ void load_projections(settings& s, const toml::node& n, std::string_view source)
       if (other.name == def.name)
         at_node(source, *t.get("name")).fail(key, "defined twice");
     def.schema = expect_string(t, "schema", source, key, line, true);
+    def.schema_at = origin_of(*t.get("schema"), text);
     const toml::node* handlers = t.get("handler");
     if (!handlers || !handlers->as_array() || handlers->as_array()->empty())
       location{std::string(source), line}.fail(key, "needs at least one [[projection.handler]]");
@@ -236,6 +268,7 @@ void load_projections(settings& s, const toml::node& n, std::string_view source)
       if (const auto* types = ht.get("types"))
         hd.types = string_list(*types, source, key + ".handler.types");
       hd.sql = expect_string(ht, "sql", source, key + ".handler", hline, true);
+      hd.sql_at = origin_of(*ht.get("sql"), text);
       def.handlers.push_back(std::move(hd));
     }
     s.projection_defs.push_back(std::move(def));
@@ -274,7 +307,8 @@ query_param load_param(std::string name, const toml::node& n, std::string_view s
   return p;
 }
 
-void load_queries(settings& s, const toml::node& n, std::string_view source) {
+void load_queries(settings& s, const toml::node& n, std::string_view source,
+                  std::string_view text) {
   auto* arr = n.as_array();
   if (!arr)
     at_node(source, n).fail("query", "expected [[query]] tables");
@@ -298,6 +332,7 @@ void load_queries(settings& s, const toml::node& n, std::string_view source) {
       at_node(source, *t.get("projection"))
         .fail(key + ".projection", "no projection named \"" + def.projection + "\"");
     def.sql = expect_string(t, "sql", source, key, line, true);
+    def.sql_at = origin_of(*t.get("sql"), text);
     if (const auto* pub = t.get("public")) {
       auto v = pub->value<bool>();
       if (!v || pub->type() != toml::node_type::boolean)
@@ -316,13 +351,33 @@ void load_queries(settings& s, const toml::node& n, std::string_view source) {
   }
 }
 
+/// The whole file; a failure names the file and the system's reason
+/// (strerror), e.g. "No such file or directory" or "Is a directory".
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw config_error(path + ": cannot read the configuration file");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  auto fail = [&](int err) {
+    throw config_error(
+      one_line(path + ": cannot read the configuration file: " + std::strerror(err)));
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail(errno);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      fail(err);
+    }
+    if (n == 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 } // namespace
@@ -342,7 +397,7 @@ settings parse_toml(std::string_view text, std::string_view source) {
   s.source = std::string(source);
   // Projections first: queries refer to them, wherever they sit in the file.
   if (const auto* p = root.get("projection"))
-    load_projections(s, *p, source);
+    load_projections(s, *p, source, guarded.text);
   for (auto&& [k, v] : root) {
     auto name = k.str();
     if (name == "server" || name == "journal" || name == "channels" || name == "projections"
@@ -353,7 +408,7 @@ settings parse_toml(std::string_view text, std::string_view source) {
     else if (name == "projection")
       continue;
     else if (name == "query")
-      load_queries(s, v, source);
+      load_queries(s, v, source, guarded.text);
     else
       at_key(source, k).fail(name, "unknown section (expected server, journal, "
                                    "channels, projections, queries, websocket, http, tokens, "

@@ -38,6 +38,10 @@ settings parse_toml(std::string_view text, std::string_view source);
 /// Applies one override to `s`; throws config_error on a bad key or value.
 void apply_override(settings& s, const override_value& o);
 
+/// `text` with control characters written as \n, \t or \xNN, so that an
+/// error message stays on one line.
+std::string one_line(std::string_view text);
+
 /// The configuration used when no file is given: the chat demo.
 std::string_view embedded_default();
 

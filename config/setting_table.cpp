@@ -153,7 +153,7 @@ setting<Root> secret(std::string key, std::string description, field_ref<Root, s
           toml_kind::string,
           storer(ref, any_text),
           printer<Root, std::string>(
-            ref, [](const std::string& v) { return std::string(v.empty() ? "" : "(set)"); })};
+            ref, [](const std::string& v) { return std::string(v.empty() ? "" : hidden_secret); })};
 }
 
 parsed<std::string> event_type_name(std::string_view t) {
@@ -392,6 +392,18 @@ std::string_view to_string(permission p) {
       return "server";
   }
   return "off";
+}
+
+bool is_setting_key(std::string_view key) {
+  if (find_setting(node_settings(), key))
+    return true;
+  constexpr std::string_view prefix = "namespaces.";
+  if (key.substr(0, prefix.size()) != prefix)
+    return false;
+  auto rest = key.substr(prefix.size());
+  auto dot = rest.rfind('.');
+  return dot != std::string_view::npos && dot > 0
+         && find_setting(namespace_options(), rest.substr(dot + 1)) != nullptr;
 }
 
 } // namespace herald::config

@@ -28,6 +28,10 @@ struct setting {
   std::function<std::string(const Root&)> format;
 };
 
+/// How a secret setting (tokens.hmac_secret, http.api_key) prints when it
+/// is set: its value is never printed.
+inline constexpr std::string_view hidden_secret = "(set)";
+
 /// Node-wide settings, keys like "journal.durability".
 const std::vector<setting<settings>>& node_settings();
 
@@ -42,6 +46,10 @@ const setting<Root>* find_setting(const std::vector<setting<Root>>& table, std::
       return &s;
   return nullptr;
 }
+
+/// Whether `key` names a node setting ("journal.durability") or a namespace
+/// option ("namespaces.NAME.publish"): what --KEY may set.
+bool is_setting_key(std::string_view key);
 
 std::string_view to_string(durability d);
 std::string_view to_string(log_level l);

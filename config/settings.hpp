@@ -130,12 +130,22 @@ struct namespace_settings {
   std::string default_type = "message";
 };
 
+/// Where a piece of SQL sits in the config file, so that an SQL error can
+/// name its line: `line` holds the SQL's first character; when
+/// `exact_lines`, its Nth newline is the file's next line (false when escapes
+/// such as \n or a line-ending backslash make the two differ).
+struct text_origin {
+  int line = 0;
+  bool exact_lines = false;
+};
+
 /// One projection handler: which events it applies to and the SQL it runs.
 struct handler_def {
   std::string namespace_name;     ///< empty = events of every namespace
   std::vector<std::string> types; ///< empty = every type
   std::string sql;
   int line = 0;
+  text_origin sql_at;
 };
 
 struct projection_def {
@@ -143,6 +153,7 @@ struct projection_def {
   std::string schema;
   std::vector<handler_def> handlers;
   int line = 0;
+  text_origin schema_at;
 };
 
 struct query_param {
@@ -160,6 +171,7 @@ struct query_def {
   std::vector<query_param> params;
   bool public_read = true;
   int line = 0;
+  text_origin sql_at;
 };
 
 struct settings {

@@ -147,6 +147,46 @@ struct bad_file {
 
 class bad_files : public ::testing::TestWithParam<bad_file> {};
 
+// An SQL error names the line of the SQL itself: where its text starts, and
+// whether its newlines are the file's (so an offset maps to a line).
+TEST(loader, sql_text_knows_its_lines) {
+  auto s = parse_toml("[[projection]]\n"                 // 1
+                      "name = \"p\"\n"                   // 2
+                      "schema = \"\"\"\n"                // 3
+                      "CREATE TABLE t (a);\n"            // 4
+                      "CREATE TABLE u (b);\n"            // 5
+                      "\"\"\"\n"                         // 6
+                      "[[projection.handler]]\n"         // 7
+                      "sql = \"\"\"INSERT INTO t\n"      // 8
+                      "VALUES (1)\"\"\"\n"               // 9
+                      "[[projection.handler]]\n"         // 10
+                      "sql = \"SELECT 1;\\nSELECT 2\"\n" // 11
+                      "[[projection.handler]]\n"         // 12
+                      "sql = \"\"\"SELECT \\\n"          // 13
+                      "  1\n"                            // 14
+                      "\"\"\"\n"                         // 15
+                      "[[query]]\n"                      // 16
+                      "name = \"q\"\n"                   // 17
+                      "projection = \"p\"\n"             // 18
+                      "sql = '''\n"                      // 19
+                      "SELECT a\n"                       // 20
+                      "FROM t'''\n",                     // 21
+                      "h.toml");
+  const auto& p = s.projection_defs.at(0);
+  EXPECT_EQ(p.schema_at.line, 4);
+  EXPECT_TRUE(p.schema_at.exact_lines);
+  EXPECT_EQ(p.handlers.at(0).sql_at.line, 8);
+  EXPECT_TRUE(p.handlers.at(0).sql_at.exact_lines);
+  // An escaped \n is no line of the file; nor is a line-ending backslash
+  // one newline fewer.
+  EXPECT_EQ(p.handlers.at(1).sql_at.line, 11);
+  EXPECT_FALSE(p.handlers.at(1).sql_at.exact_lines);
+  EXPECT_EQ(p.handlers.at(2).sql_at.line, 13);
+  EXPECT_FALSE(p.handlers.at(2).sql_at.exact_lines);
+  EXPECT_EQ(s.query_defs.at(0).sql_at.line, 20);
+  EXPECT_TRUE(s.query_defs.at(0).sql_at.exact_lines);
+}
+
 TEST(loader, non_ascii_text_in_strings_and_comments_loads) {
   // A byte order mark, comments and every kind of string.
   auto s = parse_toml("\xef\xbb\xbf# caf\xc3\xa9 \"\n[server] # \xe3\x81\x82 '\n"
