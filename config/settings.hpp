@@ -136,6 +136,9 @@ struct handler_def {
   std::vector<std::string> types; ///< empty = every type
   std::string sql;
   int line = 0;
+  /// Whether events of private ('$') channels reach it: off unless the
+  /// handler asks, so that a public read model cannot show private text.
+  bool include_private = false;
 };
 
 struct projection_def {
