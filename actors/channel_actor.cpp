@@ -63,9 +63,16 @@ struct channel_state {
 
 using self_ptr = channel_actor::stateful_pointer<channel_state>;
 
+/// Counts `n` publications handed to subscribers, here and node-wide.
+void count_deliveries(channel_state& st, uint64_t n) {
+  st.deliveries += n;
+  if (st.options.deliveries_total)
+    *st.options.deliveries_total += n;
+}
+
 void send_delivery(self_ptr self, const caf::actor& to, uint64_t first_offset,
                    std::vector<frame_ptr> frames) {
-  self->state.deliveries += frames.size();
+  count_deliveries(self->state, frames.size());
   send_shared(
     self, to,
     caf::make_message(deliver_atom_v, delivery{self->state.name, first_offset, std::move(frames)}));
@@ -170,7 +177,7 @@ void send_paced(self_ptr self, const caf::actor_addr& addr, uint64_t first,
   while (to < frames->size() && bytes + (*frames)[to]->size() <= st.options.catch_up_bytes);
   std::vector<frame_ptr> piece(frames->begin() + static_cast<ptrdiff_t>(from),
                                frames->begin() + static_cast<ptrdiff_t>(to));
-  st.deliveries += piece.size();
+  count_deliveries(st, piece.size());
   self
     ->request(it->second.handle, caf::infinite, catch_up_atom_v,
               delivery{st.name, first + from, std::move(piece)})
@@ -271,7 +278,7 @@ void on_committed(self_ptr self, const event_batch& events) {
   if (frames.empty())
     return;
   if (st.live > 0) {
-    st.deliveries += frames.size() * st.live;
+    count_deliveries(st, frames.size() * st.live);
     auto msg = caf::make_message(deliver_atom_v, delivery{st.name, first, std::move(frames)});
     for (auto& [addr, sub] : st.subscribers)
       if (sub.at == phase::live)
@@ -309,6 +316,7 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
     // What the ring holds goes in the reply itself, as Centrifugo does.
     for (const auto& frame : ring_from(st, req.offset + 1))
       reply.publications.push_back(publication_of(st, *frame));
+    count_deliveries(st, reply.publications.size());
     promise.deliver(reply);
   } else if (recover && req.offset != st.top) {
     promise.deliver(reply);

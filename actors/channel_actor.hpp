@@ -28,6 +28,10 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
 namespace herald::actors {
 
 using channel_actor =
@@ -52,6 +56,9 @@ struct channel_options {
   size_t catch_up_chunk = 1000;
   /// Most bytes of one paced catch-up delivery (see subscribe_request).
   size_t catch_up_bytes = 64 * 1024;
+  /// Node-wide count of publications delivered (one per subscriber), shared
+  /// by every channel so that it outlives them (herald_deliveries_total).
+  std::shared_ptr<std::atomic<uint64_t>> deliveries_total;
 };
 
 /// Spawned by the registry, which hears when the channel has been idle for

@@ -146,7 +146,8 @@ typename Inspector::result_type inspect(Inspector& f, presence_reply& x) {
 /// A projection as operators see it.
 struct projection_status {
   std::string name;
-  std::string status; ///< running, catching_up, faulted, rebuilding
+  /// running, catching_up, faulted, rebuilding, rebuild_faulted, rebuild_failed
+  std::string status;
   uint64_t position = 0;
   uint64_t head = 0;
   uint64_t lag = 0;
@@ -179,11 +180,14 @@ struct query_result {
   uint64_t rows = 0;
   uint64_t position = 0;
   bool truncated = false; ///< the row limit cut the result
+  /// "faulted" when the projection stopped at a failing event (the rows are
+  /// stale: later events are not in them), else "running".
+  std::string status = "running";
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, query_result& x) {
-  return f(x.rows_json, x.rows, x.position, x.truncated);
+  return f(x.rows_json, x.rows, x.position, x.truncated, x.status);
 }
 
 /// A ready-to-send WebSocket text frame (one or more protocol messages),

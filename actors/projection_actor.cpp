@@ -44,7 +44,16 @@ struct projection_state {
   uint64_t rebuild_generation = 0;
   uint64_t rebuilt_from = 0;
   uint64_t rebuilds = 0;
+  /// The last rebuild was abandoned (failed or interrupted): status
+  /// rebuild_failed until the next one starts.
   std::string rebuild_error;
+  /// A handler failed during the rebuild: it stops at that event (status
+  /// rebuild_faulted) until an operator retries or skips it.
+  bool rebuild_faulted = false;
+  uint64_t rebuild_faulted_position = 0;
+  std::string rebuild_fault;
+  /// What query actors were last told about this projection's read model.
+  std::string announced = "running";
   // Snapshots.
   uint64_t since_snapshot = 0;
   counters::clock::time_point last_snapshot = counters::clock::now();
@@ -69,6 +78,18 @@ int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+/// Tells query actors whether the read model they read is faulted (its
+/// rows stop at the faulted event), when that changed.
+void announce(self_ptr self) {
+  auto& st = self->state;
+  std::string now = st.faulted ? "faulted" : "running";
+  if (now == st.announced)
+    return;
+  st.announced = now;
+  for (auto& l : st.o.file_listeners)
+    self->send(l, status_atom_v, st.o.def.name, now);
+}
+
 void fault(self_ptr self, std::string error, uint64_t position, bool temporary) {
   auto& st = self->state;
   st.faulted = true;
@@ -81,6 +102,24 @@ void fault(self_ptr self, std::string error, uint64_t position, bool temporary) 
     w.promise.deliver(
       caf::make_error(errc::unavailable, "projection " + st.o.def.name + " is faulted"));
   st.waiters.clear();
+  announce(self);
+}
+
+/// Clears a fault of the current model (retry, skip, a healed disk).
+void clear_fault(self_ptr self) {
+  auto& st = self->state;
+  st.faulted = false;
+  st.error.clear();
+  st.faulted_position = 0;
+  announce(self);
+}
+
+/// Clears a stopped rebuild, which goes on from its checkpoint.
+void clear_rebuild_fault(self_ptr self) {
+  auto& st = self->state;
+  st.rebuild_faulted = false;
+  st.rebuild_faulted_position = 0;
+  st.rebuild_fault.clear();
 }
 
 void release_waiters(self_ptr self) {
@@ -104,12 +143,22 @@ projection_status status_of(self_ptr self) {
   s.position = st.checkpoint();
   s.head = std::max(st.head, s.position);
   s.lag = s.head - s.position;
-  s.status = st.faulted   ? "faulted"
-             : st.rebuild ? "rebuilding"
-             : s.lag > 0  ? "catching_up"
-                          : "running";
-  s.faulted_position = st.faulted ? st.faulted_position : 0;
-  s.error = st.faulted ? st.error : st.rebuild_error;
+  // A stopped rebuild comes first: retry and skip act on it.
+  if (st.rebuild && st.rebuild_faulted) {
+    s.status = "rebuild_faulted";
+    s.faulted_position = st.rebuild_faulted_position;
+    s.error = st.rebuild_fault;
+  } else if (st.faulted) {
+    s.status = "faulted";
+    s.faulted_position = st.faulted_position;
+    s.error = st.error;
+  } else {
+    s.status = st.rebuild                  ? "rebuilding"
+               : !st.rebuild_error.empty() ? "rebuild_failed"
+               : s.lag > 0                 ? "catching_up"
+                                           : "running";
+    s.error = st.rebuild_error;
+  }
   s.snapshots = st.snapshots;
   s.snapshot_position = st.snapshot_position;
   return s;
@@ -129,8 +178,12 @@ void notify_file(self_ptr self) {
 /// means a first build.
 void open_current(self_ptr self) {
   auto& st = self->state;
-  for (const auto& b : st.dir->builds())
+  for (const auto& b : st.dir->builds()) {
+    // herald stopped during a rebuild: say so until the next one starts.
+    st.rebuild_error = "rebuild abandoned: herald stopped before generation "
+                       + std::to_string(b.number) + " was built; start it again";
     storage::projection_dir::remove_database(b.path);
+  }
   auto gens = st.dir->generations();
   if (gens.empty())
     return;
@@ -236,6 +289,7 @@ void abort_rebuild(self_ptr self, std::string why) {
   st.rebuild_error = "rebuild abandoned: " + why;
   auto path = st.rebuild->path();
   st.rebuild.reset();
+  clear_rebuild_fault(self);
   storage::projection_dir::remove_database(path);
   if (!st.model) // nothing to fall back on
     fault(self, st.rebuild_error, 0, false);
@@ -255,15 +309,16 @@ void swap_in_rebuild(self_ptr self) {
     st.model = std::move(model);
   } catch (const std::exception& e) {
     st.rebuild.reset();
+    clear_rebuild_fault(self);
     storage::projection_dir::remove_database(st.dir->build_path(st.rebuild_generation));
-    st.rebuild_error = std::string("rebuild could not be swapped in: ") + e.what();
+    st.rebuild_error = std::string("rebuild abandoned: it could not be swapped in: ") + e.what();
+    spdlog::error("projection {}: {}", st.o.def.name, st.rebuild_error);
     return;
   }
   auto previous = st.generation;
   st.generation = st.rebuild_generation;
-  st.faulted = false;
-  st.error.clear();
-  st.faulted_position = 0;
+  clear_rebuild_fault(self);
+  clear_fault(self);
   ++st.rebuilds;
   spdlog::info("projection {}: rebuilt (from position {}), now at position {}", st.o.def.name,
                st.rebuilt_from, st.checkpoint());
@@ -289,7 +344,13 @@ void rebuild_step(self_ptr self) {
         return;
       }
       if (r.failed) {
-        abort_rebuild(self, r.error);
+        // Stop at the event, as a live fault does: the current generation
+        // goes on serving, and skip or retry moves the rebuild on.
+        st.rebuild_faulted = true;
+        st.rebuild_faulted_position = r.failed_position;
+        st.rebuild_fault = r.error;
+        spdlog::error("projection {}: rebuild stopped at position {}: {}", st.o.def.name,
+                      r.failed_position, r.error);
         return;
       }
     }
@@ -313,10 +374,10 @@ void step(self_ptr self) {
       fault(self, f.what(), st.checkpoint() + 1, storage::is_temporary(f.code()));
     }
   }
-  if (st.rebuild)
+  if (st.rebuild && !st.rebuild_faulted)
     rebuild_step(self);
   bool behind = st.model && !st.faulted && st.checkpoint() < st.head;
-  if (behind || st.rebuild)
+  if (behind || (st.rebuild && !st.rebuild_faulted))
     schedule_step(self);
 }
 
@@ -325,6 +386,7 @@ void start_rebuild(self_ptr self) {
   if (st.rebuild)
     return;
   st.rebuild_error.clear();
+  clear_rebuild_fault(self);
   uint64_t newest = st.generation;
   for (const auto& g : st.dir->generations())
     newest = std::max(newest, g.number);
@@ -360,6 +422,27 @@ void start_rebuild(self_ptr self) {
   schedule_step(self);
 }
 
+/// Steps the current model over the event it faulted at.
+void skip_live(self_ptr self) {
+  auto& st = self->state;
+  st.model->skip_to(st.faulted_position);
+  spdlog::warn("projection {}: skipped the event at position {}", st.o.def.name,
+               st.faulted_position);
+  clear_fault(self);
+  release_waiters(self);
+  schedule_step(self);
+}
+
+/// Steps a stopped rebuild over the event it stopped at; it goes on.
+void skip_in_rebuild(self_ptr self) {
+  auto& st = self->state;
+  st.rebuild->skip_to(st.rebuild_faulted_position);
+  spdlog::warn("projection {}: rebuild skipped the event at position {}", st.o.def.name,
+               st.rebuild_faulted_position);
+  clear_rebuild_fault(self);
+  schedule_step(self);
+}
+
 void arm_tick(self_ptr self) {
   auto every = self->state.o.settings.snapshot_every;
   config::duration interval = 5s;
@@ -378,6 +461,7 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
   if (!st.model && !st.faulted)
     start_rebuild(self); // the first build, or the definition changed
   notify_file(self);
+  announce(self);
   if (st.checkpoint() < st.head)
     schedule_step(self);
   arm_tick(self);
@@ -429,10 +513,11 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
     [self](retry_atom) -> projection_status {
       auto& st = self->state;
       auto scope = st.stats.measure();
-      if (st.faulted && st.model) {
-        st.faulted = false;
-        st.error.clear();
-        st.faulted_position = 0;
+      if (st.rebuild && st.rebuild_faulted) {
+        clear_rebuild_fault(self);
+        schedule_step(self);
+      } else if (st.faulted && st.model) {
+        clear_fault(self);
         schedule_step(self);
       }
       return status_of(self);
@@ -440,19 +525,13 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
     [self](skip_atom) -> caf::result<projection_status> {
       auto& st = self->state;
       auto scope = st.stats.measure();
-      if (st.faulted && st.model && st.faulted_position > 0) {
-        try {
-          st.model->skip_to(st.faulted_position);
-        } catch (const storage::failure& f) {
-          return from_failure(f);
-        }
-        spdlog::warn("projection {}: skipped the event at position {}", st.o.def.name,
-                     st.faulted_position);
-        st.faulted = false;
-        st.error.clear();
-        st.faulted_position = 0;
-        release_waiters(self);
-        schedule_step(self);
+      try {
+        if (st.rebuild && st.rebuild_faulted)
+          skip_in_rebuild(self);
+        else if (st.faulted && st.model && st.faulted_position > 0)
+          skip_live(self);
+      } catch (const storage::failure& f) {
+        return from_failure(f);
       }
       return status_of(self);
     },
@@ -490,9 +569,7 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       auto& st = self->state;
       // Temporary faults (the disk refused) heal by themselves: try again.
       if (st.faulted && st.fault_temporary && st.model) {
-        st.faulted = false;
-        st.error.clear();
-        st.faulted_position = 0;
+        clear_fault(self);
         schedule_step(self);
       }
       maybe_snapshot(self);

@@ -14,12 +14,16 @@
 //   latest usable snapshot when there is one (a damaged snapshot is skipped
 //   with a warning), while queries keep reading the current file; swaps when
 //   the new one has caught up
+//   (a handler failure stops it at that event: status rebuild_faulted; a
+//   rebuild that fails otherwise, or was cut short by a stop, is abandoned:
+//   status rebuild_failed until the next one)
 // - (retry_atom) / (skip_atom) -> status: after a handler fault, try the
-//   failing event again, or step over it
+//   failing event again, or step over it; a stopped rebuild comes first
 // - (snapshot_atom) -> position of a snapshot taken now
 // - (stats_atom) -> actor_stats
 // Query actors (file listeners) hear (file_atom, projection, path) whenever
-// the current file changes.
+// the current file changes, and (status_atom, projection, "faulted" or
+// "running") when the current file stops or resumes following the journal.
 #pragma once
 
 #include "actors/type_ids.hpp"
@@ -37,7 +41,8 @@ class actor_system;
 
 namespace herald::actors {
 
-using file_listener = caf::typed_actor<caf::reacts_to<file_atom, std::string, std::string>>;
+using file_listener = caf::typed_actor<caf::reacts_to<file_atom, std::string, std::string>,
+                                       caf::reacts_to<status_atom, std::string, std::string>>;
 
 using projection_actor =
   caf::typed_actor<caf::reacts_to<committed_atom, event_batch>,

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 
 namespace herald::actors {
 
@@ -20,6 +21,7 @@ struct worker_state {
   std::map<std::string, config::query_def> queries;
   config::query_settings settings;
   std::map<std::string, std::string> files; ///< projection -> current path
+  std::set<std::string> faulted;            ///< projections whose file is stale
   std::map<std::string, std::unique_ptr<storage::query_runner>> runners;
   counters stats;
   uint64_t answered = 0;
@@ -69,7 +71,8 @@ query_actor::behavior_type worker_impl(query_actor::stateful_pointer<worker_stat
           runner->run(def, req.params, static_cast<size_t>(st.settings.row_limit),
                       std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.timeout));
         ++st.answered;
-        return query_result{std::move(out.rows_json), out.rows, out.position, out.truncated};
+        return query_result{std::move(out.rows_json), out.rows, out.position, out.truncated,
+                            st.faulted.count(def.projection) ? "faulted" : "running"};
       } catch (const storage::query_error& e) {
         ++st.failed;
         st.timeouts += e.what == storage::query_error::kind::timeout;
@@ -84,6 +87,13 @@ query_actor::behavior_type worker_impl(query_actor::stateful_pointer<worker_stat
       auto scope = self->state.stats.measure();
       self->state.files[projection] = path;
       self->state.runners.erase(projection); // reopened on the next query
+    },
+    [self](status_atom, const std::string& projection, const std::string& status) {
+      auto scope = self->state.stats.measure();
+      if (status == "faulted")
+        self->state.faulted.insert(projection);
+      else
+        self->state.faulted.erase(projection);
     },
     [self](stats_atom) -> actor_stats {
       auto& st = self->state;
@@ -120,6 +130,11 @@ query_actor::behavior_type pool_impl(query_actor::stateful_pointer<pool_state> s
       auto scope = self->state.stats.measure();
       for (auto& w : self->state.workers)
         self->send(w, a, projection, path);
+    },
+    [self](status_atom a, const std::string& projection, const std::string& status) {
+      auto scope = self->state.stats.measure();
+      for (auto& w : self->state.workers)
+        self->send(w, a, projection, status);
     },
     [self](stats_atom) -> actor_stats {
       auto scope = self->state.stats.measure();

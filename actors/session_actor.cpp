@@ -311,7 +311,8 @@ void append(self_ptr self, uint32_t id, storage::append_request req, OnResult on
         if (r.succeeded())
           ++st.ctx->metrics->publishes;
         else
-          ++st.ctx->metrics->publish_errors;
+          st.ctx->metrics->count_refused(r.status == storage::append_status::wrong_expected_version
+                                         || r.status == storage::append_status::duplicate_id);
         on_result(r);
         flush(self);
       },

@@ -16,6 +16,14 @@ struct session_metrics {
   std::atomic<int64_t> subscriptions{0}; ///< active now
   std::atomic<uint64_t> publishes{0};    ///< acknowledged client publishes and appends
   std::atomic<uint64_t> publish_errors{0};
+  /// Appends refused as conflicts (wrong expected version, an id stored
+  /// with another event): the caller's expectation, not a failure.
+  std::atomic<uint64_t> publish_conflicts{0};
+
+  /// Counts an append the journal answered with `conflict` or an error.
+  void count_refused(bool conflict) {
+    ++(conflict ? publish_conflicts : publish_errors);
+  }
   std::atomic<uint64_t> commands{0};
   std::atomic<uint64_t> frames_out{0};          ///< protocol messages sent to clients
   std::atomic<uint64_t> disconnects{0};         ///< closed by the server with a code

@@ -261,12 +261,18 @@ void load_projections(settings& s, const toml::node& n, std::string_view source,
     for (auto&& h : *handlers->as_array()) {
       const auto& ht = expect_table(h, source, key + ".handler");
       int64_t hline = h.source().begin.line;
-      reject_unknown(ht, {"namespace", "types", "sql"}, source, key + ".handler");
+      reject_unknown(ht, {"namespace", "types", "private", "sql"}, source, key + ".handler");
       handler_def hd;
       hd.line = static_cast<int>(hline);
       hd.namespace_name = expect_string(ht, "namespace", source, key + ".handler", hline, false);
       if (const auto* types = ht.get("types"))
         hd.types = string_list(*types, source, key + ".handler.types");
+      if (const auto* priv = ht.get("private")) {
+        auto v = priv->value<bool>();
+        if (!v || priv->type() != toml::node_type::boolean)
+          at_node(source, *priv).fail(key + ".handler.private", "expected true or false");
+        hd.include_private = *v;
+      }
       hd.sql = expect_string(ht, "sql", source, key + ".handler", hline, true);
       hd.sql_at = origin_of(*ht.get("sql"), text);
       def.handlers.push_back(std::move(hd));

@@ -146,6 +146,9 @@ struct handler_def {
   std::string sql;
   int line = 0;
   text_origin sql_at;
+  /// Whether events of private ('$') channels reach it: off unless the
+  /// handler asks, so that a public read model cannot show private text.
+  bool include_private = false;
 };
 
 struct projection_def {

@@ -38,6 +38,9 @@ std::string render(const server_context& ctx, const actors::actor_stats& journal
          static_cast<double>(m.publishes.load()));
   metric(out, "herald_publish_errors_total", "counter", "Publishes and appends that failed.",
          static_cast<double>(m.publish_errors.load()));
+  metric(out, "herald_publish_conflicts_total", "counter",
+         "Publishes and appends refused as conflicts (wrong expected version, duplicate id).",
+         static_cast<double>(m.publish_conflicts.load()));
   metric(out, "herald_deliveries_total", "counter",
          "Publications delivered to subscribers (one per subscriber).",
          static_cast<double>(figure(channels, "deliveries")));

@@ -249,6 +249,7 @@ void append(const std::shared_ptr<server_context>& ctx, const http_request& req,
           return;
         }
         case append_status::wrong_expected_version: {
+          ++metrics->publish_conflicts;
           std::string body = "{\"error\":{\"code\":\"wrong_expected_version\",\"message\":"
                              "\"the stream is at version "
                              + std::to_string(r.actual_version)
@@ -257,6 +258,7 @@ void append(const std::shared_ptr<server_context>& ctx, const http_request& req,
           return;
         }
         case append_status::duplicate_id:
+          ++metrics->publish_conflicts;
           (*respond)(error(req, status::conflict, "duplicate_id", r.message));
           return;
         case append_status::invalid:
@@ -281,7 +283,13 @@ void run_query(const std::shared_ptr<server_context>& ctx, const http_request& r
       std::string body = "{\"rows\":" + q.rows_json + ",\"position\":" + std::to_string(q.position);
       if (q.truncated)
         body += ",\"truncated\":true";
-      (*respond)(json_response(req, status::ok, body + "}"));
+      // A faulted projection's rows are stale: say so in the body and in a
+      // header (docs/rest.md), not only through an old position.
+      body += ",\"status\":";
+      storage::append_json_string(body, q.status);
+      auto res = json_response(req, status::ok, body + "}");
+      res.set("Herald-Projection-Status", q.status);
+      (*respond)(std::move(res));
     },
     [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); }, actors::query_atom_v,
     actors::query_request{name, r.query});

@@ -1,5 +1,6 @@
 #include "storage/read_model.hpp"
 
+#include "config/channel_rules.hpp"
 #include "storage/event_meta.hpp"
 #include "storage/payload_codec.hpp"
 
@@ -27,7 +28,8 @@ enum class field : uint8_t {
   meta,
   data,
   user,
-  client
+  client,
+  is_private
 };
 
 std::optional<field> field_named(std::string_view param) {
@@ -35,10 +37,19 @@ std::optional<field> field_named(std::string_view param) {
     return std::nullopt;
   param.remove_prefix(1); // ':' '@' or '$'
   static const std::pair<std::string_view, field> names[] = {
-    {"stream", field::stream},   {"namespace", field::ns},      {"name", field::name},
-    {"version", field::version}, {"position", field::position}, {"type", field::type},
-    {"id", field::id},           {"time", field::time},         {"meta", field::meta},
-    {"data", field::data},       {"user", field::user},         {"client", field::client},
+    {"stream", field::stream},
+    {"namespace", field::ns},
+    {"name", field::name},
+    {"version", field::version},
+    {"position", field::position},
+    {"type", field::type},
+    {"id", field::id},
+    {"time", field::time},
+    {"meta", field::meta},
+    {"data", field::data},
+    {"user", field::user},
+    {"client", field::client},
+    {"private", field::is_private},
   };
   for (const auto& [n, f] : names)
     if (n == param)
@@ -55,9 +66,13 @@ struct compiled_handler {
   std::string namespace_name;
   std::vector<std::string> types;
   int line = 0;
+  bool include_private = false;
   std::vector<compiled_statement> statements;
 
   bool matches(const event_view& e) const {
+    // Private channels stay out unless the handler asks (docs/security.md).
+    if (!include_private && config::is_private_channel(e.stream))
+      return false;
     if (!namespace_name.empty() && config::namespace_name(e.stream) != namespace_name)
       return false;
     return types.empty() || std::find(types.begin(), types.end(), e.type) != types.end();
@@ -75,7 +90,7 @@ std::vector<compiled_handler> compile(const database& db, const config::projecti
   int n = 0;
   for (const auto& h : def.handlers) {
     ++n;
-    compiled_handler ch{h.namespace_name, h.types, h.line, {}};
+    compiled_handler ch{h.namespace_name, h.types, h.line, h.include_private, {}};
     std::vector<statement> stmts;
     try {
       stmts = db.prepare_all(h.sql);
@@ -93,7 +108,7 @@ std::vector<compiled_handler> compile(const database& db, const config::projecti
                               "projection " + def.name + ", handler " + std::to_string(n)
                                 + ": unknown parameter " + (pname ? pname : "?" + std::to_string(i))
                                 + " (known: :stream :namespace :name :version :position :type :id "
-                                  ":time :meta :data :user :client)"};
+                                  ":time :meta :data :user :client :private)"};
         cs.params.emplace_back(i, *f);
       }
       ch.statements.push_back(std::move(cs));
@@ -114,6 +129,18 @@ uint64_t fnv1a(uint64_t h, std::string_view s) {
 constexpr const char* meta_schema =
   "CREATE TABLE _herald (key TEXT PRIMARY KEY, value) WITHOUT ROWID";
 
+/// :name, the part after "namespace:". A private channel keeps its '$'
+/// ("$chat:x" -> "$x", "chat:x" -> "x") so that it never names the same row
+/// as the public channel of the same name.
+std::string name_of(std::string_view stream) {
+  auto colon = stream.find(':');
+  if (colon == std::string_view::npos)
+    return std::string(stream);
+  std::string name = config::is_private_channel(stream) ? "$" : "";
+  name += stream.substr(colon + 1);
+  return name;
+}
+
 /// What one event's handlers may bind, rendered on first use.
 struct event_values {
   explicit event_values(const event_view& ev) : e(ev) {}
@@ -131,9 +158,7 @@ struct event_values {
       case field::ns:
         if (!have_ns) {
           ns = std::string(config::namespace_name(e.stream));
-          auto colon = e.stream.find(':');
-          name =
-            std::string(colon == std::string_view::npos ? e.stream : e.stream.substr(colon + 1));
+          name = name_of(e.stream);
           have_ns = true;
         }
         s.bind(index, ns);
@@ -173,6 +198,9 @@ struct event_values {
           have_data_json = true;
         }
         s.bind(index, data_json);
+        break;
+      case field::is_private:
+        s.bind(index, int64_t{config::is_private_channel(e.stream) ? 1 : 0});
         break;
       case field::user:
       case field::client:
@@ -453,6 +481,9 @@ std::string read_model::fingerprint(const config::projection_def& def) {
   h = fnv1a(h, def.schema);
   for (const auto& handler : def.handlers) {
     h = fnv1a(h, handler.namespace_name);
+    // Which events a handler sees changed with private channels (and :name
+    // with them): every read model written before is rebuilt once.
+    h = fnv1a(h, handler.include_private ? "private:1" : "private:0");
     for (const auto& t : handler.types)
       h = fnv1a(h, t);
     h = fnv1a(h, handler.sql);

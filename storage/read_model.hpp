@@ -7,7 +7,10 @@
 //
 // Handler SQL binds named parameters from each event (docs/configuration.md):
 // :stream :namespace :name :version :position :type :id :time :meta :data
-// :user :client. Unknown parameters are an error when the model is opened.
+// :user :client :private. Unknown parameters are an error when the model is
+// opened. Events of private ('$') channels reach only handlers with
+// include_private, and their :name keeps the '$' (never the same as a public
+// channel's).
 //
 // Not thread-safe: one projection actor owns it.
 #pragma once

@@ -398,6 +398,89 @@ TEST(projection, a_temporary_fault_heals_by_itself) {
   EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), later));
 }
 
+/// Asks `name` to skip its faulted event (live or in a stopped rebuild).
+void skip(node_harness& h, const std::string& name) {
+  h.self->request(h.node.projections, 10s, actors::skip_atom_v, name)
+    .receive([](const actors::projection_status&) {},
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+}
+
+// A poison event (one client event a handler refuses) cannot wedge a
+// projection: a rebuild stops at it (rebuild_faulted, the current generation
+// goes on serving), skip moves the rebuild past it, it is swapped in, and
+// later events apply.
+TEST(projection, skip_gets_a_rebuild_past_a_poison_event) {
+  temp_dir dir;
+  node_harness h(two_projections(dir));
+  for (int i = 0; i < 5; ++i)
+    h.append("s", "t", "{}");
+  auto bad = h.append("s", "t", "{\"bad\":true}").last_position;
+  uint64_t head = 0;
+  for (int i = 0; i < 5; ++i)
+    head = h.append("s", "t", "{}").last_position;
+  ASSERT_TRUE(h.eventually([&] { return h.status("picky").status == "faulted"; }));
+  h.self->request(h.node.projections, 10s, actors::rebuild_atom_v, std::string("picky"))
+    .receive([](const actors::projection_status&) {},
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+  ASSERT_TRUE(h.eventually([&] { return h.status("picky").status == "rebuild_faulted"; }))
+    << h.status("picky").status << ": " << h.status("picky").error;
+  auto stopped = h.status("picky");
+  EXPECT_EQ(stopped.faulted_position, bad);
+  EXPECT_NE(stopped.error.find("CHECK constraint failed"), std::string::npos) << stopped.error;
+  skip(h, "picky");
+  ASSERT_TRUE(h.eventually([&] { return h.status("picky").status == "running"; }))
+    << h.status("picky").status << ": " << h.status("picky").error;
+  EXPECT_EQ(h.caught_up("picky", head), head);
+  auto later = h.append("s", "t", "{}").last_position;
+  EXPECT_EQ(h.caught_up("picky", later), later);
+  auto done = h.status("picky");
+  EXPECT_EQ(done.faulted_position, 0u);
+  EXPECT_EQ(done.error, "");
+  EXPECT_EQ(dump_tables(h.projection_file("picky"))["v"].size(), later - 1); // all but the poison
+  EXPECT_EQ(h.projection_stats("picky").figures["rebuilds"], 2); // first build + this one
+}
+
+// A rebuild cut short by a stop is not forgotten: the restarted projection
+// serves its current generation and says rebuild_failed (with why) until
+// the next rebuild.
+TEST(projection, an_interrupted_rebuild_has_a_status_of_its_own) {
+  temp_dir dir;
+  auto [head, file] = stopped_chat_node(dir, 14);
+  storage::projection_dir pdir(dir.path().string(), "chat");
+  auto left = pdir.build_path(pdir.generations().back().number + 1);
+  std::filesystem::copy_file(file, left); // what a stop during a rebuild leaves
+  node_harness h(chat_settings(dir));
+  auto s = h.status("chat");
+  EXPECT_EQ(s.status, "rebuild_failed");
+  EXPECT_NE(s.error.find("rebuild abandoned"), std::string::npos) << s.error;
+  EXPECT_EQ(s.position, head);
+  EXPECT_FALSE(std::filesystem::exists(left));
+  EXPECT_FALSE(query_rooms(h).first.has_value()); // queries still served
+  expect_rebuild_repairs(h, head);
+}
+
+// $chat:x and chat:x are different rooms: the private one stays out of the
+// chat projection (its handlers do not ask for private channels), which
+// stays running, and its public query shows only public text.
+TEST(projection, a_private_channel_neither_wedges_nor_leaks_into_the_chat_projection) {
+  temp_dir dir;
+  node_harness h(chat_settings(dir));
+  h.append("$chat:lobby", "message", "{\"author\":\"eve\",\"text\":\"private\"}");
+  auto head =
+    h.append("chat:lobby", "message", "{\"author\":\"ann\",\"text\":\"public\"}").last_position;
+  EXPECT_EQ(h.caught_up("chat", head), head);
+  EXPECT_EQ(h.status("chat").status, "running");
+  std::string rows;
+  h.self
+    ->request(h.node.queries, 10s, actors::query_atom_v,
+              actors::query_request{"messages", {{"room", "lobby"}}})
+    .receive([&](const actors::query_result& r) { rows = r.rows_json; },
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+  EXPECT_NE(rows.find("public"), std::string::npos) << rows;
+  EXPECT_EQ(rows.find("private"), std::string::npos) << rows;
+  EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), head));
+}
+
 TEST(projection, unknown_projections_are_not_found) {
   temp_dir dir;
   node_harness h(chat_settings(dir));
@@ -444,6 +527,29 @@ sql = "INSERT INTO t VALUES (:nosuchfield)"
   EXPECT_THROW(actors::validate_definitions(s), config::config_error);
   s.query_defs[0].sql = "SELECT a FROM t";
   EXPECT_NO_THROW(actors::validate_definitions(s));
+}
+
+// `private` on a handler: a boolean, read into the definition; anything
+// else is one clear config error with its line.
+TEST(projection, a_handler_asks_for_private_channels_with_a_boolean) {
+  const std::string head = R"toml([[projection]]
+name = "p"
+schema = "CREATE TABLE t (a TEXT);"
+[[projection.handler]]
+sql = "INSERT INTO t VALUES (:name)"
+)toml";
+  EXPECT_FALSE(config::parse_toml(head, "h.toml").projection_defs[0].handlers[0].include_private);
+  EXPECT_TRUE(config::parse_toml(head + "private = true\n", "h.toml")
+                .projection_defs[0]
+                .handlers[0]
+                .include_private);
+  try {
+    config::parse_toml(head + "private = \"yes\"\n", "h.toml");
+    FAIL() << "accepted a string";
+  } catch (const config::config_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "h.toml:6: projection.p.handler.private: expected true or false");
+  }
 }
 
 } // namespace

@@ -147,5 +147,48 @@ TEST(query, row_limit_and_timeout_apply) {
   EXPECT_TRUE(query(h, "all", {}).result);
 }
 
+// A faulted projection's queries say so: their rows stop at the event
+// before the fault, which an old `position` alone does not tell. Once the
+// operator skips the event, they say running again.
+TEST(query, a_faulted_projections_queries_say_so) {
+  temp_dir dir;
+  auto s = demo_settings(dir);
+  s.projection_defs.clear();
+  s.query_defs.clear();
+  config::projection_def p{
+    "picky", "CREATE TABLE v (p INTEGER PRIMARY KEY, ok INTEGER CHECK (ok = 1));", {}, 1};
+  p.handlers.push_back({"",
+                        {},
+                        "INSERT INTO v VALUES (:position, "
+                        "CASE WHEN json_extract(:data, '$.bad') THEN 0 ELSE 1 END)",
+                        2});
+  s.projection_defs.push_back(p);
+  s.query_defs.push_back({"all", "picky", "SELECT p FROM v ORDER BY p", {}, true, 3});
+  node_harness h(s);
+  auto first = h.append("s", "t", "{}").last_position;
+  h.caught_up("picky", first);
+  auto fresh = query(h, "all", {});
+  ASSERT_TRUE(fresh.result) << fresh.message;
+  EXPECT_EQ(fresh.result->status, "running");
+  auto bad = h.append("s", "t", "{\"bad\":true}").last_position;
+  ASSERT_TRUE(h.eventually([&] {
+    auto a = query(h, "all", {});
+    return a.result && a.result->status == "faulted";
+  }));
+  auto stale = query(h, "all", {});
+  EXPECT_EQ(stale.result->position, bad - 1);
+  EXPECT_EQ(stale.result->rows, 1u);
+  h.self->request(h.node.projections, 10s, actors::skip_atom_v, std::string("picky"))
+    .receive([](const actors::projection_status&) {},
+             [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
+  auto later = h.append("s", "t", "{}").last_position;
+  h.caught_up("picky", later);
+  ASSERT_TRUE(h.eventually([&] {
+    auto a = query(h, "all", {});
+    return a.result && a.result->status == "running";
+  }));
+  EXPECT_EQ(query(h, "all", {}).result->rows, 2u);
+}
+
 } // namespace
 } // namespace herald::test

@@ -49,5 +49,49 @@ TEST(read_model, a_transaction_that_cannot_start_leaves_nothing_in_progress) {
   EXPECT_EQ(model.apply(events(4, 5)).checkpoint, 5u);
 }
 
+config::projection_def names(bool include_private) {
+  config::projection_def def{
+    "n", "CREATE TABLE t (name TEXT PRIMARY KEY, private INTEGER, stream TEXT);", {}, 1};
+  def.handlers.push_back(
+    {"chat", {}, "INSERT INTO t VALUES (:name, :private, :stream)", 2, include_private});
+  return def;
+}
+
+std::vector<std::vector<std::string>> rows(const std::string& path) {
+  storage::database db(path, storage::database::mode::read_only);
+  auto q = db.prepare("SELECT name, private, stream FROM t ORDER BY name");
+  std::vector<std::vector<std::string>> out;
+  while (q.step())
+    out.push_back({std::string(q.column_text(0)), std::to_string(q.column_int(1)),
+                   std::string(q.column_text(2))});
+  return out;
+}
+
+// $chat:x and chat:x never bind the same :name, and private channels reach
+// only handlers that ask for them.
+TEST(read_model, private_channels_are_kept_apart_and_out_unless_asked_for) {
+  temp_dir dir;
+  std::vector<storage::event_view> evs{{1, "$chat:x", 1, "m", "", 0, "", ""},
+                                       {2, "chat:x", 1, "m", "", 0, "", ""}};
+  {
+    storage::read_model open(dir.file("public.db"), names(false));
+    auto r = open.apply(evs);
+    EXPECT_FALSE(r.failed) << r.error;
+    EXPECT_EQ(r.checkpoint, 2u);
+  }
+  EXPECT_EQ(rows(dir.file("public.db")),
+            (std::vector<std::vector<std::string>>{{"x", "0", "chat:x"}}));
+  {
+    storage::read_model all(dir.file("all.db"), names(true));
+    auto r = all.apply(evs);
+    EXPECT_FALSE(r.failed) << r.error;
+  }
+  EXPECT_EQ(rows(dir.file("all.db")),
+            (std::vector<std::vector<std::string>>{{"$x", "1", "$chat:x"}, {"x", "0", "chat:x"}}));
+  // Asking for private channels is part of the definition.
+  EXPECT_NE(storage::read_model::fingerprint(names(false)),
+            storage::read_model::fingerprint(names(true)));
+}
+
 } // namespace
 } // namespace herald::test
