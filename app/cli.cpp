@@ -142,6 +142,8 @@ void print_projection(std::ostringstream& out, const config::projection_def& p) 
       out << "namespace = " << toml_string(h.namespace_name) << "\n";
     if (!h.types.empty())
       out << "types = " << toml_string_list(h.types) << "\n";
+    if (h.include_private)
+      out << "private = true\n";
     out << "sql = " << toml_string(h.sql) << "\n";
   }
 }

@@ -75,6 +75,7 @@ void expect_same_definitions(const config::settings& a, const config::settings& 
     for (size_t h = 0; h < p.handlers.size(); ++h) {
       EXPECT_EQ(p.handlers[h].namespace_name, q.handlers[h].namespace_name);
       EXPECT_EQ(p.handlers[h].types, q.handlers[h].types);
+      EXPECT_EQ(p.handlers[h].include_private, q.handlers[h].include_private);
       EXPECT_EQ(p.handlers[h].sql, q.handlers[h].sql);
     }
   }
@@ -126,7 +127,7 @@ TEST(cli, config_prints_awkward_definitions_that_load_back_the_same) {
     << "[namespaces.\"a.b\"]\npublish = \"any\"\n"
        "[[projection]]\nname = \"p\"\n"
        "schema = \"CREATE TABLE t (a TEXT, \\\"b\\\"\\\"\\\" TEXT);\"\n"
-       "[[projection.handler]]\nnamespace = \"a.b\"\ntypes = [\"x\\\"y\", \"z\"]\n"
+       "[[projection.handler]]\nnamespace = \"a.b\"\ntypes = [\"x\\\"y\", \"z\"]\nprivate = true\n"
        "sql = \"\"\"\nINSERT INTO t (a) VALUES ('\\\\ \\t \\r \\\"\"\"\\\"');\n\"\"\"\n"
        "[[query]]\nname = \"q.1\"\nprojection = \"p\"\npublic = false\n"
        "sql = 'SELECT a AS \"x\" FROM t WHERE a = :s AND length(a) > :n AND :m = :m'\n"
