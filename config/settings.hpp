@@ -145,10 +145,10 @@ struct handler_def {
   std::vector<std::string> types; ///< empty = every type
   std::string sql;
   int line = 0;
-  text_origin sql_at;
   /// Whether events of private ('$') channels reach it: off unless the
   /// handler asks, so that a public read model cannot show private text.
   bool include_private = false;
+  text_origin sql_at;
 };
 
 struct projection_def {

@@ -216,19 +216,23 @@ config::settings two_projections(const temp_dir& dir) {
   auto s = chat_settings(dir);
   s.projection_defs.clear();
   s.query_defs.clear();
-  config::projection_def good{"good", "CREATE TABLE n (k TEXT PRIMARY KEY, c INTEGER);", {}, 1};
+  config::projection_def good{"good", "CREATE TABLE n (k TEXT PRIMARY KEY, c INTEGER);", {}, 1, {}};
   good.handlers.push_back({"",
                            {},
                            "INSERT INTO n VALUES ('all', 1) "
                            "ON CONFLICT (k) DO UPDATE SET c = c + 1",
-                           2});
+                           2,
+                           false,
+                           {}});
   config::projection_def picky{
-    "picky", "CREATE TABLE v (p INTEGER PRIMARY KEY, ok INTEGER CHECK (ok = 1));", {}, 3};
+    "picky", "CREATE TABLE v (p INTEGER PRIMARY KEY, ok INTEGER CHECK (ok = 1));", {}, 3, {}};
   picky.handlers.push_back({"",
                             {},
                             "INSERT INTO v VALUES (:position, "
                             "CASE WHEN json_extract(:data, '$.bad') THEN 0 ELSE 1 END)",
-                            4});
+                            4,
+                            false,
+                            {}});
   s.projection_defs = {good, picky};
   return s;
 }
@@ -515,7 +519,7 @@ sql = "INSERT INTO t VALUES (:nosuchfield)"
   s.projection_defs[0].handlers[0].sql = "INSERT INTO nosuchtable VALUES (1)";
   EXPECT_THROW(actors::validate_definitions(s), config::config_error);
   s.projection_defs[0].handlers[0].sql = "INSERT INTO t VALUES (:version)";
-  s.query_defs.push_back({"q", "p", "SELECT a FROM t WHERE a = :x", {}, true, 9});
+  s.query_defs.push_back({"q", "p", "SELECT a FROM t WHERE a = :x", {}, true, 9, {}});
   try {
     actors::validate_definitions(s);
     FAIL() << "accepted an undeclared query parameter";

@@ -110,17 +110,18 @@ config::settings numbers_settings(const temp_dir& dir, int64_t row_limit,
   auto s = demo_settings(dir);
   s.projection_defs.clear();
   s.query_defs.clear();
-  config::projection_def p{"nums", "CREATE TABLE n (v INTEGER PRIMARY KEY);", {}, 1};
-  p.handlers.push_back({"", {}, "INSERT INTO n VALUES (:position)", 2});
+  config::projection_def p{"nums", "CREATE TABLE n (v INTEGER PRIMARY KEY);", {}, 1, {}};
+  p.handlers.push_back({"", {}, "INSERT INTO n VALUES (:position)", 2, false, {}});
   s.projection_defs.push_back(p);
-  s.query_defs.push_back({"all", "nums", "SELECT v FROM n ORDER BY v", {}, true, 3});
+  s.query_defs.push_back({"all", "nums", "SELECT v FROM n ORDER BY v", {}, true, 3, {}});
   s.query_defs.push_back({"slow",
                           "nums",
                           "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
                           "SELECT count(*) AS k FROM c",
                           {},
                           true,
-                          4});
+                          4,
+                          {}});
   s.queries.row_limit = row_limit;
   s.queries.timeout = timeout;
   return s;
@@ -156,14 +157,16 @@ TEST(query, a_faulted_projections_queries_say_so) {
   s.projection_defs.clear();
   s.query_defs.clear();
   config::projection_def p{
-    "picky", "CREATE TABLE v (p INTEGER PRIMARY KEY, ok INTEGER CHECK (ok = 1));", {}, 1};
+    "picky", "CREATE TABLE v (p INTEGER PRIMARY KEY, ok INTEGER CHECK (ok = 1));", {}, 1, {}};
   p.handlers.push_back({"",
                         {},
                         "INSERT INTO v VALUES (:position, "
                         "CASE WHEN json_extract(:data, '$.bad') THEN 0 ELSE 1 END)",
-                        2});
+                        2,
+                        false,
+                        {}});
   s.projection_defs.push_back(p);
-  s.query_defs.push_back({"all", "picky", "SELECT p FROM v ORDER BY p", {}, true, 3});
+  s.query_defs.push_back({"all", "picky", "SELECT p FROM v ORDER BY p", {}, true, 3, {}});
   node_harness h(s);
   auto first = h.append("s", "t", "{}").last_position;
   h.caught_up("picky", first);

@@ -15,8 +15,8 @@ namespace herald::test {
 namespace {
 
 config::projection_def positions() {
-  config::projection_def def{"p", "CREATE TABLE t (position INTEGER PRIMARY KEY);", {}, 1};
-  def.handlers.push_back({"", {}, "INSERT INTO t VALUES (:position)", 2});
+  config::projection_def def{"p", "CREATE TABLE t (position INTEGER PRIMARY KEY);", {}, 1, {}};
+  def.handlers.push_back({"", {}, "INSERT INTO t VALUES (:position)", 2, false, {}});
   return def;
 }
 
@@ -51,9 +51,9 @@ TEST(read_model, a_transaction_that_cannot_start_leaves_nothing_in_progress) {
 
 config::projection_def names(bool include_private) {
   config::projection_def def{
-    "n", "CREATE TABLE t (name TEXT PRIMARY KEY, private INTEGER, stream TEXT);", {}, 1};
+    "n", "CREATE TABLE t (name TEXT PRIMARY KEY, private INTEGER, stream TEXT);", {}, 1, {}};
   def.handlers.push_back(
-    {"chat", {}, "INSERT INTO t VALUES (:name, :private, :stream)", 2, include_private});
+    {"chat", {}, "INSERT INTO t VALUES (:name, :private, :stream)", 2, include_private, {}});
   return def;
 }
 
