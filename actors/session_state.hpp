@@ -81,6 +81,7 @@ struct session_state {
   uint64_t ping_generation = 0;
   rate_limiter command_limit;
   rate_limiter publish_limit;
+  rate_limiter subscribe_limit;
   counters stats;
   uint64_t commands = 0;
   uint64_t deliveries = 0;
