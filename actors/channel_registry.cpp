@@ -69,9 +69,10 @@ void stop_channel(self_ptr self, std::unordered_map<std::string, active_channel>
 }
 
 /// A subscriber left `name`: past channels.max_idle live channels, asks the
-/// channel whether anyone is left and stops it if not. The session told the
-/// channel first, so the channel sees the unsubscribe before this question;
-/// a subscribe delegated meanwhile keeps the channel.
+/// channel whether anyone is left (its stats: cheap, whatever its size) and
+/// stops it if not. The session told the channel first, so the channel sees
+/// the unsubscribe before this question; a subscribe delegated meanwhile
+/// keeps the channel.
 void on_left(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto it = st.channels.find(name);
@@ -80,12 +81,14 @@ void on_left(self_ptr self, const std::string& name) {
     return;
   auto handle = it->second.handle;
   auto delegated = it->second.delegated;
-  self->request(handle, 30s, presence_atom_v)
+  self->request(handle, 30s, stats_atom_v)
     .then(
-      [self, name, handle, delegated](const presence_reply& p) {
+      [self, name, handle, delegated](const actor_stats& s) {
+        auto subscribers = s.figures.find("subscribers");
         auto it = self->state.channels.find(name);
-        if (it != self->state.channels.end() && it->second.handle == handle
-            && it->second.delegated == delegated && p.clients.empty())
+        if (subscribers != s.figures.end() && subscribers->second == 0
+            && it != self->state.channels.end() && it->second.handle == handle
+            && it->second.delegated == delegated)
           stop_channel(self, it);
       },
       [](const caf::error&) {}); // gone already: its down message cleans up

@@ -13,7 +13,7 @@
 //   filled from the readers before going on
 // - (unsubscribe_atom, channel) from a session that left the channel: past
 //   channels.max_idle live channels, the channel stops at once if it has no
-//   subscriber left (asked through presence), so subscribe/unsubscribe loops
+//   subscriber left (asked through its stats), so subscribe/unsubscribe loops
 //   over ever new names cannot pile up idle channels
 // - (subscribe_atom, subscribe_request) -> subscribe_reply (delegated)
 // - (presence_atom, channel) -> presence_reply (empty when not active)
