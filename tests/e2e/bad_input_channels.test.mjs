@@ -302,6 +302,7 @@ test('a subscribe/unsubscribe loop over new channels leaves at most channels.max
   running = false;
   await sampler;
   const subscribed = results.reduce((sum, r) => sum + r.ok, 0);
+  console.log(`churn: ${subscribed} subscribes, at most ${peak} live channels`);
   assert.ok(subscribed > 5 * MAX_IDLE, `the loops made ${subscribed} channels (${JSON.stringify(results)})`);
   // Each loop holds at most a channel or two in flight; the rest stop as
   // soon as their subscriber leaves.
