@@ -32,9 +32,18 @@ session_state::~session_state() {
   if (!ctx)
     return;
   --ctx->metrics->connections;
+  // The session ends (its socket closed): leave every channel now, as an
+  // unsubscribe would, so that the registry can stop the abandoned ones at
+  // once (channels.max_idle); a connect/subscribe/disconnect loop leaves
+  // nothing behind either. The channels' monitors would notice later.
+  auto me = caf::actor_cast<caf::actor>(address);
   for (const auto& [name, sub] : subs)
-    if (sub.channel)
+    if (sub.channel) {
       --ctx->metrics->subscriptions;
+      if (me)
+        caf::anon_send(sub.channel, unsubscribe_atom_v, me);
+      caf::anon_send(ctx->handles.channels, unsubscribe_atom_v, name);
+    }
 }
 
 void emit(self_ptr self, std::string text) {
@@ -768,6 +777,7 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
   st.ctx = std::move(ctx);
   st.conn = std::move(conn);
   st.remote = std::move(remote);
+  st.address = self->address();
   ++st.ctx->metrics->connections;
   ++st.ctx->metrics->connections_total;
   st.command_limit = rate_limiter(st.settings().websocket.command_rate);

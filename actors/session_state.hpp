@@ -63,6 +63,7 @@ struct session_state {
   std::shared_ptr<const session_context> ctx;
   std::weak_ptr<connection> conn;
   std::string remote;
+  caf::actor_addr address; ///< this session's, to leave its channels when it ends
   bool connected = false;
   bool closing = false;
   std::string client;

@@ -310,6 +310,25 @@ test('a subscribe/unsubscribe loop over new channels leaves at most channels.max
   await until(async () => (await liveChannels(churner)) <= MAX_IDLE + base, 'idle channels to stop');
 });
 
+test('a connect/subscribe/disconnect loop over new channels leaves at most channels.max_idle idle channels', async () => {
+  const base = await liveChannels(churner);
+  let peak = 0;
+  const loop = async (tag) => {
+    for (let i = 0; i < 30; ++i) {
+      const { c } = await connect(undefined, churner);
+      const r = await call(c, 'subscribe', { channel: `chat:gone-${tag}-${i}` });
+      assert.ok(r.subscribe, JSON.stringify(r));
+      c.close();
+      await c.closed;
+      peak = Math.max(peak, await liveChannels(churner));
+    }
+  };
+  await Promise.all([0, 1, 2].map(loop));
+  console.log(`connection churn: 90 channels, at most ${peak} live`);
+  assert.ok(peak <= base + MAX_IDLE + 3 * 3, `peak ${peak} live channels`);
+  await until(async () => (await liveChannels(churner)) <= MAX_IDLE + base, 'idle channels to stop');
+});
+
 test('a subscribe flood over websocket.subscribe_rate: 111, then close 3013', async () => {
   const started = Date.now();
   const r = await churn(herald, 'flood', 5000);
