@@ -122,10 +122,6 @@ void run_waiting(self_ptr self, const std::vector<protocol::command>& waiting) {
   flush(self);
 }
 
-} // namespace
-
-namespace {
-
 /// Leaves `channel`, and tells the registry, which stops the channel at
 /// once if it has no subscriber left and channels.max_idle channels are live
 /// (a subscribe/unsubscribe loop over new names leaves nothing behind).
