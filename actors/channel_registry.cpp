@@ -63,6 +63,41 @@ active_channel& channel_for(self_ptr self, const std::string& name) {
   return st.channels.emplace(name, active_channel{std::move(handle), 0}).first->second;
 }
 
+/// Stops a channel that has no subscriber and none on its way.
+void stop_channel(self_ptr self, std::unordered_map<std::string, active_channel>::iterator it) {
+  auto& st = self->state;
+  self->send(it->second.handle, stop_atom_v);
+  self->demonitor(it->second.handle.address());
+  st.channels.erase(it);
+  ++st.stopped;
+}
+
+/// A subscriber left `name`: past channels.max_idle live channels, asks the
+/// channel whether anyone is left (its stats: cheap, whatever its size) and
+/// stops it if not. The session told the channel first, so the channel sees
+/// the unsubscribe before this question; a subscribe delegated meanwhile
+/// keeps the channel.
+void on_left(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto it = st.channels.find(name);
+  if (it == st.channels.end()
+      || st.channels.size() <= static_cast<size_t>(st.settings.channels.max_idle))
+    return;
+  auto handle = it->second.handle;
+  auto delegated = it->second.delegated;
+  self->request(handle, 30s, stats_atom_v)
+    .then(
+      [self, name, handle, delegated](const actor_stats& s) {
+        auto subscribers = s.figures.find("subscribers");
+        auto it = self->state.channels.find(name);
+        if (subscribers != s.figures.end() && subscribers->second == 0
+            && it != self->state.channels.end() && it->second.handle == handle
+            && it->second.delegated == delegated)
+          stop_channel(self, it);
+      },
+      [](const caf::error&) {}); // gone already: its down message cleans up
+}
+
 /// Hands the events of each active channel to it, one message per channel.
 void dispatch(self_ptr self, const event_batch& batch) {
   auto& st = self->state;
@@ -133,10 +168,11 @@ channel_registry_actor::behavior_type registry_impl(self_ptr self, config::setti
       auto it = st.channels.find(name);
       if (it == st.channels.end() || it->second.delegated != seen)
         return; // a subscription is on its way: the channel stays
-      self->send(it->second.handle, stop_atom_v);
-      self->demonitor(it->second.handle.address());
-      st.channels.erase(it);
-      ++st.stopped;
+      stop_channel(self, it);
+    },
+    [self](unsubscribe_atom, const std::string& name) {
+      auto scope = self->state.stats.measure();
+      on_left(self, name);
     },
     [self](stats_atom) -> caf::result<actor_stats> {
       auto& st = self->state;

@@ -11,6 +11,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
 
 #include <limits>
 #include <map>
@@ -31,9 +32,18 @@ session_state::~session_state() {
   if (!ctx)
     return;
   --ctx->metrics->connections;
+  // The session ends (its socket closed): leave every channel now, as an
+  // unsubscribe would, so that the registry can stop the abandoned ones at
+  // once (channels.max_idle); a connect/subscribe/disconnect loop leaves
+  // nothing behind either. The channels' monitors would notice later.
+  auto me = caf::actor_cast<caf::actor>(address);
   for (const auto& [name, sub] : subs)
-    if (sub.channel)
+    if (sub.channel) {
       --ctx->metrics->subscriptions;
+      if (me)
+        caf::anon_send(sub.channel, unsubscribe_atom_v, me);
+      caf::anon_send(ctx->handles.channels, unsubscribe_atom_v, name);
+    }
 }
 
 void emit(self_ptr self, std::string text) {
@@ -57,6 +67,9 @@ void close_with(self_ptr self, uint16_t code, const std::string& reason) {
   st.closing = true;
   flush(self);
   ++st.ctx->metrics->disconnects;
+  // Every refusal that ends a connection, for whoever wonders why a client
+  // was let go (connect refusals are logged at info where they happen).
+  spdlog::debug("session {} from {} closed with {} \"{}\"", st.client, st.remote, code, reason);
   if (auto c = st.conn.lock())
     c->close(code, reason);
 }
@@ -109,6 +122,14 @@ void run_waiting(self_ptr self, const std::vector<protocol::command>& waiting) {
   flush(self);
 }
 
+/// Leaves `channel`, and tells the registry, which stops the channel at
+/// once if it has no subscriber left and channels.max_idle channels are live
+/// (a subscribe/unsubscribe loop over new names leaves nothing behind).
+void leave_channel(self_ptr self, const caf::actor& channel, const std::string& name) {
+  caf::anon_send(channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+  caf::anon_send(self->state.ctx->handles.channels, unsubscribe_atom_v, name);
+}
+
 } // namespace
 
 void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
@@ -131,12 +152,12 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
         auto it = st.subs.find(channel);
         if (it == st.subs.end() || st.closing) {
           // Unsubscribed (or closing) while the subscribe was in flight.
-          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+          leave_channel(self, r.channel, channel);
           return;
         }
         auto waiting = std::move(it->second.waiting);
         if (it->second.reject_unrecovered && r.was_recovering && !r.recovered) {
-          caf::anon_send(r.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+          leave_channel(self, r.channel, channel);
           st.subs.erase(it);
           if (id)
             emit(self, protocol::error_reply(id, unrecoverable, "unrecoverable position"));
@@ -187,7 +208,7 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
 void end_subscription(self_ptr self, std::map<std::string, subscription>::iterator it) {
   auto& st = self->state;
   if (it->second.channel) {
-    caf::anon_send(it->second.channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
+    leave_channel(self, it->second.channel, it->first);
     --st.ctx->metrics->subscriptions;
   }
   st.subs.erase(it);
@@ -195,10 +216,32 @@ void end_subscription(self_ptr self, std::map<std::string, subscription>::iterat
 
 namespace {
 
+/// One of the connection's rate limits: false after emitting 111 (or
+/// closing with 3013).
+bool take_rate(self_ptr self, rate_limiter& limit, uint32_t id) {
+  switch (limit.take(rate_limiter::clock::now())) {
+    case rate_limiter::verdict::allow:
+      return true;
+    case rate_limiter::verdict::refuse:
+      ++self->state.ctx->metrics->rate_limited;
+      emit(self, protocol::error_reply(id, too_many_requests, "too many requests", true));
+      return false;
+    case rate_limiter::verdict::close:
+      close_with(self, 3013, "too many requests");
+      return false;
+  }
+  return false;
+}
+
 // -- subscribe / unsubscribe -------------------------------------------------
 
 void handle_subscribe(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
+  // websocket.subscribe_rate, before any work: each subscribe may start a
+  // channel actor (and a token check), so a subscribe/unsubscribe loop is
+  // what this bounds.
+  if (!take_rate(self, st.subscribe_limit, cmd.id))
+    return;
   auto channel = protocol::get_string(cmd.body, "channel");
   const auto* ns = channel_ns(self, cmd.id, channel);
   if (!ns)
@@ -276,18 +319,7 @@ bool payload_of(self_ptr self, uint32_t id, const rapidjson::Value* data, std::s
 
 /// websocket.publish_rate: false after emitting 111 (or closing with 3013).
 bool take_publish(self_ptr self, uint32_t id) {
-  switch (self->state.publish_limit.take(rate_limiter::clock::now())) {
-    case rate_limiter::verdict::allow:
-      return true;
-    case rate_limiter::verdict::refuse:
-      ++self->state.ctx->metrics->rate_limited;
-      emit(self, protocol::error_reply(id, too_many_requests, "too many requests", true));
-      return false;
-    case rate_limiter::verdict::close:
-      close_with(self, 3013, "too many requests");
-      return false;
-  }
-  return false;
+  return take_rate(self, self->state.publish_limit, id);
 }
 
 std::string meta_of(const session_state& st) {
@@ -574,11 +606,21 @@ bool wait_for_subscribe(self_ptr self, const protocol::command& cmd) {
     case method::presence:
     case method::presence_stats:
     case method::sub_refresh:
+    case method::rpc:
       break;
     default:
       return false;
   }
-  auto channel = protocol::get_string(cmd.body, "channel");
+  // rpc append names its channel in its data; it waits like publish, so
+  // that it is checked against the subscription it follows.
+  const rapidjson::Value* body = cmd.body;
+  if (cmd.what == method::rpc) {
+    auto m = protocol::get_string(cmd.body, "method");
+    if (!m.ok || m.value != "append")
+      return false;
+    body = protocol::get(cmd.body, "data");
+  }
+  auto channel = protocol::get_string(body, "channel");
   if (!channel.ok || !channel.present)
     return false;
   auto it = self->state.subs.find(channel.value);
@@ -638,20 +680,7 @@ void dispatch(self_ptr self, const protocol::command& cmd) {
 /// websocket.command_rate, for every command but pongs: false after
 /// emitting 111 (or closing with 3013).
 bool take_command(self_ptr self, const protocol::command& cmd) {
-  if (cmd.what == method::pong)
-    return true;
-  switch (self->state.command_limit.take(rate_limiter::clock::now())) {
-    case rate_limiter::verdict::allow:
-      return true;
-    case rate_limiter::verdict::refuse:
-      ++self->state.ctx->metrics->rate_limited;
-      emit(self, protocol::error_reply(cmd.id, too_many_requests, "too many requests", true));
-      return false;
-    case rate_limiter::verdict::close:
-      close_with(self, 3013, "too many requests");
-      return false;
-  }
-  return false;
+  return cmd.what == method::pong || take_rate(self, self->state.command_limit, cmd.id);
 }
 
 void on_message(self_ptr self, const std::string& text) {
@@ -746,10 +775,12 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
   st.ctx = std::move(ctx);
   st.conn = std::move(conn);
   st.remote = std::move(remote);
+  st.address = self->address();
   ++st.ctx->metrics->connections;
   ++st.ctx->metrics->connections_total;
   st.command_limit = rate_limiter(st.settings().websocket.command_rate);
   st.publish_limit = rate_limiter(st.settings().websocket.publish_rate);
+  st.subscribe_limit = rate_limiter(st.settings().websocket.subscribe_rate);
   self->delayed_send(self, st.settings().websocket.connect_timeout, loaded_atom_v);
   return {
     [self](frame_atom, const std::string& text) {

@@ -33,8 +33,8 @@ int64_t ttl_of(int64_t expires) {
 template <class... Ts>
 void arm_expiry(self_ptr self, int64_t expires, Ts&&... xs) {
   auto grace = self->state.settings().websocket.expiry_grace;
-  auto delay = std::chrono::seconds(std::max<int64_t>(0, expires - unix_now())) + grace;
-  self->delayed_send(self, delay, expire_atom_v, std::forward<Ts>(xs)...);
+  self->delayed_send(self, expiry_delay(expires, unix_now(), grace), expire_atom_v,
+                     std::forward<Ts>(xs)...);
 }
 
 void arm_connection_expiry(self_ptr self) {
@@ -54,8 +54,8 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
   auto r = st.ctx->tokens->verify(token, unix_now());
   if (!r.ok()) {
     ++st.ctx->metrics->auth_failures;
-    spdlog::debug("session {}: subscription token for {} refused: {}", st.client, channel,
-                  r.reason);
+    spdlog::debug("session {} from {}: subscription token for {} refused: {}", st.client, st.remote,
+                  loggable(channel, 64), r.reason);
     if (r.status == token_status::expired)
       emit(self, protocol::error_reply(id, token_expired, "token expired"));
     else
@@ -65,8 +65,9 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
   const auto& c = r.claims;
   if (c.sub != st.user || c.channel != channel || (!c.client.empty() && c.client != st.client)) {
     ++st.ctx->metrics->auth_failures;
-    spdlog::debug("session {}: subscription token is for another user, channel or client",
-                  st.client);
+    spdlog::debug("session {} from {}: subscription token for {} is for another user, channel "
+                  "or client",
+                  st.client, st.remote, loggable(channel, 64));
     close_with(self, 3500, "invalid token");
     return token_check::refused;
   }
@@ -74,6 +75,15 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
   sub.expires = c.expires_at();
   sub.chan_info = c.info;
   return token_check::ok;
+}
+
+/// Closes a connection whose credentials do not let it in (connect,
+/// refresh), counting and logging why: the client only sees `reason`.
+void refuse_connection(self_ptr self, uint16_t code, const char* reason, const std::string& why) {
+  auto& st = self->state;
+  ++st.ctx->metrics->auth_failures;
+  spdlog::info("connection from {} refused with {} \"{}\": {}", st.remote, code, reason, why);
+  close_with(self, code, reason);
 }
 
 /// Builds the connect result once server-side subscriptions have answered.
@@ -104,11 +114,29 @@ std::string expiry_fields(const std::optional<int64_t>& expires) {
   return ",\"expires\":true,\"ttl\":" + std::to_string(ttl_of(*expires));
 }
 
-bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
-             const std::string& channel) {
-  using config::permission;
+namespace {
+
+/// The subscription of `channel` this connection holds, if it is active.
+const subscription* active_subscription(const session_state& st, const std::string& channel) {
   auto it = st.subs.find(channel);
-  const subscription* sub = it != st.subs.end() && it->second.channel ? &it->second : nullptr;
+  return it != st.subs.end() && it->second.channel ? &it->second : nullptr;
+}
+
+/// The channel's own rules ($ private, # user-limited): a subscription with
+/// token rights (a subscription token, or server-side from the connection
+/// token) opens the channel to this connection; without one it must be open
+/// without a token to this user.
+bool channel_open(const session_state& st, const config::namespace_settings& ns,
+                  const std::string& channel, const subscription* sub) {
+  if (sub && (sub->with_token || sub->server_side))
+    return true;
+  return config::open_without_token(ns, channel, st.user);
+}
+
+/// The namespace's permission `p` for this connection.
+bool permitted(const session_state& st, const config::namespace_settings& ns, config::permission p,
+               const subscription* sub) {
+  using config::permission;
   switch (p) {
     case permission::off:
     case permission::server:
@@ -123,29 +151,33 @@ bool allowed(const session_state& st, const config::namespace_settings& ns, conf
   return false;
 }
 
+} // namespace
+
+bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
+             const std::string& channel) {
+  const subscription* sub = active_subscription(st, channel);
+  return channel_open(st, ns, channel, sub) && permitted(st, ns, p, sub);
+}
+
 bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
                         const config::namespace_settings& ns, const protocol::string_field& token,
                         subscription& sub) {
   auto& st = self->state;
-  auto deny = [&] {
+  if (ns.subscribe == config::permission::off) {
     emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
     return false;
-  };
-  if (ns.subscribe == config::permission::off)
-    return deny();
+  }
   // A subscription token is the application's own word: it admits to any
   // channel of a namespace that is not switched off.
   if (token.present && !token.value.empty())
     return check_subscription_token(self, id, channel, token.value, sub) == token_check::ok;
-  if (config::is_private_channel(channel))
-    return deny(); // private channels need a token
-  if (config::is_user_limited(ns, channel))
-    return config::lists_user(channel, st.user) && ns.subscribe != config::permission::server
-             ? true
-             : deny();
-  if (ns.subscribe == config::permission::any && (!st.user.empty() || ns.anonymous))
+  // Without one, the same check as every other command on the channel (the
+  // connection holds no subscription of it yet): `any` admits where the
+  // channel is open to this user; `token` and `server` need a token.
+  if (allowed(st, ns, ns.subscribe, channel))
     return true;
-  return deny();
+  emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+  return false;
 }
 
 void arm_subscription_expiry(self_ptr self, const std::string& channel, subscription& sub) {
@@ -172,16 +204,20 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
       emit(self, protocol::error_reply(cmd.id, token_expired, "token expired"));
       return false;
     }
-    if (!r.ok()) {
-      ++st.ctx->metrics->auth_failures;
-      spdlog::debug("connection token from {} refused: {}", st.remote, r.reason);
-      close_with(self, 3500, "invalid token");
+    if (!r.ok() || r.claims.for_subscription()) {
+      refuse_connection(self, 3500, "invalid token",
+                        r.ok() ? std::string("a subscription token") : r.reason);
       return false;
     }
     claims = std::move(r.claims);
   }
   if (claims.sub.empty() && !st.ctx->anonymous_allowed()) {
-    close_with(self, 3501, "bad request");
+    // Terminal (3500-3999 with a reason): the SDK does not retry a
+    // connection that cannot succeed without a token.
+    refuse_connection(self, 3500, "token required",
+                      token.value.empty() ? "no token, and no namespace allows anonymous clients"
+                                          : "a token without sub, and no namespace allows "
+                                            "anonymous clients");
     return false;
   }
   st.user = claims.sub;
@@ -262,11 +298,11 @@ void handle_refresh(self_ptr self, const protocol::command& cmd) {
     close_with(self, 3005, "connection expired"); // reconnect with a fresh token
     return;
   }
-  if (!r.ok() || r.claims.sub != st.user) {
-    ++st.ctx->metrics->auth_failures;
-    spdlog::debug("session {}: refresh token refused: {}", st.client,
-                  r.ok() ? std::string("another user") : r.reason);
-    close_with(self, 3500, "invalid token");
+  if (!r.ok() || r.claims.sub != st.user || r.claims.for_subscription()) {
+    refuse_connection(self, 3500, "invalid token",
+                      !r.ok()                        ? r.reason
+                      : !r.claims.for_subscription() ? std::string("another user")
+                                                     : std::string("a subscription token"));
     return;
   }
   st.expires = r.claims.expires_at();
@@ -287,8 +323,14 @@ void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
     emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
     return;
   }
+  const auto* ns = channel_ns(self, cmd.id, channel);
+  if (!ns)
+    return;
+  // Only what a subscription token granted can be renewed by one; a
+  // server-side subscription belongs to the connection token.
   auto it = st.subs.find(channel.value);
-  if (it == st.subs.end() || !it->second.channel || it->second.server_side) {
+  if (it == st.subs.end() || it->second.server_side
+      || !allowed(st, *ns, config::permission::token, channel.value)) {
     emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
     return;
   }

@@ -63,6 +63,7 @@ struct session_state {
   std::shared_ptr<const session_context> ctx;
   std::weak_ptr<connection> conn;
   std::string remote;
+  caf::actor_addr address; ///< this session's, to leave its channels when it ends
   bool connected = false;
   bool closing = false;
   std::string client;
@@ -81,6 +82,7 @@ struct session_state {
   uint64_t ping_generation = 0;
   rate_limiter command_limit;
   rate_limiter publish_limit;
+  rate_limiter subscribe_limit;
   counters stats;
   uint64_t commands = 0;
   uint64_t deliveries = 0;

@@ -176,10 +176,10 @@ token_result token_verifier::verify(std::string_view token, int64_t now) const {
       key = &keys_.ecdsa_public_key;
       break;
     case family::none:
-      return fail(token_status::unsupported_algorithm, "alg " + alg + " is not accepted");
+      return fail(token_status::unsupported_algorithm, "alg " + loggable(alg) + " is not accepted");
   }
   if (key->empty())
-    return fail(token_status::unsupported_algorithm, "no key configured for " + alg);
+    return fail(token_status::unsupported_algorithm, "no key configured for " + loggable(alg));
 
   std::string text(token);
   jwt_t* raw = nullptr;
@@ -245,6 +245,31 @@ token_result token_verifier::verify(std::string_view token, int64_t now) const {
   }
   r.status = token_status::ok;
   return r;
+}
+
+std::string loggable(std::string_view text, size_t max_chars) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < max_chars; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    }
+  }
+  out += text.size() > max_chars ? "\"..." : "\"";
+  return out;
+}
+
+std::chrono::milliseconds expiry_delay(int64_t expires, int64_t now,
+                                       std::chrono::milliseconds grace) {
+  const auto limit = std::chrono::duration_cast<std::chrono::seconds>(max_expiry_delay).count();
+  // Compared before subtracting, so that no claim can overflow the difference.
+  int64_t left = expires <= now ? 0 : expires - now > limit ? limit : expires - now;
+  return std::chrono::seconds(left) + grace;
 }
 
 int64_t unix_now() {

@@ -9,6 +9,7 @@
 // all refused.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,6 +48,11 @@ struct token_claims {
   std::string channel;               ///< subscription tokens: the channel
   std::string client;                ///< subscription tokens: the client id, if bound
 
+  /// A subscription token names its channel; it is no connection token.
+  bool for_subscription() const {
+    return !channel.empty();
+  }
+
   /// When what the token grants expires (Unix seconds), or nullopt if never.
   std::optional<int64_t> expires_at() const;
 };
@@ -80,6 +86,22 @@ public:
 private:
   token_keys keys_;
 };
+
+/// Untrusted text (a token's header, a client's channel name) made fit for a
+/// log line: quoted, printable ASCII only (anything else as \xNN, so no
+/// newline or terminal escape gets through), cut after `max_chars`.
+std::string loggable(std::string_view text, size_t max_chars = 32);
+
+/// The longest expiry timer armed at once. A token may name any time (year
+/// 3000, or close to INT64_MAX seconds), which in a timer's nanoseconds would
+/// overflow into the past; a timer that fires before the expiry arms the
+/// next one.
+constexpr std::chrono::milliseconds max_expiry_delay = std::chrono::hours(24);
+
+/// How long to wait, at `now`, before checking an expiry at `expires` (both
+/// Unix seconds): the time left, at most max_expiry_delay, plus `grace`.
+std::chrono::milliseconds expiry_delay(int64_t expires, int64_t now,
+                                       std::chrono::milliseconds grace);
 
 /// Seconds since the Unix epoch, now.
 int64_t unix_now();

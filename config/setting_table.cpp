@@ -219,6 +219,10 @@ std::vector<setting<settings>> make_node_settings() {
                  std::chrono::hours(24), at(&S::channels, &channel_settings::idle_stop)),
     integer<S>("channels.max_name_length", "Longest channel name accepted, in bytes", 1, 4096,
                at(&S::channels, &channel_settings::max_name_length)),
+    integer<S>("channels.max_idle",
+               "Channels without subscribers kept for channels.idle_stop; past this many live "
+               "channels, one stops as soon as its last subscriber leaves",
+               0, 100000000, at(&S::channels, &channel_settings::max_idle)),
     // [websocket]
     time_span<S>("websocket.ping_interval", "How often the server pings each client (0ms: never)",
                  duration(0), std::chrono::hours(1),
@@ -252,6 +256,10 @@ std::vector<setting<settings>> make_node_settings() {
                "Commands per second one connection may send (more: error 111, then close "
                "3013; 0 = no limit)",
                0, 10000000, at(&S::websocket, &websocket_settings::command_rate)),
+    integer<S>("websocket.subscribe_rate",
+               "Subscribes per second one connection may make (more: error 111, then close "
+               "3013; 0 = no limit)",
+               0, 10000000, at(&S::websocket, &websocket_settings::subscribe_rate)),
     size<S>("websocket.max_queued_bytes",
             "Outgoing bytes a connection may have waiting (more: close 3008, slow consumer)",
             4 * kib, gib, at(&S::websocket, &websocket_settings::max_queued_bytes)),

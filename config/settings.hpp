@@ -60,6 +60,8 @@ struct channel_settings {
   int64_t ring_size = 1024;
   duration idle_stop = std::chrono::seconds(30);
   int64_t max_name_length = 255;
+  /// Past this many live channels, one stops when its last subscriber leaves.
+  int64_t max_idle = 1000;
 };
 
 struct projection_settings {
@@ -81,6 +83,9 @@ struct websocket_settings {
   int64_t max_data_bytes = 32 * 1024;
   int64_t publish_rate = 100;  ///< per second per connection; 0 = unlimited
   int64_t command_rate = 1000; ///< per second per connection; 0 = unlimited
+  /// Per second per connection (the default lets a client with
+  /// max_subscriptions resubscribe all at once); 0 = unlimited.
+  int64_t subscribe_rate = 512;
   int64_t max_queued_bytes = 1024 * 1024;
   int64_t max_queued_messages = 10000;
   duration close_timeout = std::chrono::seconds(5);

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace herald::test {
 namespace {
 
@@ -89,6 +91,67 @@ TEST(tokens, alg_none_and_unknown_algorithms_are_refused) {
             token_status::unsupported_algorithm);
   EXPECT_EQ(v.verify(base64url(R"({"typ":"JWT"})") + "." + payload + ".abc", now).status,
             token_status::unsupported_algorithm);
+}
+
+// The header's alg is the attacker's text; the reason goes to the log, so it
+// may hold no newline, escape or quote of its own, and no more than a few
+// dozen characters of it.
+TEST(tokens, an_unknown_alg_is_logged_escaped_and_cut) {
+  token_verifier v(hmac_keys());
+  auto payload = base64url(R"({"sub":"1"})");
+  auto header =
+    R"({"alg":"PS256\n[info] forged \"line\"\u001b[31m)" + std::string(200, 'x') + R"("})";
+  auto r = v.verify(base64url(header) + "." + payload + ".abc", now);
+  ASSERT_EQ(r.status, token_status::unsupported_algorithm);
+  EXPECT_EQ(r.reason.find('\n'), std::string::npos) << r.reason;
+  EXPECT_EQ(r.reason.find('\x1b'), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find(R"("PS256\x0a[info] forged \x22line\x22\x1b[31m)"), std::string::npos)
+    << r.reason;
+  EXPECT_LT(r.reason.size(), 100u) << r.reason;
+}
+
+TEST(tokens, loggable_text) {
+  EXPECT_EQ(actors::loggable("HS256"), R"("HS256")");
+  EXPECT_EQ(actors::loggable("a\r\nb\\"), R"("a\x0d\x0ab\x5c")");
+  EXPECT_EQ(actors::loggable("\xc3\xa9"), R"("\xc3\xa9")");
+  EXPECT_EQ(actors::loggable("abcdef", 3), R"("abc"...)");
+}
+
+// A subscription token names its channel; connect and refresh refuse it as
+// a connection token (docs/security.md).
+TEST(tokens, a_subscription_token_says_so) {
+  token_verifier v(hmac_keys());
+  auto sub = v.verify(sign_hmac("HS256", R"({"sub":"1","channel":"$chat:x"})", "s3cret"), now);
+  ASSERT_TRUE(sub.ok()) << sub.reason;
+  EXPECT_TRUE(sub.claims.for_subscription());
+  auto conn = v.verify(sign_hmac("HS256", R"({"sub":"1","channels":["chat:x"]})", "s3cret"), now);
+  ASSERT_TRUE(conn.ok()) << conn.reason;
+  EXPECT_FALSE(conn.claims.for_subscription());
+}
+
+// Far-future expiries are valid tokens; the timer armed for them is clamped
+// to max_expiry_delay (a day), never overflowing into the past.
+TEST(tokens, far_future_expiry) {
+  token_verifier v(hmac_keys());
+  for (const char* exp : {"32503680000", "9223372036854775000", "9223372036854775807"}) {
+    auto r =
+      v.verify(sign_hmac("HS256", std::string(R"({"sub":"1","exp":)") + exp + "}", "s3cret"), now);
+    ASSERT_TRUE(r.ok()) << exp << ": " << r.reason;
+    ASSERT_TRUE(r.claims.expires_at());
+    auto delay = actors::expiry_delay(*r.claims.expires_at(), now, std::chrono::seconds(25));
+    EXPECT_EQ(delay, actors::max_expiry_delay + std::chrono::seconds(25)) << exp;
+    // What the timer does with it: nanoseconds, positive.
+    EXPECT_GT(std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(), 0) << exp;
+  }
+}
+
+TEST(tokens, expiry_delay) {
+  using namespace std::chrono_literals;
+  EXPECT_EQ(actors::expiry_delay(now + 10, now, 25s), 35s);
+  EXPECT_EQ(actors::expiry_delay(now - 10, now, 25s), 25s);
+  EXPECT_EQ(actors::expiry_delay(std::numeric_limits<int64_t>::min(), now, 1s), 1s);
+  EXPECT_EQ(actors::expiry_delay(std::numeric_limits<int64_t>::max(), now, 0s),
+            actors::max_expiry_delay);
 }
 
 TEST(tokens, malformed_tokens) {
