@@ -9,9 +9,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/file.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <pthread.h>
+#include <string>
 
 namespace herald::app {
 
@@ -27,6 +36,65 @@ sigset_t block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
+
+/// One node per data directory: an exclusive flock on <data_dir>/herald.lock,
+/// held until the process ends. The kernel drops it when the process dies,
+/// even by kill -9, so a crashed node can be restarted at once; a second node
+/// would otherwise share the journal and fail every append. The file records
+/// the holder's pid for the refusal message.
+class data_dir_lock {
+public:
+  /// Returns an empty string when the directory is ours, else why not (one
+  /// line). A directory herald cannot write is left to the journal, which
+  /// refuses it with its own, more useful, message.
+  std::string acquire(const std::string& data_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    const std::string path = (std::filesystem::path(data_dir) / "herald.lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const bool writable = fd_ >= 0;
+    if (!writable)
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      return {};
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK)
+        return "the data directory " + data_dir + " is in use by another herald" + holder()
+               + "; each node needs a data directory of its own";
+      return "cannot lock the data directory " + data_dir + ": " + std::strerror(errno);
+    }
+    if (writable)
+      record_pid();
+    return {};
+  }
+
+  ~data_dir_lock() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+private:
+  void record_pid() {
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    bool recorded = ::ftruncate(fd_, 0) == 0
+                    && ::pwrite(fd_, pid.data(), pid.size(), 0) == static_cast<ssize_t>(pid.size());
+    (void) recorded; // only informative: a refusal names the pid when it was recorded
+  }
+
+  /// " (pid N)" as the holder recorded it, or nothing.
+  std::string holder() const {
+    char buf[32] = {};
+    ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    while (!pid.empty() && pid.back() == '\n')
+      pid.pop_back();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+      return {};
+    return " (pid " + pid + ")";
+  }
+
+  int fd_ = -1;
+};
 
 } // namespace
 
@@ -57,6 +125,13 @@ int serve(const config::settings& s) {
     server = std::make_unique<net::server>(sys, ctx);
   } catch (const std::system_error& e) {
     spdlog::critical("{}", e.what()); // what() already ends with the reason
+    return 1;
+  }
+  // The lock creates the data directory if need be, so it comes after the
+  // bind; it must come before the node opens the journal.
+  data_dir_lock lock;
+  if (auto refused = lock.acquire(s.server.data_dir); !refused.empty()) {
+    std::fprintf(stderr, "herald: %s\n", refused.c_str());
     return 1;
   }
   auto node = actors::start_node(sys, *settings);

@@ -48,7 +48,7 @@ struct expected_version {
 /// An event to append.
 struct new_event {
   std::string type;
-  std::string id;   ///< empty: the journal generates a UUID
+  std::string id;   ///< unique within the stream; empty: the journal generates a UUID
   std::string meta; ///< msgpack map (user, client, correlation, causation...)
   std::string data; ///< msgpack payload
 };
@@ -62,9 +62,9 @@ struct append_request {
 
 enum class append_status : uint8_t {
   ok,                     ///< written now
-  idempotent,             ///< every event id was already stored: nothing written
+  idempotent,             ///< every event was already stored under its id: nothing written
   wrong_expected_version, ///< the expectation failed; see actual_version
-  duplicate_id,           ///< some ids stored, others not, or stored elsewhere
+  duplicate_id,           ///< ids stored partly, elsewhere, or for other events
   invalid,                ///< malformed request (empty stream name, type...)
 };
 

@@ -61,11 +61,13 @@ struct chunk {
   std::vector<uint64_t> positions;
 };
 
-/// Where an already stored event id lives.
+/// Where an already stored event id lives, and whether the event stored
+/// under it is the one a retry asks for.
 struct stored_id {
   uint64_t position = 0;
   int64_t stream_id = 0;
   uint64_t version = 0;
+  bool same_event = false; ///< same type and data bytes as the request's
 };
 
 int64_t now_ms() {
@@ -92,7 +94,6 @@ struct journal::impl {
   uint64_t batch_number = 1;
   // Scratch space reused across batches.
   std::vector<stream_entry*> touched;
-  std::unordered_map<std::string, stored_id> batch_ids;
 
   explicit impl(const journal_options& o)
     : file(open_journal_file(o.path, true, true)), db(*file.db),
@@ -104,8 +105,9 @@ struct journal::impl {
       find_stream(db.prepare("SELECT stream_id FROM streams WHERE name = ?1")),
       index_version(db.prepare("SELECT last_version FROM stream_chunks WHERE stream_id = ?1 "
                                "ORDER BY first_version DESC LIMIT 1")),
-      find_id(db.prepare("SELECT position, stream_id, version FROM events WHERE id = ?1")),
-      find_position(db.prepare("SELECT stream_id, version FROM events "
+      find_id(db.prepare("SELECT position, version, type, data FROM events "
+                         "WHERE stream_id = ?1 AND id = ?2")),
+      find_position(db.prepare("SELECT stream_id, version, type, data FROM events "
                                "WHERE position = ?1 AND id IS NULL")),
       fold(db.prepare("INSERT INTO stream_chunks (stream_id, first_version, last_version, "
                       "positions) VALUES (?1, ?2, ?3, ?4)")),
@@ -167,33 +169,44 @@ struct journal::impl {
     return st;
   }
 
-  /// Where a client-supplied id is stored, if anywhere. Sets `reserved` for
-  /// an id of the generated form that names no generated event.
-  std::optional<stored_id> lookup_id(const std::string& id, bool& reserved) {
-    if (auto position = generated_id_position(file.journal_id, id)) {
-      std::optional<stored_id> found;
+  /// Whether the row `stmt` stands on (type in column 2, data in column 3)
+  /// holds the event `e`. Meta is not compared: it describes the sender
+  /// (client, user), which a retry may legitimately change.
+  static bool same_event(const statement& stmt, const new_event& e) {
+    return stmt.column_text(2) == e.type && stmt.column_blob(3) == e.data;
+  }
+
+  /// Where the client-supplied id of `e` is stored in the stream `stream_id`
+  /// (0: a stream with no events yet), if anywhere. Generated ids name one
+  /// event of the whole journal, so they are looked up wherever they are;
+  /// sets `reserved` for one that names no generated event. The statements
+  /// see the rows this batch wrote before, inside the same transaction.
+  std::optional<stored_id> lookup_id(const new_event& e, int64_t stream_id, bool& reserved) {
+    std::optional<stored_id> found;
+    if (auto position = generated_id_position(file.journal_id, e.id)) {
       find_position.bind(1, static_cast<int64_t>(*position));
       if (find_position.step())
         found = stored_id{*position, find_position.column_int(0),
-                          static_cast<uint64_t>(find_position.column_int(1))};
+                          static_cast<uint64_t>(find_position.column_int(1)),
+                          same_event(find_position, e)};
       find_position.reset();
       reserved = !found;
       return found;
     }
-    if (auto it = batch_ids.find(id); it != batch_ids.end())
-      return it->second;
-    std::optional<stored_id> found;
-    find_id.bind(1, id);
+    if (stream_id == 0)
+      return found;
+    find_id.bind(1, stream_id).bind(2, e.id);
     if (find_id.step())
-      found = stored_id{static_cast<uint64_t>(find_id.column_int(0)), find_id.column_int(1),
-                        static_cast<uint64_t>(find_id.column_int(2))};
+      found = stored_id{static_cast<uint64_t>(find_id.column_int(0)), stream_id,
+                        static_cast<uint64_t>(find_id.column_int(1)), same_event(find_id, e)};
     find_id.reset();
     return found;
   }
 
   /// Idempotency: returns true (and fills `result`) when the append's event
   /// ids decide its outcome: all already stored, consecutively, in this
-  /// stream (idempotent) or only partly / elsewhere (duplicate_id).
+  /// stream, each with the same type and data (idempotent), or only partly,
+  /// elsewhere or with other content (duplicate_id).
   bool check_ids(const append_request& req, const stream_state& st, append_result& result) {
     bool any_client_id = false;
     for (const auto& e : req.events)
@@ -210,7 +223,7 @@ struct journal::impl {
         result.message = "event id " + e.id + " appears twice in one append";
         return true;
       }
-      found.push_back(e.id.empty() ? std::nullopt : lookup_id(e.id, reserved));
+      found.push_back(e.id.empty() ? std::nullopt : lookup_id(e, st.stream_id, reserved));
       if (reserved) {
         result.status = append_status::invalid;
         result.message = "event id " + e.id + " has the form of ids the journal assigns";
@@ -220,13 +233,17 @@ struct journal::impl {
     }
     if (hits == 0)
       return false;
-    // Consecutive versions of this very stream: the same append, retried.
+    // The same events at consecutive versions of this very stream: the same
+    // append, retried.
     bool same_place = hits == req.events.size();
-    for (size_t i = 0; same_place && i < found.size(); ++i)
+    bool same_events = same_place;
+    for (size_t i = 0; same_place && i < found.size(); ++i) {
       same_place = st.stream_id != 0 && found[i]->stream_id == st.stream_id
                    && found[i]->version == found[0]->version + i;
+      same_events = same_events && found[i]->same_event;
+    }
     result.actual_version = st.version;
-    if (same_place) {
+    if (same_place && same_events) {
       result.status = append_status::idempotent;
       result.first_position = found.front()->position;
       result.last_position = found.back()->position;
@@ -235,7 +252,9 @@ struct journal::impl {
       return true;
     }
     result.status = append_status::duplicate_id;
-    result.message = hits == req.events.size()
+    result.message = same_place ? "the event ids are already stored in this stream, for events "
+                                  "with another type or data"
+                     : hits == req.events.size()
                        ? "the event ids are already stored, but not as this append"
                        : "some event ids of this append are already stored, others are not";
     return true;
@@ -300,8 +319,6 @@ struct journal::impl {
         insert_event.step();
         insert_event.reset();
         tail.push_back({st.stream_id, st.version, head});
-        if (!e.id.empty())
-          batch_ids[e.id] = stored_id{head, st.stream_id, st.version};
         if (committed)
           committed->push_back(recorded_event{
             head, req.stream, st.version, std::move(e.type),
@@ -357,7 +374,6 @@ struct journal::impl {
     const uint64_t head_before = head;
     const size_t tail_before = tail.size();
     touched.clear();
-    batch_ids.clear();
     try {
       begin.step();
       begin.reset();

@@ -98,6 +98,25 @@ void check_not_truncated(const std::string& path) {
                                    + " bytes");
 }
 
+/// Brings a journal of an older format up to journal_format::version, one
+/// step per transaction (each commits its new user_version with its changes).
+void migrate(database& db, int64_t from) {
+  for (int64_t v = from; v < journal_format::version; ++v) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(journal_format::migrations[v - 1]);
+      db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+      db.exec("COMMIT");
+    } catch (const failure& e) {
+      if (db.in_transaction())
+        db.exec("ROLLBACK");
+      throw failure(e.code(), std::string(e.what()) + " (while upgrading the journal from format "
+                                + std::to_string(v) + " to " + std::to_string(v + 1)
+                                + "; it was left at format " + std::to_string(v) + ")");
+    }
+  }
+}
+
 [[noreturn]] void throw_unwritable(const std::string& path, int err) {
   throw failure(errc::io, path + ": the journal cannot be written (" + std::strerror(err)
                             + "); herald needs a writable data directory");
@@ -156,6 +175,9 @@ opened_journal open_journal_file(const std::string& path, bool create, bool writ
     if (!mode_stmt.step() || mode_stmt.column_text(0) != "wal")
       throw failure(errc::io, path + ": cannot switch the journal to WAL mode");
   }
+  // Readers read every version up to ours alike; only writing differs.
+  if (writer && version < journal_format::version)
+    migrate(*db, version);
   auto id_stmt = db->prepare("SELECT value FROM journal_meta WHERE key = 'journal_id'");
   if (!id_stmt.step())
     throw failure(errc::corrupt, path + ": the journal id is missing");

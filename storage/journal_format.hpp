@@ -1,6 +1,7 @@
-// The journal's on-disk format, version 1. docs/journal-format.md describes it
-// for operators and tools; change both together, and bump `version` for
-// anything an older herald could misread.
+// The journal's on-disk format, version 2. docs/journal-format.md describes it
+// for operators and tools; change both together, bump `version` for anything
+// an older herald could misread, and add a step to `migrations` so that a
+// journal of the previous version is upgraded when the writer opens it.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,11 @@ namespace herald::storage::journal_format {
 /// SQLite's application_id header field: "hrld". Marks the file as ours.
 inline constexpr int32_t application_id = 0x68726c64;
 
-/// SQLite's user_version header field. A file with a higher value is refused.
-inline constexpr int64_t version = 1;
+/// SQLite's user_version header field. A file with a higher value is refused;
+/// one with a lower value is migrated by the writer (see `migrations`).
+///  1: event ids unique across the journal.
+///  2: event ids unique per stream (as in KurrentDB).
+inline constexpr int64_t version = 2;
 
 /// The stream index lags the log by up to this many events: commits write
 /// only the log, and every `index_fold_events` the tail is folded into
@@ -40,7 +44,8 @@ CREATE TABLE events (
   data      BLOB NOT NULL
 );
 
-CREATE UNIQUE INDEX events_by_id ON events (id) WHERE id IS NOT NULL;
+-- Client-supplied ids are scoped to their stream.
+CREATE UNIQUE INDEX events_by_stream_id ON events (stream_id, id) WHERE id IS NOT NULL;
 
 -- Versions first_version..last_version of a stream sit at the positions
 -- listed in `positions`: LEB128 varints, the first position, then the gaps.
@@ -54,5 +59,20 @@ CREATE TABLE stream_chunks (
 
 INSERT INTO journal_meta (key, value) VALUES ('indexed_through', '0');
 )sql";
+
+/// migrations[v - 1] turns a journal of format v into one of format v + 1;
+/// each runs in one transaction with the update of user_version, so a crash
+/// leaves the file at either version. The result must equal `schema`.
+inline constexpr const char* migrations[] = {
+  // 1 -> 2: ids unique per stream. The old index was stricter (unique
+  // across streams), so every version-1 journal satisfies the new one.
+  R"sql(
+DROP INDEX events_by_id;
+CREATE UNIQUE INDEX events_by_stream_id ON events (stream_id, id) WHERE id IS NOT NULL;
+)sql",
+};
+
+static_assert(sizeof migrations / sizeof migrations[0] == version - 1,
+              "one migration per format version");
 
 } // namespace herald::storage::journal_format

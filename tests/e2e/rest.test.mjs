@@ -54,9 +54,14 @@ test('POST with an event id is idempotent', async () => {
   assert.equal(again.status, 200);
   assert.equal(again.body.position, first.body.position);
   assert.equal(again.body.idempotent, true);
+  // Ids are scoped per stream: the same id elsewhere is another event, and in
+  // the same stream with other data a conflict.
   const elsewhere = await post('/api/streams/chat:idem-other', event);
-  assert.equal(elsewhere.status, 409);
-  assert.equal(elsewhere.body.error.code, 'duplicate_id');
+  assert.equal(elsewhere.status, 200);
+  assert.notEqual(elsewhere.body.position, first.body.position);
+  const changed = await post('/api/streams/chat:idem', { ...event, data: { a: 2 } });
+  assert.equal(changed.status, 409);
+  assert.equal(changed.body.error.code, 'duplicate_id');
 });
 
 test('POST rejects bad bodies with 400 and big ones with 413', async () => {

@@ -1,6 +1,7 @@
 // Files herald must refuse: damaged, truncated, foreign, or from a newer
 // herald. Each gives a clear error naming the file, never a crash, and a file
 // of a newer format is left exactly as it was.
+#include "storage/journal_format.hpp"
 #include "tests/storage/journal_fixture.hpp"
 
 #include <linux/fs.h>
@@ -153,7 +154,8 @@ TEST_F(damage_test, garbled_pages_are_reported_not_crashed_on) {
 }
 
 TEST_F(damage_test, a_newer_format_is_refused_and_left_unchanged) {
-  sql(path(), "PRAGMA user_version = 2");
+  const auto newer = std::to_string(storage::journal_format::version + 1);
+  sql(path(), ("PRAGMA user_version = " + newer).c_str());
   auto before = slurp(path());
   try {
     storage::journal_options o;
@@ -162,7 +164,7 @@ TEST_F(damage_test, a_newer_format_is_refused_and_left_unchanged) {
     FAIL() << "a newer format was opened";
   } catch (const storage::failure& f) {
     EXPECT_EQ(f.code(), errc::format_too_new);
-    EXPECT_NE(std::string(f.what()).find("journal format 2"), std::string::npos) << f.what();
+    EXPECT_NE(std::string(f.what()).find("journal format " + newer), std::string::npos) << f.what();
   }
   EXPECT_THROW(storage::journal_reader r(path()), storage::failure);
   EXPECT_EQ(slurp(path()), before);

@@ -161,8 +161,12 @@ TEST_F(journal_fixture, generated_ids_sent_back_are_idempotent_or_refused) {
   EXPECT_EQ(again.status, append_status::idempotent);
   EXPECT_EQ(again.first_position, 1u);
   EXPECT_EQ(again.last_position, 2u);
+  // A generated id names one event of the whole journal: elsewhere, or with
+  // other content, it is not a retry of that event.
   auto elsewhere = one(append("x", expected_version::any(), {event("t", "d", committed[0].id)}));
   EXPECT_EQ(elsewhere.status, append_status::duplicate_id);
+  auto other_data = one(append("s", expected_version::any(), {event("t", "e", committed[0].id)}));
+  EXPECT_EQ(other_data.status, append_status::duplicate_id);
   // The id the journal would give position 99 is reserved.
   std::string future = committed[0].id.substr(0, 33) + "063";
   auto reserved = one(append("s", expected_version::any(), {event("t", "d", future)}));
@@ -198,15 +202,13 @@ TEST_F(journal_fixture, a_retry_in_the_same_batch_is_idempotent) {
   EXPECT_EQ(journal->head(), 1u);
 }
 
-TEST_F(journal_fixture, ids_stored_partly_or_elsewhere_are_refused) {
+TEST_F(journal_fixture, ids_stored_partly_or_in_another_order_are_refused) {
   ASSERT_TRUE(
     one(append("s", expected_version::any(), {event("t", "1", "a"), event("t", "2", "b")}))
       .succeeded());
   auto partial =
     one(append("s", expected_version::any(), {event("t", "2", "b"), event("t", "3", "c")}));
   EXPECT_EQ(partial.status, append_status::duplicate_id);
-  auto elsewhere = one(append("other", expected_version::any(), {event("t", "1", "a")}));
-  EXPECT_EQ(elsewhere.status, append_status::duplicate_id);
   auto reordered =
     one(append("s", expected_version::any(), {event("t", "2", "b"), event("t", "1", "a")}));
   EXPECT_EQ(reordered.status, append_status::duplicate_id);
@@ -214,7 +216,92 @@ TEST_F(journal_fixture, ids_stored_partly_or_elsewhere_are_refused) {
     one(append("s", expected_version::any(), {event("t", "1", "n"), event("t", "1", "n")}));
   EXPECT_EQ(twice.status, append_status::invalid);
   EXPECT_EQ(journal->head(), 2u);
-  EXPECT_EQ(reader().stream_version("other"), 0u);
+}
+
+// Ids are scoped per stream, as in KurrentDB: a client that used an id on its
+// own stream first cannot stop another stream from using it.
+TEST_F(journal_fixture, the_same_id_on_two_streams_is_two_events) {
+  auto first = one(append("mine", expected_version::any(), {event("paid", "x", "order-77")}));
+  ASSERT_EQ(first.status, append_status::ok);
+  auto second = one(append("orders", expected_version::any(), {event("paid", "y", "order-77")}));
+  ASSERT_EQ(second.status, append_status::ok);
+  EXPECT_EQ(second.first_position, 2u);
+  // Each stream's retry finds its own event.
+  auto again = one(append("orders", expected_version::any(), {event("paid", "y", "order-77")}));
+  EXPECT_EQ(again.status, append_status::idempotent);
+  EXPECT_EQ(again.first_position, 2u);
+  auto mine = one(append("mine", expected_version::any(), {event("paid", "x", "order-77")}));
+  EXPECT_EQ(mine.status, append_status::idempotent);
+  EXPECT_EQ(mine.first_position, 1u);
+  auto all = reader().read_all(1, 100);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, "order-77");
+  EXPECT_EQ(all[1].id, "order-77");
+  EXPECT_EQ(all[1].stream, "orders");
+  EXPECT_EQ(all[1].data, "y");
+}
+
+// A retry is idempotent only if it carries the stored event: an id reused for
+// another type or payload is a conflict, never silently answered with the
+// event stored first.
+TEST_F(journal_fixture, a_retry_with_other_content_is_a_duplicate_id) {
+  ASSERT_EQ(one(append("s", expected_version::any(), {event("paid", "10", "id-1")})).status,
+            append_status::ok);
+  auto other_data = one(append("s", expected_version::any(), {event("paid", "99", "id-1")}));
+  EXPECT_EQ(other_data.status, append_status::duplicate_id);
+  EXPECT_NE(other_data.message.find("another type or data"), std::string::npos)
+    << other_data.message;
+  auto other_type = one(append("s", expected_version::any(), {event("refunded", "10", "id-1")}));
+  EXPECT_EQ(other_type.status, append_status::duplicate_id);
+  // Meta describes the sender and may differ between attempts.
+  storage::new_event with_meta{"paid", "id-1", "\x81\xa4user\xa1u", "10"};
+  auto same = one(append("s", expected_version::any(), {with_meta}));
+  EXPECT_EQ(same.status, append_status::idempotent);
+  EXPECT_EQ(same.first_position, 1u);
+  EXPECT_EQ(journal->head(), 1u);
+  EXPECT_EQ(reader().read_all(1, 10).at(0).data, "10");
+}
+
+TEST_F(journal_fixture, a_batch_retry_must_match_every_event_in_order) {
+  ASSERT_EQ(one(append("s", expected_version::any(),
+                       {event("a", "1", "b-1"), event("b", "2", "b-2"), event("c", "3", "b-3")}))
+              .status,
+            append_status::ok);
+  auto exact =
+    one(append("s", expected_version::any(),
+               {event("a", "1", "b-1"), event("b", "2", "b-2"), event("c", "3", "b-3")}));
+  EXPECT_EQ(exact.status, append_status::idempotent);
+  EXPECT_EQ(exact.first_position, 1u);
+  EXPECT_EQ(exact.last_position, 3u);
+  // The last event differs only in its data.
+  auto last_differs =
+    one(append("s", expected_version::any(),
+               {event("a", "1", "b-1"), event("b", "2", "b-2"), event("c", "3!", "b-3")}));
+  EXPECT_EQ(last_differs.status, append_status::duplicate_id);
+  // The middle one differs only in its type.
+  auto middle_differs =
+    one(append("s", expected_version::any(),
+               {event("a", "1", "b-1"), event("x", "2", "b-2"), event("c", "3", "b-3")}));
+  EXPECT_EQ(middle_differs.status, append_status::duplicate_id);
+  // Same ids and contents, but the contents swapped between ids.
+  auto swapped =
+    one(append("s", expected_version::any(),
+               {event("b", "2", "b-1"), event("a", "1", "b-2"), event("c", "3", "b-3")}));
+  EXPECT_EQ(swapped.status, append_status::duplicate_id);
+  EXPECT_EQ(journal->head(), 3u);
+}
+
+// Within one batch the check sees the events written before it.
+TEST_F(journal_fixture, a_retry_in_the_same_batch_must_match_too) {
+  std::vector<storage::append_request> batch;
+  batch.push_back(append("s", expected_version::any(), {event("t", "1", "dup")}));
+  batch.push_back(append("s", expected_version::any(), {event("t", "2", "dup")}));
+  batch.push_back(append("other", expected_version::any(), {event("t", "3", "dup")}));
+  auto results = journal->append(batch);
+  EXPECT_EQ(results[0].status, append_status::ok);
+  EXPECT_EQ(results[1].status, append_status::duplicate_id);
+  EXPECT_EQ(results[2].status, append_status::ok);
+  EXPECT_EQ(journal->head(), 2u);
 }
 
 TEST_F(journal_fixture, malformed_appends_are_invalid_and_harm_nothing) {

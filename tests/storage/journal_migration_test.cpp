@@ -1,0 +1,202 @@
+// Upgrading journals written by an older herald: the writer migrates a file
+// of an older format on open, keeping every event, and the result is the same
+// file a new journal would be. Readers read older formats as they are.
+#include "storage/journal_format.hpp"
+#include "tests/storage/journal_fixture.hpp"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace herald::test {
+namespace {
+
+using storage::append_status;
+using storage::expected_version;
+
+/// Runs `text` on the SQLite file at `path` with a plain connection.
+void sql(const std::string& path, const std::string& text) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &err);
+  std::string message = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+/// Column `col` of the rows of `query`, joined by newlines.
+std::string column(const std::string& path, const std::string& query, int col = 0) {
+  storage::database db(path, storage::database::mode::read_only);
+  auto stmt = db.prepare(query);
+  std::string out;
+  while (stmt.step())
+    out += std::string(stmt.column_text(col)) + "\n";
+  return out;
+}
+
+/// A journal exactly as herald with format 1 wrote it (its schema, frozen
+/// here): stream `a` holds ids x and y, stream `b` holds z, and position 4 has
+/// no client id. Payloads are msgpack strings.
+constexpr const char* format_1_journal = R"sql(
+PRAGMA journal_mode = WAL;
+BEGIN;
+CREATE TABLE journal_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE streams (
+  stream_id INTEGER PRIMARY KEY,
+  name      TEXT NOT NULL UNIQUE
+);
+CREATE TABLE events (
+  position  INTEGER PRIMARY KEY,
+  stream_id INTEGER NOT NULL,
+  version   INTEGER NOT NULL,
+  type      TEXT NOT NULL,
+  id        TEXT,
+  time      INTEGER NOT NULL,
+  meta      BLOB NOT NULL,
+  data      BLOB NOT NULL
+);
+CREATE UNIQUE INDEX events_by_id ON events (id) WHERE id IS NOT NULL;
+CREATE TABLE stream_chunks (
+  stream_id     INTEGER NOT NULL,
+  first_version INTEGER NOT NULL,
+  last_version  INTEGER NOT NULL,
+  positions     BLOB NOT NULL,
+  PRIMARY KEY (stream_id, first_version)
+) WITHOUT ROWID;
+INSERT INTO journal_meta (key, value) VALUES ('indexed_through', '0');
+INSERT INTO journal_meta (key, value) VALUES ('journal_id', '0b5c2a1e-7d3f-4e21-9a6b-2c4d5e6f7a8b');
+INSERT INTO streams (stream_id, name) VALUES (1, 'a'), (2, 'b');
+INSERT INTO events VALUES (1, 1, 1, 'paid', 'x', 1700000000000, x'', x'a131');
+INSERT INTO events VALUES (2, 1, 2, 'paid', 'y', 1700000000001, x'', x'a132');
+INSERT INTO events VALUES (3, 2, 1, 'paid', 'z', 1700000000002, x'', x'a133');
+INSERT INTO events VALUES (4, 2, 2, 'note', NULL, 1700000000003, x'', x'a134');
+PRAGMA application_id = 1752329316;
+PRAGMA user_version = 1;
+COMMIT;
+)sql";
+
+class migration_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    sql(path(), format_1_journal);
+    ASSERT_EQ(storage::journal_format::application_id, 1752329316);
+  }
+
+  std::string path() const {
+    return dir.file("journal.db");
+  }
+
+  void open() {
+    storage::journal_options o;
+    o.path = path();
+    journal = std::make_unique<storage::journal>(o);
+  }
+
+  storage::append_result one(storage::append_request r) {
+    std::vector<storage::append_request> batch;
+    batch.push_back(std::move(r));
+    return journal->append(batch).at(0);
+  }
+
+  temp_dir dir;
+  std::unique_ptr<storage::journal> journal;
+};
+
+TEST_F(migration_test, a_reader_reads_a_format_1_journal_as_it_is) {
+  storage::journal_reader r(path());
+  EXPECT_EQ(r.read_all(1, 100).size(), 4u);
+  EXPECT_EQ(column(path(), "PRAGMA user_version"), "1\n");
+}
+
+TEST_F(migration_test, the_writer_upgrades_a_format_1_journal_keeping_everything) {
+  open();
+  EXPECT_EQ(journal->id(), "0b5c2a1e-7d3f-4e21-9a6b-2c4d5e6f7a8b");
+  EXPECT_EQ(journal->head(), 4u);
+  EXPECT_EQ(column(path(), "PRAGMA user_version"),
+            std::to_string(storage::journal_format::version) + "\n");
+  auto all = storage::journal_reader(path()).read_all(1, 100);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[1].id, "y");
+  EXPECT_EQ(all[1].data, "\xa1"
+                         "2");
+  EXPECT_EQ(all[3].stream, "b");
+  // Stored ids keep their events: a retry is idempotent, other content not.
+  auto retry = one(append("a", expected_version::any(),
+                          {event("paid",
+                                 "\xa1"
+                                 "1",
+                                 "x"),
+                           event("paid",
+                                 "\xa1"
+                                 "2",
+                                 "y")}));
+  EXPECT_EQ(retry.status, append_status::idempotent);
+  EXPECT_EQ(retry.first_position, 1u);
+  auto other = one(append("a", expected_version::any(), {event("paid", "other", "x")}));
+  EXPECT_EQ(other.status, append_status::duplicate_id);
+  // And they are now scoped per stream.
+  auto elsewhere = one(append("b", expected_version::any(),
+                              {event("paid",
+                                     "\xa1"
+                                     "1",
+                                     "x")}));
+  EXPECT_EQ(elsewhere.status, append_status::ok);
+  EXPECT_EQ(elsewhere.first_position, 5u);
+  EXPECT_EQ(elsewhere.first_version, 3u);
+}
+
+// The upgraded file is indistinguishable from a journal created by this
+// herald: same tables, same indexes, same definitions.
+TEST_F(migration_test, an_upgraded_journal_has_the_schema_of_a_new_one) {
+  open();
+  journal.reset();
+  const std::string fresh = dir.file("fresh.db");
+  {
+    storage::journal_options o;
+    o.path = fresh;
+    storage::journal j(o);
+  }
+  const std::string schema = "SELECT type || ' ' || name || ': ' || ifnull(sql, '') "
+                             "FROM sqlite_schema ORDER BY name";
+  EXPECT_EQ(column(path(), schema), column(fresh, schema));
+  EXPECT_NE(column(path(), schema).find("events_by_stream_id"), std::string::npos);
+  // Reopening an upgraded journal changes nothing more.
+  open();
+  EXPECT_EQ(journal->head(), 4u);
+}
+
+// The id index is what makes a retry cheap: the lookup must use it, not scan.
+TEST_F(migration_test, an_upgraded_journal_looks_ids_up_through_the_index) {
+  open();
+  journal.reset();
+  auto plan = column(path(),
+                     "EXPLAIN QUERY PLAN SELECT position, version, type, data FROM "
+                     "events WHERE stream_id = 1 AND id = 'x'",
+                     3); // the plan's detail column
+  EXPECT_NE(plan.find("events_by_stream_id"), std::string::npos) << plan;
+}
+
+// A migration that cannot run leaves the file at its old format, whole, and
+// says so.
+TEST_F(migration_test, a_failed_upgrade_leaves_the_journal_at_its_format) {
+  sql(path(), "DROP INDEX events_by_id"); // damaged: the index format 1 had is gone
+  try {
+    open();
+    FAIL() << "the upgrade did not fail";
+  } catch (const storage::failure& f) {
+    EXPECT_NE(std::string(f.what()).find("upgrading the journal from format 1 to 2"),
+              std::string::npos)
+      << f.what();
+    EXPECT_NE(std::string(f.what()).find(path()), std::string::npos) << f.what();
+  }
+  EXPECT_EQ(column(path(), "PRAGMA user_version"), "1\n");
+  EXPECT_EQ(storage::journal_reader(path()).read_all(1, 100).size(), 4u);
+}
+
+} // namespace
+} // namespace herald::test
