@@ -208,7 +208,7 @@ TEST(cli, sql_errors_name_their_line_and_exit_2) {
      "15: query \"recent\": SQL error: no such table: mesages"},
     {schema + "sql = \"INSERT INTO messages (text) VALUES (:body)\"\n",
      "9: projection chat, handler 1: unknown parameter :body (known: :stream :namespace :name "
-     ":version :position :type :id :time :meta :data :user :client)"},
+     ":version :position :type :id :time :meta :data :user :client :private)"},
   };
   for (const auto& c : cases) {
     temp_dir dir;
