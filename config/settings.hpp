@@ -83,7 +83,7 @@ struct websocket_settings {
   int64_t max_connections = 10000;
   /// WebSocket connections from one IP address that have not completed
   /// `connect` yet (more: the upgrade is refused with 429).
-  int64_t max_pending_per_address = 100;
+  int64_t max_pending_per_address = 1000;
   int64_t max_data_bytes = 32 * 1024;
   int64_t publish_rate = 100;  ///< per second per connection; 0 = unlimited
   int64_t command_rate = 1000; ///< per second per connection; 0 = unlimited
