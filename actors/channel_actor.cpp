@@ -96,6 +96,13 @@ std::string publication_of(const channel_state& st, const std::string& frame) {
   return frame.substr(st.pub_prefix, frame.size() - st.pub_prefix - 2);
 }
 
+size_t bytes_of(const std::vector<frame_ptr>& frames) {
+  size_t bytes = 0;
+  for (const auto& f : frames)
+    bytes += f->size();
+  return bytes;
+}
+
 bool ring_covers(const channel_state& st, uint64_t offset) {
   return offset > st.top || (!st.ring.empty() && offset >= st.ring.front().offset);
 }
@@ -205,6 +212,15 @@ void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
   }
   if (ring_covers(st, sub.next)) {
     auto frames = ring_from(st, sub.next);
+    if (sub.paced && bytes_of(frames) > st.options.catch_up_bytes) {
+      // Too much for one go: paced like a journal read, then back here for
+      // what the ring gained meanwhile (or to the journal if it moved on).
+      uint64_t first = sub.next;
+      sub.next += frames.size();
+      set_phase(st, sub, phase::reading);
+      send_paced(self, addr, first, std::make_shared<std::vector<frame_ptr>>(std::move(frames)), 0);
+      return;
+    }
     if (!frames.empty())
       send_delivery(self, sub.handle, sub.next, std::move(frames));
     set_phase(st, sub, phase::live);
@@ -313,11 +329,23 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
     subscriber{req.subscriber, std::move(req.info), phase::live, 0, req.paced};
   ++st.live;
   if (recover && req.offset < st.top && ring_covers(st, req.offset + 1)) {
-    // What the ring holds goes in the reply itself, as Centrifugo does.
-    for (const auto& frame : ring_from(st, req.offset + 1))
-      reply.publications.push_back(publication_of(st, *frame));
-    count_deliveries(st, reply.publications.size());
+    // What the ring holds goes in the reply itself, as Centrifugo does, up
+    // to catch_up_bytes (counted as push frames, which are a little larger):
+    // the rest follows as deliveries, paced, so that recovering from the
+    // ring never floods the subscriber's queue.
+    auto frames = ring_from(st, req.offset + 1);
+    size_t taken = 0, bytes = 0;
+    while (taken < frames.size() && bytes + frames[taken]->size() <= st.options.catch_up_bytes)
+      bytes += frames[taken++]->size();
+    for (size_t i = 0; i < taken; ++i)
+      reply.publications.push_back(publication_of(st, *frames[i]));
+    count_deliveries(st, taken);
     promise.deliver(reply);
+    if (taken < frames.size()) {
+      sub.next = req.offset + 1 + taken;
+      set_phase(st, sub, phase::waiting);
+      continue_catch_up(self, addr);
+    }
   } else if (recover && req.offset != st.top) {
     promise.deliver(reply);
     // Not live yet: continue_catch_up decides between journal and waiting.

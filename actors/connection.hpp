@@ -34,6 +34,10 @@ public:
   /// been written to the socket (at once if nothing is queued). Not called
   /// if the connection ends first.
   virtual void when_drained(std::function<void()> fn) = 0;
+
+  /// The client completed connect: it is no longer one of its address's
+  /// pending connections (websocket.max_pending_per_address).
+  virtual void connected() {}
 };
 
 } // namespace herald::actors

@@ -8,6 +8,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 
 namespace herald::actors {
@@ -30,21 +32,30 @@ auto guarded(F&& f) -> caf::result<decltype(f())> {
   }
 }
 
-reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_state> self,
+using reader_ptr = reader_actor::stateful_pointer<reader_state>;
+
+caf::result<stream_events> read_stream(reader_ptr self, const std::string& stream, uint64_t from,
+                                       bool forward, uint64_t limit, uint64_t max_bytes) {
+  auto scope = self->state.stats.measure();
+  self->state.stats.sample(self);
+  return guarded([&] {
+    auto slice = self->state.reader->read_stream(
+      stream, from, forward ? storage::direction::forward : storage::direction::backward, limit,
+      static_cast<size_t>(std::min<uint64_t>(max_bytes, SIZE_MAX)));
+    self->state.events_read += slice.events.size();
+    return stream_events{slice.version, std::move(slice.events)};
+  });
+}
+
+reader_actor::behavior_type reader_impl(reader_ptr self,
                                         std::shared_ptr<storage::journal_reader> reader) {
   self->state.reader = std::move(reader); // used by this actor alone
   return {
     [self](read_stream_atom, const std::string& stream, uint64_t from, bool forward,
-           uint64_t limit) -> caf::result<stream_events> {
-      auto scope = self->state.stats.measure();
-      self->state.stats.sample(self);
-      return guarded([&] {
-        auto slice = self->state.reader->read_stream(
-          stream, from, forward ? storage::direction::forward : storage::direction::backward,
-          limit);
-        self->state.events_read += slice.events.size();
-        return stream_events{slice.version, std::move(slice.events)};
-      });
+           uint64_t limit) { return read_stream(self, stream, from, forward, limit, UINT64_MAX); },
+    [self](read_stream_atom, const std::string& stream, uint64_t from, bool forward, uint64_t limit,
+           uint64_t max_bytes) {
+      return read_stream(self, stream, from, forward, limit, max_bytes);
     },
     [self](read_all_atom, uint64_t from, uint64_t limit) -> caf::result<event_batch> {
       auto scope = self->state.stats.measure();
@@ -89,6 +100,12 @@ reader_actor::behavior_type router_impl(reader_actor::stateful_pointer<router_st
     [self](read_stream_atom a, std::string& stream, uint64_t from, bool forward, uint64_t limit) {
       auto scope = self->state.stats.measure();
       return self->delegate(self->state.pick(), a, std::move(stream), from, forward, limit);
+    },
+    [self](read_stream_atom a, std::string& stream, uint64_t from, bool forward, uint64_t limit,
+           uint64_t max_bytes) {
+      auto scope = self->state.stats.measure();
+      return self->delegate(self->state.pick(), a, std::move(stream), from, forward, limit,
+                            max_bytes);
     },
     [self](read_all_atom a, uint64_t from, uint64_t limit) {
       auto scope = self->state.stats.measure();

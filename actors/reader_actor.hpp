@@ -6,6 +6,9 @@
 // - (read_stream_atom, stream, from, forward, limit) -> stream_events
 //   (forward from version `from`, or backward from it; limit 0 reads only
 //   the version)
+// - (read_stream_atom, stream, from, forward, limit, max_bytes) -> the same,
+//   stopping before the event that takes the events past max_bytes (at
+//   least one event): what history replies need, bounded in memory too
 // - (read_all_atom, from_position, limit) -> event_batch
 // - (head_atom) -> the last committed position
 // - (stats_atom) -> actor_stats
@@ -27,6 +30,8 @@ namespace herald::actors {
 
 using reader_actor = caf::typed_actor<
   caf::replies_to<read_stream_atom, std::string, uint64_t, bool, uint64_t>::with<stream_events>,
+  caf::replies_to<read_stream_atom, std::string, uint64_t, bool, uint64_t,
+                  uint64_t>::with<stream_events>,
   caf::replies_to<read_all_atom, uint64_t, uint64_t>::with<event_batch>,
   caf::replies_to<head_atom>::with<uint64_t>, caf::replies_to<stats_atom>::with<actor_stats>>;
 

@@ -480,6 +480,31 @@ void handle_rpc(self_ptr self, const protocol::command& cmd) {
 
 // -- history and presence -----------------------------------------------------
 
+/// Most bytes of publications one history reply carries: the setting, and
+/// never more than half the queue a connection may hold, so that a history
+/// reply alone never closes its caller as a slow consumer.
+size_t history_budget(const config::websocket_settings& ws) {
+  return static_cast<size_t>(std::min(ws.history_max_bytes, ws.max_queued_bytes / 2));
+}
+
+/// "publications":[...], with as many of `events` as fit in `max_bytes` of
+/// rendered JSON (at least one; the client pages on with `since`).
+void append_history_publications(std::string& result, const event_batch& events, size_t max_bytes) {
+  result += "\"publications\":[";
+  const size_t start = result.size();
+  for (size_t i = 0; i < events.size(); ++i) {
+    const size_t before = result.size();
+    if (i)
+      result += ',';
+    append_publication(result, events[i]);
+    if (i > 0 && result.size() - start > max_bytes) {
+      result.resize(before); // the reader counts stored bytes; JSON may be larger
+      break;
+    }
+  }
+  result += "],";
+}
+
 void handle_history(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
   auto channel = protocol::get_string(cmd.body, "channel");
@@ -520,21 +545,15 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
     from = since ? since_offset.value + 1 : 1;
   auto id = cmd.id;
   bool none = reverse.value && since && since_offset.value == 0;
+  const auto max_bytes = history_budget(st.settings().websocket);
   self
     ->request(st.ctx->handles.readers, 30s, read_stream_atom_v, channel.value, from, !reverse.value,
-              none ? uint64_t{0} : count)
+              none ? uint64_t{0} : count, static_cast<uint64_t>(max_bytes))
     .then(
-      [self, id, epoch](const stream_events& read) {
+      [self, id, epoch, max_bytes](const stream_events& read) {
         std::string result = "{";
-        if (!read.events.empty()) {
-          result += "\"publications\":[";
-          for (size_t i = 0; i < read.events.size(); ++i) {
-            if (i)
-              result += ',';
-            append_publication(result, read.events[i]);
-          }
-          result += "],";
-        }
+        if (!read.events.empty())
+          append_history_publications(result, read.events, max_bytes);
         result += "\"epoch\":";
         storage::append_json_string(result, epoch);
         result += ",\"offset\":" + std::to_string(read.version) + "}";
@@ -705,6 +724,8 @@ void on_message(self_ptr self, const std::string& text) {
       }
       if (!handle_connect(self, cmd))
         break; // the rest of the message is ignored, as Centrifugo does
+      if (auto c = st.conn.lock())
+        c->connected(); // no longer pending for its address
       continue;
     }
     if (st.connecting) {

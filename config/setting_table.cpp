@@ -241,9 +241,17 @@ std::vector<setting<settings>> make_node_settings() {
                at(&S::websocket, &websocket_settings::max_subscriptions)),
     integer<S>("websocket.history_limit", "Most publications one history request returns", 1,
                1000000, at(&S::websocket, &websocket_settings::history_limit)),
+    size<S>("websocket.history_max_bytes",
+            "Most bytes of publications one history reply carries, at most half "
+            "max_queued_bytes (more: fewer publications; the client pages with since)",
+            1024, gib, at(&S::websocket, &websocket_settings::history_max_bytes)),
     integer<S>("websocket.max_connections",
                "Most WebSocket connections this node holds (more: close 3504)", 1, 10000000,
                at(&S::websocket, &websocket_settings::max_connections)),
+    integer<S>("websocket.max_pending_per_address",
+               "WebSocket connections from one IP address that have not sent connect yet "
+               "(more: the upgrade is refused with 429)",
+               1, 10000000, at(&S::websocket, &websocket_settings::max_pending_per_address)),
     size<S>("websocket.max_data_bytes",
             "Largest data of one publish or append (WebSocket or REST), as subscribers receive it "
             "(bigger: error 106, REST 413)",
@@ -303,6 +311,10 @@ std::vector<setting<settings>> make_node_settings() {
     time_span<S>("http.request_timeout", "Longest a REST request waits for the node before a 503",
                  duration(100), std::chrono::minutes(10),
                  at(&S::http, &http_settings::request_timeout)),
+    integer<S>("http.max_connections",
+               "Most open sockets of every kind, HTTP and WebSocket (more: closed right "
+               "after accept)",
+               1, 10000000, at(&S::http, &http_settings::max_connections)),
     integer<S>("http.max_read_events", "Most events one REST read returns (limit is capped)", 1,
                1000000, at(&S::http, &http_settings::max_read_events)),
     secret<S>("http.api_key",

@@ -79,7 +79,13 @@ struct websocket_settings {
   int64_t max_message_bytes = 65536;
   int64_t max_subscriptions = 512;
   int64_t history_limit = 1000;
+  /// Most bytes of publications one history reply carries (also capped at
+  /// half max_queued_bytes); the client pages on with `since`.
+  int64_t history_max_bytes = 512 * 1024;
   int64_t max_connections = 10000;
+  /// WebSocket connections from one IP address that have not completed
+  /// `connect` yet (more: the upgrade is refused with 429).
+  int64_t max_pending_per_address = 1000;
   int64_t max_data_bytes = 32 * 1024;
   int64_t publish_rate = 100;  ///< per second per connection; 0 = unlimited
   int64_t command_rate = 1000; ///< per second per connection; 0 = unlimited
@@ -110,6 +116,9 @@ struct http_settings {
   duration idle_timeout = std::chrono::seconds(60);
   duration request_timeout = std::chrono::seconds(10);
   int64_t max_read_events = 1000;
+  /// Open sockets of every kind (HTTP keep-alive and WebSocket); more are
+  /// closed right after accept.
+  int64_t max_connections = 20000;
   /// When set, REST writes, raw journal reads, admin endpoints and
   /// non-public queries need it (Authorization: apikey KEY, or X-API-Key).
   std::string api_key;

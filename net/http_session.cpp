@@ -16,7 +16,7 @@ namespace http = boost::beast::http;
 namespace asio = boost::asio;
 
 http_session::http_session(asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx)
-  : stream_(std::move(socket)), ctx_(std::move(ctx)) {}
+  : stream_(std::move(socket)), ctx_(std::move(ctx)), slot_(*ctx_->connections) {}
 
 void http_session::run() {
   asio::dispatch(stream_.get_executor(),

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "net/server_context.hpp"
+#include "net/ws_connection.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -36,6 +37,7 @@ private:
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<void> in_flight_; ///< the response being written
   bool first_ = true;
+  socket_slot slot_; ///< counted against http.max_connections while open
 };
 
 } // namespace herald::net

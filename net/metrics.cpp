@@ -67,7 +67,8 @@ std::string render(const server_context& ctx, const actors::actor_stats& journal
          "websocket.max_queued_bytes).",
          static_cast<double>(backlog.largest_bytes));
   metric(out, "herald_refused_connections_total", "counter",
-         "WebSocket upgrades refused (connection limit or origin).",
+         "Connections refused (http.max_connections, websocket.max_connections, "
+         "websocket.max_pending_per_address, or origin).",
          static_cast<double>(m.refused_connections.load()));
   metric(out, "herald_auth_failures_total", "counter",
          "Tokens refused (invalid, expired, or not for this channel).",

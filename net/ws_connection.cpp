@@ -1,5 +1,7 @@
 #include "net/ws_connection.hpp"
 
+#include "net/http_util.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
@@ -33,15 +35,25 @@ ws_connection::ws_connection(beast::tcp_stream&& stream, caf::actor_system& sys,
                              std::shared_ptr<const actors::session_context> ctx,
                              std::shared_ptr<connection_registry> registry)
   : ws_(std::move(stream)), sys_(sys), ctx_(std::move(ctx)), registry_(std::move(registry)),
-    close_timer_(ws_.get_executor()) {
+    slot_(*registry_), close_timer_(ws_.get_executor()) {
   remote_ = remote_of(ws_.next_layer());
+  beast::error_code ec;
+  auto ep = ws_.next_layer().socket().remote_endpoint(ec);
+  address_ = ec ? std::string("?") : ep.address().to_string();
 }
 
 ws_connection::~ws_connection() {
+  release_pending();
   registry_->remove(this);
 }
 
 void ws_connection::start(request req) {
+  // Sockets that never send connect would otherwise hold connection slots
+  // for connect_timeout each, and could be reopened forever.
+  const auto limit = static_cast<size_t>(ctx_->settings->websocket.max_pending_per_address);
+  if (!registry_->admit_pending(address_, limit))
+    return refuse_upgrade(req);
+  pending_ = true;
   // Protocol pings (session actor) watch liveness; Beast's own timer only
   // bounds the handshake and the closing handshake.
   ws_.next_layer().expires_never();
@@ -62,6 +74,37 @@ void ws_connection::start(request req) {
   ws_.read_message_max(std::numeric_limits<std::size_t>::max() >> 1);
   ws_.auto_fragment(false);
   ws_.async_accept(req, beast::bind_front_handler(&ws_connection::on_accept, shared_from_this()));
+}
+
+void ws_connection::refuse_upgrade(const request& req) {
+  namespace http = beast::http;
+  ++ctx_->metrics->refused_connections;
+  auto res = std::make_shared<http::response<http::string_body>>(http::status::too_many_requests,
+                                                                 req.version());
+  res->set(http::field::server, "herald");
+  res->set(http::field::content_type, "application/json");
+  res->keep_alive(false);
+  res->body() = error_body("too_many_pending",
+                           "too many connections from this address have not sent connect yet "
+                           "(websocket.max_pending_per_address)");
+  res->prepare_payload();
+  auto& stream = ws_.next_layer();
+  stream.expires_after(std::chrono::seconds(5));
+  http::async_write(stream, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
+    beast::error_code ignored;
+    auto& sock = self->ws_.next_layer().socket();
+    sock.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    sock.close(ignored);
+  });
+}
+
+void ws_connection::connected() {
+  release_pending();
+}
+
+void ws_connection::release_pending() {
+  if (pending_.exchange(false))
+    registry_->release_pending(address_);
 }
 
 void ws_connection::on_accept(beast::error_code ec) {
@@ -393,6 +436,34 @@ connection_registry::backlog connection_registry::queued() const {
       b.largest_bytes = std::max(b.largest_bytes, bytes);
     }
   return b;
+}
+
+socket_slot::socket_slot(connection_registry& registry) : registry_(registry) {
+  ++registry_.sockets_;
+}
+
+socket_slot::~socket_slot() {
+  --registry_.sockets_;
+}
+
+size_t connection_registry::sockets() const {
+  return sockets_.load();
+}
+
+bool connection_registry::admit_pending(const std::string& address, size_t limit) {
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  auto& n = pending_[address];
+  if (n >= limit)
+    return false;
+  ++n;
+  return true;
+}
+
+void connection_registry::release_pending(const std::string& address) {
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  auto it = pending_.find(address);
+  if (it != pending_.end() && --it->second == 0)
+    pending_.erase(it); // no entry per address ever seen
 }
 
 size_t connection_registry::size() const {

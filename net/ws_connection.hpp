@@ -35,10 +35,26 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 namespace herald::net {
 
 class connection_registry;
+
+/// One open socket, HTTP or WebSocket, counted against http.max_connections
+/// for as long as it lives (an upgraded socket is counted by its
+/// ws_connection once its http_session is gone).
+class socket_slot {
+public:
+  explicit socket_slot(connection_registry& registry);
+  ~socket_slot();
+  socket_slot(const socket_slot&) = delete;
+  socket_slot& operator=(const socket_slot&) = delete;
+
+private:
+  connection_registry& registry_;
+};
 
 class ws_connection : public actors::connection,
                       public std::enable_shared_from_this<ws_connection> {
@@ -59,6 +75,7 @@ public:
   size_t queued_bytes() const override;
   size_t queued_frames() const override;
   void when_drained(std::function<void()> fn) override;
+  void connected() override;
 
   /// Asks the session to close with `code` (graceful shutdown).
   void shut_down(uint16_t code, const std::string& reason);
@@ -75,14 +92,21 @@ private:
   void do_close();
   void finish();
   void drop_slow_consumer();
+  /// Answers the upgrade with 429: too many connections from this address
+  /// have not completed connect (websocket.max_pending_per_address).
+  void refuse_upgrade(const request& req);
+  void release_pending();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
   caf::actor_system& sys_;
   std::shared_ptr<const actors::session_context> ctx_;
   std::shared_ptr<connection_registry> registry_;
+  socket_slot slot_;
   actors::session_actor session_;
   std::string remote_;
+  std::string address_;              ///< the peer's IP address, for the pending count
+  std::atomic<bool> pending_{false}; ///< counted as pending for address_ (no connect yet)
   // Strand-only state.
   std::deque<actors::frame_ptr> queue_;
   std::vector<actors::frame_ptr> writing_;
@@ -125,9 +149,21 @@ public:
   };
   backlog queued() const;
 
+  /// Open sockets of every kind (see socket_slot).
+  size_t sockets() const;
+
+  /// Counts one more connection from `address` that has not completed
+  /// connect, unless `limit` of them are there already (then false).
+  bool admit_pending(const std::string& address, size_t limit);
+  void release_pending(const std::string& address);
+
 private:
+  friend class socket_slot;
   mutable std::mutex mu_;
   std::vector<std::weak_ptr<ws_connection>> open_;
+  std::atomic<size_t> sockets_{0};
+  std::mutex pending_mu_;
+  std::unordered_map<std::string, size_t> pending_;
 };
 
 } // namespace herald::net

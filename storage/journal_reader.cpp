@@ -182,8 +182,12 @@ void journal_reader::chunk_entries(int64_t stream_id, uint64_t from, direction d
   stmt.reset();
 }
 
+size_t journal_reader::stored_size(const recorded_event& e) {
+  return e.type.size() + e.id.size() + e.meta.size() + e.data.size();
+}
+
 stream_slice journal_reader::read_stream(std::string_view stream, uint64_t from, direction dir,
-                                         size_t limit) {
+                                         size_t limit, size_t max_bytes) {
   stream_slice slice;
   in_snapshot([&] {
     refresh_tail();
@@ -211,8 +215,17 @@ stream_slice journal_reader::read_stream(std::string_view stream, uint64_t from,
         chunk_entries(id, below, dir, limit, wanted);
     }
     slice.events.reserve(wanted.size());
-    for (const auto& w : wanted)
+    size_t bytes = 0;
+    for (const auto& w : wanted) {
       fetch(w.position, stream, slice.events);
+      if (slice.events.empty())
+        continue;
+      bytes += stored_size(slice.events.back());
+      if (bytes > max_bytes && slice.events.size() > 1) {
+        slice.events.pop_back(); // over the budget: the caller pages on
+        break;
+      }
+    }
   });
   return slice;
 }

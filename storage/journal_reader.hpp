@@ -16,6 +16,7 @@
 #include "storage/sqlite.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,7 +50,14 @@ public:
 
   /// Up to `limit` events of `stream`: forward from version `from`
   /// (inclusive), or backward from `from` (inclusive) towards version 1.
-  stream_slice read_stream(std::string_view stream, uint64_t from, direction dir, size_t limit);
+  /// Stops before the event that would take the events' stored size past
+  /// `max_bytes` (but returns at least one), so a read of large events
+  /// never loads more than that into memory.
+  stream_slice read_stream(std::string_view stream, uint64_t from, direction dir, size_t limit,
+                           size_t max_bytes = SIZE_MAX);
+
+  /// What read_stream counts of an event against its max_bytes.
+  static size_t stored_size(const recorded_event& e);
 
   /// Up to `limit` events of the global log from position `from` (inclusive).
   std::vector<recorded_event> read_all(uint64_t from, size_t limit);

@@ -229,8 +229,20 @@ caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self, actors::channel
     channel, caf::actor_cast<caf::actor>(self), actors::client_info{"u", "c", "", ""}, true, 0, ""};
   req.paced = true;
   self->request(reg, 10s, actors::subscribe_atom_v, req)
-    .then([self](const actors::subscribe_reply& r) { self->state.next = r.offset + 1; },
-          [self](const caf::error& e) { self->state.errors.push_back(to_string(e)); });
+    .then(
+      [self](const actors::subscribe_reply& r) {
+        // Publications in the reply count as a piece the subscriber holds.
+        auto& st = self->state;
+        st.next = r.offset + 1;
+        size_t bytes = 0;
+        for (const auto& pub : r.publications) {
+          if (offset_in(pub) != st.next++)
+            st.errors.push_back("a publication in the reply is out of order");
+          bytes += pub.size();
+        }
+        st.largest_piece = std::max(st.largest_piece, bytes);
+      },
+      [self](const caf::error& e) { self->state.errors.push_back(to_string(e)); });
   auto take = [self](const actors::delivery& d) {
     auto& st = self->state;
     if (d.first_offset != st.next)
@@ -255,8 +267,13 @@ caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self, actors::channel
     [self, take](actors::deliver_atom, const actors::delivery& d) {
       if (d.first_offset == 0)
         return;
-      if (!self->state.unanswered.empty())
-        self->state.errors.push_back("a live delivery overtook an unanswered piece");
+      auto& st = self->state;
+      if (!st.unanswered.empty())
+        st.errors.push_back("a live delivery overtook an unanswered piece");
+      size_t bytes = 0;
+      for (const auto& f : d.frames)
+        bytes += f->size();
+      st.largest_piece = std::max(st.largest_piece, bytes);
       take(d);
     },
     [self](actors::resync_atom, const actors::resync&) { self->state.errors.push_back("resync"); },
@@ -305,6 +322,48 @@ TEST_F(channel_test, paced_catch_up_waits_for_each_piece_to_be_taken) {
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
   // 2000 publication frames of ~100 bytes in 8 KiB pieces: many pieces.
   EXPECT_GT(pieces, 10u);
+}
+
+// Recovery from the ring is paced too: large publications the ring holds do
+// not all come in the subscribe reply (which the subscriber's queue would
+// have to take at once), only what fits the piece size; the rest follows in
+// pieces, each after the last was taken, then live ones, all in order.
+TEST_F(channel_test, ring_recovery_of_large_publications_arrives_paced) {
+  start(1024, std::chrono::seconds(30), 16 * 1024); // pieces of at most 8 KiB
+  const std::string channel = "chat:large";
+  std::string data = "\xda\x07\xd0" + std::string(2000, 'x'); // msgpack str of 2000 bytes
+  constexpr uint64_t before = 40, after = 40;
+  for (uint64_t i = 0; i < before; ++i)
+    append(channel, storage::expected_version::any(), data);
+  auto reader = sys.spawn(lazy_reader, registry, channel);
+  spawned.push_back(reader);
+  uint64_t next = 0, pieces = 0, steps = 0;
+  auto step = [&] {
+    ++steps;
+    self->request(reader, 10s, step_atom{})
+      .receive(
+        [&](uint64_t n, uint64_t p) {
+          next = n;
+          pieces = p;
+        },
+        [&](const caf::error& e) { FAIL() << sys.render(e); });
+  };
+  step();
+  step();
+  // More come while it recovers: they queue behind the recovery.
+  for (uint64_t i = 0; i < after; ++i)
+    append(channel, storage::expected_version::any(), data);
+  while (next <= before + after && steps < 100000)
+    step();
+  EXPECT_EQ(next, before + after + 1) << "the publications did not arrive whole";
+  self->request(reader, 10s, report_atom{})
+    .receive(
+      [&](const std::vector<std::string>& errors, size_t largest) {
+        EXPECT_TRUE(errors.empty()) << errors.front();
+        EXPECT_LE(largest, 8u * 1024) << "the subscriber got more than a piece at once";
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  EXPECT_GT(pieces, 5u);
 }
 
 TEST_F(channel_test, a_wrong_epoch_or_a_future_offset_is_not_recovered) {

@@ -68,6 +68,24 @@ TEST_F(reader_test, a_zero_limit_reads_only_the_version) {
   EXPECT_EQ(s.version, 5u);
 }
 
+// A read of large events stops at a size (what a history reply may carry),
+// so it never loads more than that; it returns at least one event.
+TEST_F(reader_test, a_stream_read_stops_at_max_bytes) {
+  auto r = reader();
+  const auto size =
+    storage::journal_reader::stored_size(r.read_stream("a", 1, direction::forward, 1).events.at(0));
+  EXPECT_EQ(versions(r.read_stream("a", 1, direction::forward, 100, 3 * size)),
+            (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(versions(r.read_stream("a", 1, direction::forward, 100, 3 * size - 1)),
+            (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(versions(r.read_stream("a", latest, direction::backward, 100, 2 * size)),
+            (std::vector<uint64_t>{5, 4}));
+  EXPECT_EQ(versions(r.read_stream("a", 2, direction::forward, 100, 1)),
+            (std::vector<uint64_t>{2}));
+  EXPECT_EQ(versions(r.read_stream("a", 1, direction::forward, 2, 100 * size)),
+            (std::vector<uint64_t>{1, 2}));
+}
+
 TEST_F(reader_test, missing_and_empty_streams) {
   auto r = reader();
   auto s = r.read_stream("nope", 1, direction::forward, 10);
