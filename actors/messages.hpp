@@ -94,8 +94,9 @@ typename Inspector::result_type inspect(Inspector& f, actor_stats& x) {
 /// A subscription request to a channel. The subscriber receives
 /// (deliver_atom, delivery) and (resync_atom, resync) messages. With
 /// `recover`, the client holds `offset` of `epoch` and wants what followed.
-/// With `paced`, what comes from the journal during catch-up arrives as
-/// (catch_up_atom, delivery) requests of bounded size, the next one only
+/// With `paced`, a catch-up backlog (from the journal, or the part of a ring
+/// backlog that does not fit in the reply) arrives as (catch_up_atom, delivery)
+/// requests of bounded size, the next one only
 /// after the subscriber answered the last (true): a client recovering a
 /// long backlog gets it as fast as it reads, never all at once.
 struct subscribe_request {
