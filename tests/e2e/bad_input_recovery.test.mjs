@@ -43,7 +43,8 @@ function recorder(c, channel) {
 
 async function append(channel, data) {
   const res = await herald.json(`/api/streams/${channel}`, {
-    method: 'POST', body: JSON.stringify({ type: 'message', data }),
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'message', data }),
   });
   assert.equal(res.status, 200, JSON.stringify(res.body));
 }
