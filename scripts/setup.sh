@@ -24,6 +24,9 @@ packages=(
   libsqlite3-dev sqlite3 libgtest-dev libgmock-dev
   libtomlplusplus-dev rapidjson-dev libspdlog-dev libjwt-dev libssl-dev
   clang-format chromium
+  # ccache: rebuilds of the two trees (build/, build-asan/) and of other
+  # checkouts reuse each other's objects (scripts/test.sh sets it up).
+  ccache
   # scripts/fuzz.sh: clang, and libclang-rt-14-dev for libclang_rt.fuzzer
   # (only a recommendation of clang's, and recommends are not installed).
   clang libclang-rt-14-dev

@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh --deps-only
 
+# ccache, with paths taken relative to this checkout and the build folder
+# left out of the hash, so that another clone of the repo hits the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_SANITIZE=ON \
-  -DHERALD_BUILD_BENCH=OFF
+  -DHERALD_BUILD_BENCH=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 cmake --build build-asan -j"$(nproc)"
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
