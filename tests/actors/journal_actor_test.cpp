@@ -7,6 +7,8 @@
 
 #include "tests/support/log_capture.hpp"
 
+#include <caf/after.hpp>
+
 #include <sqlite3.h>
 
 #include <map>
@@ -88,6 +90,40 @@ TEST_F(actor_fixture, concurrent_appenders_get_gap_free_positions_and_correct_co
         EXPECT_LT(s.figures.at("batches"), s.figures.at("appends"));
         EXPECT_GT(s.messages, total);
         EXPECT_GT(s.busy_ns, 0u);
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+// Group commit that means something: with 100 appends in flight at once,
+// the journal writes them in few transactions (at least 10 events each on
+// average), not one per append.
+TEST_F(actor_fixture, a_hundred_appenders_in_flight_share_transactions) {
+  start_journal();
+  constexpr int in_flight = 100, rounds = 20;
+  caf::scoped_actor me(sys);
+  int acknowledged = 0;
+  for (int round = 0; round < rounds; ++round) {
+    for (int i = 0; i < in_flight; ++i)
+      me->send(journal, actors::append_atom_v,
+               storage::append_request{"s-" + std::to_string(i),
+                                       expected_version::any(),
+                                       {storage::new_event{"t", "", "", "d"}}});
+    for (int i = 0; i < in_flight; ++i)
+      me->receive(
+        [&](const storage::append_result& r) {
+          EXPECT_EQ(r.status, append_status::ok);
+          ++acknowledged;
+        },
+        [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); },
+        caf::after(30s) >> [&] { ADD_FAILURE() << "no acknowledgement within 30 s"; });
+  }
+  ASSERT_EQ(acknowledged, in_flight * rounds);
+  me->request(journal, 5s, actors::stats_atom_v)
+    .receive(
+      [&](const actors::actor_stats& s) {
+        const auto appends = s.figures.at("appends"), batches = s.figures.at("batches");
+        EXPECT_EQ(appends, in_flight * rounds);
+        EXPECT_GE(appends, 10 * batches) << appends << " appends in " << batches << " batches";
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
 }

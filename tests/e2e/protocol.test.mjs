@@ -122,6 +122,21 @@ test('bad requests get their codes and the connection stays', async () => {
   await bystanderStillServed();
 });
 
+// docs/protocol.md: with no token keys configured (the default) no token is
+// valid: sub_refresh gets 103, refresh closes with 3500.
+test('refresh and sub_refresh without token keys: 103, then close 3500', async () => {
+  const c = await connected();
+  const reply = (id) => c.until((m) => m.id === id);
+  c.send('{"subscribe":{"channel":"chat:refresh"},"id":2}');
+  assert.ok((await reply(2)).subscribe);
+  c.send('{"sub_refresh":{"channel":"chat:refresh","token":"x.y.z"},"id":3}');
+  assert.equal((await reply(3)).error.code, 103);
+  c.send('{"refresh":{"token":"x.y.z"},"id":4}');
+  const closed = await c.closed;
+  assert.deepEqual(closed, { code: 3500, reason: 'invalid token' });
+  await bystanderStillServed();
+});
+
 test('a binary frame closes with 3501', async () => {
   const c = await connected();
   c.ws.send(Buffer.from([1, 2, 3]));
