@@ -60,6 +60,8 @@ done
 
 ((deps_only)) && exit 0
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# ccache as in scripts/test.sh: any clone of the repo hits the same cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 cmake --build build -j"$(nproc)"
 echo "setup.sh: built build/herald"
