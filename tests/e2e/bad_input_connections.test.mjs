@@ -66,6 +66,18 @@ class HttpConn {
   close() { this.sock.destroy(); }
 }
 
+/// Whether a new connection is accepted and served (200 on /health).
+async function servesANewConnection(port) {
+  const c = new HttpConn(port);
+  try {
+    return (await c.request(2000)) === 200;
+  } catch {
+    return false;
+  } finally {
+    c.close();
+  }
+}
+
 test('keep-alive HTTP connections count against http.max_connections; more are closed at once', async () => {
   const max = 8;
   const n = await node([`--http.max_connections=${max}`]);
@@ -84,16 +96,7 @@ test('keep-alive HTTP connections count against http.max_connections; more are c
   for (const c of open) assert.equal(await c.request(), 200);
   // A slot that frees up is taken again.
   open.pop().close();
-  await until(async () => {
-    const c = new HttpConn(n.port);
-    try {
-      return (await c.request(2000)) === 200;
-    } catch {
-      return false;
-    } finally {
-      c.close();
-    }
-  }, 'a connection to be accepted again');
+  await until(() => servesANewConnection(n.port), 'a connection to be accepted again');
   for (const c of open) c.close();
 });
 
@@ -131,16 +134,7 @@ test('out of file descriptors, the accept loop backs off instead of spinning, an
   assert.ok(warnings.length >= 1 && warnings.length <= 3, `${warnings.length} warnings:\n${n.log}`);
   // Once the sockets close, the node accepts again.
   for (const c of conns) c.close();
-  await until(async () => {
-    const c = new HttpConn(n.port);
-    try {
-      return (await c.request(2000)) === 200;
-    } catch {
-      return false;
-    } finally {
-      c.close();
-    }
-  }, 'the node to accept again', 20000);
+  await until(() => servesANewConnection(n.port), 'the node to accept again', 20000);
   await until(() => n.log.includes('accepting connections again'), 'the recovery to be logged');
 });
 

@@ -80,31 +80,14 @@ PRAGMA user_version = 1;
 COMMIT;
 )sql";
 
-class migration_test : public ::testing::Test {
+/// The journal fixture, but starting from a format-1 file written by SQL;
+/// `open()` opens (and so upgrades) it.
+class migration_test : public journal_fixture {
 protected:
   void SetUp() override {
     sql(path(), format_1_journal);
     ASSERT_EQ(storage::journal_format::application_id, 1752329316);
   }
-
-  std::string path() const {
-    return dir.file("journal.db");
-  }
-
-  void open() {
-    storage::journal_options o;
-    o.path = path();
-    journal = std::make_unique<storage::journal>(o);
-  }
-
-  storage::append_result one(storage::append_request r) {
-    std::vector<storage::append_request> batch;
-    batch.push_back(std::move(r));
-    return journal->append(batch).at(0);
-  }
-
-  temp_dir dir;
-  std::unique_ptr<storage::journal> journal;
 };
 
 TEST_F(migration_test, a_reader_reads_a_format_1_journal_as_it_is) {
