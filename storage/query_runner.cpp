@@ -20,7 +20,7 @@ int past_deadline(void* deadline) {
   return clock_type::now() > *static_cast<clock_type::time_point*>(deadline) ? 1 : 0;
 }
 
-void append_value(std::string& out, const statement& s, int col) {
+void append_value(std::string& out, const cursor& s, int col) {
   switch (s.column_type(col)) {
     case SQLITE_INTEGER:
       out += std::to_string(s.column_int(col));
@@ -59,12 +59,12 @@ const config::query_param* find_param(const config::query_def& def, std::string_
 
 struct query_runner::impl {
   database db;
-  statement begin, end, checkpoint;
+  statement checkpoint;
   std::unordered_map<std::string, statement> prepared;
   clock_type::time_point deadline;
 
   explicit impl(const std::string& path)
-    : db(path, database::mode::read_only), begin(db.prepare("BEGIN")), end(db.prepare("COMMIT")),
+    : db(path, database::mode::read_only),
       checkpoint(db.prepare("SELECT value FROM _herald WHERE key = 'checkpoint'")) {
     sqlite3_progress_handler(db.handle(), 1000, past_deadline, &deadline);
   }
@@ -100,75 +100,68 @@ query_output query_runner::run(const config::query_def& def,
   } catch (const failure& f) {
     throw query_error{f.code() == errc::corrupt ? kind::damaged : kind::unavailable, f.what()};
   }
-  // Values live until the statement is reset.
-  std::vector<std::string> texts;
-  texts.reserve(static_cast<size_t>(stmt->parameter_count()));
-  for (int i = 1; i <= stmt->parameter_count(); ++i) {
-    const char* raw = stmt->parameter_name(i);
-    std::string_view name = raw ? std::string_view(raw + 1) : std::string_view();
-    const auto* p = find_param(def, name);
-    if (!p) // validated at start; only a changed file could get here
-      throw query_error{kind::bad_request, "undeclared parameter " + std::string(name)};
-    auto given = params.find(p->name);
-    const std::string* value = given != params.end() ? &given->second
-                               : p->default_value    ? &*p->default_value
-                                                     : nullptr;
-    if (!value) {
-      if (p->required)
-        throw query_error{kind::bad_request, "missing parameter \"" + p->name + "\""};
-      stmt->bind_null(i);
-      continue;
-    }
-    if (p->type == config::query_param::kind::integer) {
-      int64_t v = 0;
-      auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
-      if (ec != std::errc{} || ptr != value->data() + value->size() || value->empty())
-        throw query_error{kind::bad_request, "parameter \"" + p->name + "\" must be an integer"};
-      stmt->bind(i, v);
-    } else {
-      texts.push_back(*value);
-      stmt->bind(i, texts.back());
-    }
-  }
   query_output out;
   d.deadline = clock_type::now() + timeout;
   try {
-    d.begin.step();
-    d.begin.reset();
-    out.position = d.checkpoint.step() ? static_cast<uint64_t>(d.checkpoint.column_int(0)) : 0;
-    d.checkpoint.reset();
-    out.rows_json = "[";
-    while (stmt->step()) {
-      if (out.rows == row_limit) {
-        out.truncated = true;
-        break;
+    // The checkpoint and the rows come from one snapshot.
+    transaction snapshot(d.db);
+    {
+      // Values live until the cursor resets the statement.
+      std::vector<std::string> texts;
+      texts.reserve(static_cast<size_t>(stmt->parameter_count()));
+      auto rows = stmt->use();
+      for (int i = 1; i <= stmt->parameter_count(); ++i) {
+        const char* raw = stmt->parameter_name(i);
+        std::string_view name = raw ? std::string_view(raw + 1) : std::string_view();
+        const auto* p = find_param(def, name);
+        if (!p) // validated at start; only a changed file could get here
+          throw query_error{kind::bad_request, "undeclared parameter " + std::string(name)};
+        auto given = params.find(p->name);
+        const std::string* value = given != params.end() ? &given->second
+                                   : p->default_value    ? &*p->default_value
+                                                         : nullptr;
+        if (!value) {
+          if (p->required)
+            throw query_error{kind::bad_request, "missing parameter \"" + p->name + "\""};
+          rows.bind_null(i);
+          continue;
+        }
+        if (p->type == config::query_param::kind::integer) {
+          int64_t v = 0;
+          auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
+          if (ec != std::errc{} || ptr != value->data() + value->size() || value->empty())
+            throw query_error{kind::bad_request,
+                              "parameter \"" + p->name + "\" must be an integer"};
+          rows.bind(i, v);
+        } else {
+          texts.push_back(*value);
+          rows.bind(i, texts.back());
+        }
       }
-      out.rows_json += out.rows ? ",{" : "{";
-      for (int c = 0; c < stmt->column_count(); ++c) {
-        if (c)
-          out.rows_json += ',';
-        append_json_string(out.rows_json, stmt->column_name(c));
-        out.rows_json += ':';
-        append_value(out.rows_json, *stmt, c);
+      {
+        auto cp = d.checkpoint.use();
+        out.position = cp.step() ? static_cast<uint64_t>(cp.column_int(0)) : 0;
       }
-      out.rows_json += '}';
-      ++out.rows;
+      out.rows_json = "[";
+      while (rows.step()) {
+        if (out.rows == row_limit) {
+          out.truncated = true;
+          break;
+        }
+        out.rows_json += out.rows ? ",{" : "{";
+        for (int c = 0; c < rows.column_count(); ++c) {
+          if (c)
+            out.rows_json += ',';
+          append_json_string(out.rows_json, rows.column_name(c));
+          out.rows_json += ':';
+          append_value(out.rows_json, rows, c);
+        }
+        out.rows_json += '}';
+        ++out.rows;
+      }
     }
-    out.rows_json += ']';
-    stmt->reset();
-    d.end.step();
-    d.end.reset();
+    snapshot.commit();
   } catch (const failure& f) {
-    stmt->reset();
-    d.checkpoint.reset();
-    d.begin.reset();
-    if (d.db.in_transaction()) {
-      try {
-        d.end.step();
-      } catch (...) {
-      }
-      d.end.reset();
-    }
     if (clock_type::now() > d.deadline)
       throw query_error{kind::timeout, "query " + def.name + " ran longer than "
                                          + std::to_string(timeout.count()) + "ms"};
@@ -187,7 +180,7 @@ std::string query_runner::validate(const config::query_def& def,
     auto stmts = db.prepare_all(def.sql);
     if (stmts.size() != 1)
       return where + "must be exactly one SQL statement";
-    if (!sqlite3_stmt_readonly(stmts[0].handle()))
+    if (!stmts[0].read_only())
       return where + "must only read (SELECT)";
     for (int i = 1; i <= stmts[0].parameter_count(); ++i) {
       const char* raw = stmts[0].parameter_name(i);
