@@ -159,6 +159,7 @@ query_output query_runner::run(const config::query_def& def,
         out.rows_json += '}';
         ++out.rows;
       }
+      out.rows_json += ']';
     }
     snapshot.commit();
   } catch (const failure& f) {
