@@ -3,6 +3,7 @@
 #include "config/channel_rules.hpp"
 #include "storage/event_meta.hpp"
 #include "storage/payload_codec.hpp"
+#include "storage/result.hpp"
 
 #include <sqlite3.h>
 
@@ -85,7 +86,8 @@ struct compile_error {
   std::string message;
 };
 
-std::vector<compiled_handler> compile(const database& db, const config::projection_def& def) {
+result<std::vector<compiled_handler>, compile_error> compile(const database& db,
+                                                             const config::projection_def& def) {
   std::vector<compiled_handler> out;
   int n = 0;
   for (const auto& h : def.handlers) {
@@ -95,8 +97,8 @@ std::vector<compiled_handler> compile(const database& db, const config::projecti
     try {
       stmts = db.prepare_all(h.sql);
     } catch (const failure& f) {
-      throw compile_error{h.line, "projection " + def.name + ", handler " + std::to_string(n) + ": "
-                                    + f.what()};
+      return unexpected{compile_error{h.line, "projection " + def.name + ", handler "
+                                                + std::to_string(n) + ": " + f.what()}};
     }
     for (auto& s : stmts) {
       compiled_statement cs{std::move(s), {}};
@@ -104,11 +106,11 @@ std::vector<compiled_handler> compile(const database& db, const config::projecti
         const char* pname = cs.stmt.parameter_name(i);
         auto f = field_named(pname ? pname : "");
         if (!f)
-          throw compile_error{h.line,
-                              "projection " + def.name + ", handler " + std::to_string(n)
-                                + ": unknown parameter " + (pname ? pname : "?" + std::to_string(i))
-                                + " (known: :stream :namespace :name :version :position :type :id "
-                                  ":time :meta :data :user :client :private)"};
+          return unexpected{compile_error{
+            h.line, "projection " + def.name + ", handler " + std::to_string(n)
+                      + ": unknown parameter " + (pname ? pname : "?" + std::to_string(i))
+                      + " (known: :stream :namespace :name :version :position :type :id "
+                        ":time :meta :data :user :client :private)"}};
         cs.params.emplace_back(i, *f);
       }
       ch.statements.push_back(std::move(cs));
@@ -248,11 +250,10 @@ struct read_model::impl {
     read_label();
     set_checkpoint = db.prepare("UPDATE _herald SET value = ?1 WHERE key = 'checkpoint'");
     if (matches) {
-      try {
-        handlers = compile(db, def);
-      } catch (const compile_error& e) {
-        throw failure(errc::invalid_argument, e.message);
-      }
+      auto compiled = compile(db, def);
+      if (!compiled) // the config check refuses such definitions before this
+        throw failure(errc::invalid_argument, compiled.error().message);
+      handlers = std::move(compiled).value();
     }
   }
 
@@ -289,8 +290,9 @@ struct read_model::impl {
     set_checkpoint.use().bind(1, static_cast<int64_t>(position)).run();
   }
 
-  /// Runs the handlers of one event; handler_error when its SQL fails.
-  void run(const event_view& e) {
+  /// Runs the handlers of one event, or says which one's SQL failed on it.
+  /// Throws failure when the file or the disk fails.
+  result<void, handler_error> run(const event_view& e) {
     event_values values(e);
     for (size_t h = 0; h < handlers.size(); ++h) {
       auto& handler = handlers[h];
@@ -305,20 +307,22 @@ struct read_model::impl {
         } catch (const failure& f) {
           if (is_temporary(f.code()) || f.code() == errc::corrupt)
             throw; // the file or disk, not the handler
-          throw handler_error{"handler " + std::to_string(h + 1) + " (line "
-                              + std::to_string(handler.line) + ") failed on event "
-                              + std::to_string(e.position) + " (" + std::string(e.stream) + " v"
-                              + std::to_string(e.version) + "): " + f.what()};
+          return unexpected{handler_error{
+            "handler " + std::to_string(h + 1) + " (line " + std::to_string(handler.line)
+            + ") failed on event " + std::to_string(e.position) + " (" + std::string(e.stream)
+            + " v" + std::to_string(e.version) + "): " + f.what()}};
         }
       }
     }
+    return {};
   }
 
   /// Applies events[from, to) and the checkpoint in one transaction.
   void apply_range(const std::vector<event_view>& events, size_t from, size_t to) {
     transaction tx(db, transaction::kind::immediate);
     for (size_t i = from; i < to; ++i)
-      run(events[i]);
+      if (auto ran = run(events[i]); !ran) // they all ran before: only a changed file
+        throw failure(errc::internal, ran.error().message);
     store_checkpoint(events[to - 1].position);
     tx.commit();
     checkpoint = events[to - 1].position;
@@ -331,10 +335,8 @@ struct read_model::impl {
                                    std::string& error) {
     transaction tx(db, transaction::kind::immediate);
     for (size_t i = from; i < events.size(); ++i) {
-      try {
-        run(events[i]);
-      } catch (const handler_error& he) {
-        error = he.message;
+      if (auto ran = run(events[i]); !ran) {
+        error = ran.error().message;
         return i; // rolls back
       }
     }
@@ -453,10 +455,10 @@ std::string read_model::validate(const config::projection_def& def, int& line) {
     } catch (const failure& f) {
       return "projection " + def.name + ": schema: " + f.what();
     }
-    compile(db, def);
-  } catch (const compile_error& e) {
-    line = e.line;
-    return e.message;
+    if (auto compiled = compile(db, def); !compiled) {
+      line = compiled.error().line;
+      return compiled.error().message;
+    }
   } catch (const failure& f) {
     return f.what();
   }
