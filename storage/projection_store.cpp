@@ -100,7 +100,7 @@ std::unique_ptr<read_model> projection_store::promote(std::unique_ptr<read_model
     built.reset(); // checkpoints and removes its WAL
     rename_file(path, dir_.generation_path(generation));
     return std::make_unique<read_model>(dir_.generation_path(generation), def_);
-  } catch (const failure&) {
+  } catch (...) {
     built.reset();
     projection_dir::remove_database(dir_.build_path(generation));
     throw;
