@@ -3,7 +3,7 @@
 #include "actors/counters.hpp"
 #include "actors/errors.hpp"
 #include "storage/journal_reader.hpp"
-#include "storage/projection_dir.hpp"
+#include "storage/projection_store.hpp"
 #include "storage/read_model.hpp"
 
 #include <caf/actor_system.hpp>
@@ -12,14 +12,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-
 namespace herald::actors {
 
 namespace {
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 struct waiter {
   uint64_t position;
@@ -29,7 +26,9 @@ struct waiter {
 struct projection_state {
   static inline const char* name = "projection";
   projection_options o;
-  std::unique_ptr<storage::projection_dir> dir;
+  /// Null until the projection's directory could be read (it is retried
+  /// while that fails for a temporary reason, such as too many open files).
+  std::unique_ptr<storage::projection_store> store;
   std::unique_ptr<storage::journal_reader> reader;
   std::unique_ptr<storage::read_model> model;
   uint64_t generation = 0;
@@ -172,36 +171,25 @@ void notify_file(self_ptr self) {
     self->send(l, file_atom_v, st.o.def.name, st.model->path());
 }
 
-/// Opens the newest generation if it matches the definition; builds left
-/// over by a crash and older generations are deleted. A damaged current file
-/// leaves the projection faulted (an operator rebuilds it); no usable file
-/// means a first build.
-void open_current(self_ptr self) {
+/// Takes over what the store found: the newest generation if it matches the
+/// definition. A damaged current file leaves the projection faulted (an
+/// operator rebuilds it); no usable file means a first build.
+void use_current(self_ptr self, storage::projection_store::current current) {
   auto& st = self->state;
-  for (const auto& b : st.dir->builds()) {
+  for (auto number : current.abandoned_builds) {
     // herald stopped during a rebuild: say so until the next one starts.
     st.rebuild_error = "rebuild abandoned: herald stopped before generation "
-                       + std::to_string(b.number) + " was built; start it again";
-    storage::projection_dir::remove_database(b.path);
+                       + std::to_string(number) + " was built; start it again";
   }
-  auto gens = st.dir->generations();
-  if (gens.empty())
-    return;
-  st.generation = gens.back().number;
-  try {
-    auto model = std::make_unique<storage::read_model>(gens.back().path, st.o.def);
-    if (model->matches_definition() && model->complete())
-      st.model = std::move(model);
-    else
-      spdlog::warn("projection {}: its definition changed; rebuilding it from the journal",
-                   st.o.def.name);
-  } catch (const storage::failure& f) {
-    fault(self, std::string(f.what()) + "; rebuild the projection", 0, false);
+  st.generation = current.generation;
+  if (!current.damaged.empty()) {
+    fault(self, current.damaged + "; rebuild the projection", 0, false);
     return;
   }
-  for (const auto& g : gens)
-    if (!st.model || g.number != st.generation)
-      storage::projection_dir::remove_database(g.path);
+  if (current.definition_changed)
+    spdlog::warn("projection {}: its definition changed; rebuilding it from the journal",
+                 st.o.def.name);
+  st.model = std::move(current.model);
 }
 
 void take_snapshot(self_ptr self) {
@@ -209,16 +197,11 @@ void take_snapshot(self_ptr self) {
   auto pos = st.checkpoint();
   if (!st.model || pos == 0 || pos == st.snapshot_position)
     return;
-  auto tmp = st.dir->snapshot_temp_path();
-  st.model->copy_to(tmp);
-  fs::rename(tmp, st.dir->snapshot_path(pos));
+  st.store->snapshot(*st.model);
   ++st.snapshots;
   st.snapshot_position = pos;
   st.since_snapshot = 0;
   st.last_snapshot = counters::clock::now();
-  auto snaps = st.dir->snapshots();
-  for (size_t i = static_cast<size_t>(st.o.settings.snapshot_keep); i < snaps.size(); ++i)
-    storage::projection_dir::remove_database(snaps[i].path);
 }
 
 void maybe_snapshot(self_ptr self) {
@@ -287,10 +270,8 @@ void abort_rebuild(self_ptr self, std::string why) {
   auto& st = self->state;
   spdlog::error("projection {}: rebuild abandoned: {}", st.o.def.name, why);
   st.rebuild_error = "rebuild abandoned: " + why;
-  auto path = st.rebuild->path();
-  st.rebuild.reset();
+  st.store->abandon(std::move(st.rebuild));
   clear_rebuild_fault(self);
-  storage::projection_dir::remove_database(path);
   if (!st.model) // nothing to fall back on
     fault(self, st.rebuild_error, 0, false);
 }
@@ -299,18 +280,11 @@ void abort_rebuild(self_ptr self, std::string why) {
 /// reopened, so that no WAL file is left under the old name) and current.
 void swap_in_rebuild(self_ptr self) {
   auto& st = self->state;
-  auto live = st.dir->generation_path(st.rebuild_generation);
   try {
-    st.rebuild->mark_complete();
-    auto built = st.rebuild->path();
-    st.rebuild.reset(); // checkpoints and removes its WAL
-    fs::rename(built, live);
-    auto model = std::make_unique<storage::read_model>(live, st.o.def);
-    st.model = std::move(model);
+    st.model = st.store->promote(std::move(st.rebuild), st.rebuild_generation);
   } catch (const std::exception& e) {
     st.rebuild.reset();
     clear_rebuild_fault(self);
-    storage::projection_dir::remove_database(st.dir->build_path(st.rebuild_generation));
     st.rebuild_error = std::string("rebuild abandoned: it could not be swapped in: ") + e.what();
     spdlog::error("projection {}: {}", st.o.def.name, st.rebuild_error);
     return;
@@ -324,9 +298,11 @@ void swap_in_rebuild(self_ptr self) {
                st.rebuilt_from, st.checkpoint());
   notify_file(self);
   // Queries may still read the previous generation; older ones go.
-  for (const auto& g : st.dir->generations())
-    if (g.number < previous)
-      storage::projection_dir::remove_database(g.path);
+  try {
+    st.store->prune_generations_before(previous);
+  } catch (const storage::failure& f) {
+    spdlog::warn("projection {}: old generations stay for now: {}", st.o.def.name, f.what());
+  }
   release_waiters(self);
 }
 
@@ -383,35 +359,20 @@ void step(self_ptr self) {
 
 void start_rebuild(self_ptr self) {
   auto& st = self->state;
-  if (st.rebuild)
+  if (st.rebuild || !st.store)
     return;
   st.rebuild_error.clear();
   clear_rebuild_fault(self);
-  uint64_t newest = st.generation;
-  for (const auto& g : st.dir->generations())
-    newest = std::max(newest, g.number);
-  st.rebuild_generation = newest + 1;
-  auto path = st.dir->build_path(st.rebuild_generation);
-  storage::projection_dir::remove_database(path);
+  auto skipped = [&](const std::string& path, const std::string& why) {
+    spdlog::warn("projection {}: skipping snapshot {}: {}", st.o.def.name, path, why);
+  };
   st.rebuilt_from = 0;
-  auto fingerprint = storage::read_model::fingerprint(st.o.def);
-  for (const auto& snap : st.dir->snapshots()) {
-    try {
-      auto label = storage::read_label(snap.path, true);
-      if (label.fingerprint != fingerprint || label.checkpoint != snap.number
-          || label.checkpoint > std::max(st.head, st.checkpoint()))
-        throw storage::failure(storage::errc::corrupt,
-                               snap.path + ": does not match its name or the definition");
-      fs::copy_file(snap.path, path, fs::copy_options::overwrite_existing);
-      st.rebuilt_from = label.checkpoint;
-      break;
-    } catch (const std::exception& e) {
-      spdlog::warn("projection {}: skipping snapshot {}: {}", st.o.def.name, snap.path, e.what());
-      storage::projection_dir::remove_database(path);
-    }
-  }
   try {
-    st.rebuild = std::make_unique<storage::read_model>(path, st.o.def, true);
+    auto build =
+      st.store->begin_rebuild(st.generation, std::max(st.head, st.checkpoint()), skipped);
+    st.rebuild = std::move(build.model);
+    st.rebuild_generation = build.generation;
+    st.rebuilt_from = build.from;
   } catch (const storage::failure& f) {
     st.rebuild_error = std::string("cannot start a rebuild: ") + f.what();
     if (!st.model)
@@ -443,6 +404,29 @@ void skip_in_rebuild(self_ptr self) {
   schedule_step(self);
 }
 
+/// Opens the projection's files: its current generation, or a first build.
+/// When the directory cannot be read (too many open files, a refusing disk)
+/// the projection stays faulted without a store, and the tick tries again.
+void open_files(self_ptr self) {
+  auto& st = self->state;
+  storage::projection_store::current current;
+  try {
+    auto store = std::make_unique<storage::projection_store>(st.o.data_dir, st.o.def,
+                                                             st.o.settings.snapshot_keep);
+    current = store->open_current();
+    st.store = std::move(store);
+  } catch (const storage::failure& f) {
+    if (!st.faulted) // a retry that fails again says nothing new
+      fault(self, f.what(), 0, storage::is_temporary(f.code()));
+    return;
+  }
+  if (st.faulted)
+    clear_fault(self); // a retry that worked
+  use_current(self, std::move(current));
+  if (!st.model && !st.faulted)
+    start_rebuild(self); // the first build, or the definition changed
+}
+
 void arm_tick(self_ptr self) {
   auto every = self->state.o.settings.snapshot_every;
   config::duration interval = 5s;
@@ -454,12 +438,9 @@ void arm_tick(self_ptr self) {
 projection_actor::behavior_type projection_impl(self_ptr self, projection_options o) {
   auto& st = self->state;
   st.o = std::move(o);
-  st.dir = std::make_unique<storage::projection_dir>(st.o.data_dir, st.o.def.name);
   st.reader = std::make_unique<storage::journal_reader>(st.o.journal_path);
   st.head = st.reader->head();
-  open_current(self);
-  if (!st.model && !st.faulted)
-    start_rebuild(self); // the first build, or the definition changed
+  open_files(self);
   notify_file(self);
   announce(self);
   if (st.checkpoint() < st.head)
@@ -571,6 +552,11 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       if (st.faulted && st.fault_temporary && st.model) {
         clear_fault(self);
         schedule_step(self);
+      } else if (st.faulted && st.fault_temporary && !st.store) {
+        open_files(self);
+        notify_file(self);
+        if (st.checkpoint() < st.head)
+          schedule_step(self);
       }
       maybe_snapshot(self);
       arm_tick(self);

@@ -2,12 +2,15 @@
 
 #include "actors/counters.hpp"
 #include "actors/errors.hpp"
+#include "storage/payload_codec.hpp"
 #include "storage/query_runner.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -28,6 +31,44 @@ struct worker_state {
   uint64_t failed = 0;
   uint64_t timeouts = 0;
 };
+
+void append_json_value(std::string& out, const storage::column_value& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    out += std::to_string(*i);
+  } else if (const auto* d = std::get_if<double>(&v)) {
+    if (!std::isfinite(*d)) { // JSON has no NaN or infinity
+      out += "null";
+      return;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", *d);
+    out += buf;
+  } else if (const auto* text = std::get_if<std::string>(&v)) {
+    storage::append_json_string(out, *text);
+  } else if (const auto* bytes = std::get_if<storage::blob>(&v)) {
+    storage::append_json_string(out, bytes->bytes);
+  } else {
+    out += "null";
+  }
+}
+
+/// The rows as REST returns them: [{"column":value,...},...].
+std::string rows_json(const storage::query_rows& q) {
+  std::string out = "[";
+  for (size_t r = 0; r < q.rows.size(); ++r) {
+    out += r ? ",{" : "{";
+    for (size_t c = 0; c < q.columns.size(); ++c) {
+      if (c)
+        out += ',';
+      storage::append_json_string(out, q.columns[c]);
+      out += ':';
+      append_json_value(out, q.rows[r][c]);
+    }
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
 
 caf::error to_error(const storage::query_error& e) {
   using kind = storage::query_error::kind;
@@ -70,13 +111,14 @@ query_actor::behavior_type worker_impl(query_actor::stateful_pointer<worker_stat
         auto out =
           runner->run(def, req.params, static_cast<size_t>(st.settings.row_limit),
                       std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.timeout));
+        if (!out) {
+          ++st.failed;
+          st.timeouts += out.error().what == storage::query_error::kind::timeout;
+          return to_error(out.error());
+        }
         ++st.answered;
-        return query_result{std::move(out.rows_json), out.rows, out.position, out.truncated,
+        return query_result{rows_json(*out), out->rows.size(), out->position, out->truncated,
                             st.faulted.count(def.projection) ? "faulted" : "running"};
-      } catch (const storage::query_error& e) {
-        ++st.failed;
-        st.timeouts += e.what == storage::query_error::kind::timeout;
-        return to_error(e);
       } catch (const storage::failure& f) {
         ++st.failed;
         st.runners.erase(def.projection);

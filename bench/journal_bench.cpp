@@ -92,8 +92,6 @@ double run_raw(const std::string& path, config::durability d, size_t batch, size
   db.exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY");
   db.exec("CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id INTEGER, "
           "version INTEGER, type TEXT, id TEXT, time INTEGER, meta BLOB, data BLOB)");
-  auto begin = db.prepare("BEGIN IMMEDIATE");
-  auto commit = db.prepare("COMMIT");
   auto insert = db.prepare("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   std::mt19937 rng(1);
   const std::string data = payload(size, rng);
@@ -113,23 +111,21 @@ double run_raw(const std::string& path, config::durability d, size_t batch, size
     for (size_t i = 0; i < batch; ++i)
       rows.push_back({static_cast<int64_t>(rng() % 100), "message", "", data});
     auto t0 = clock_type::now();
-    begin.step();
-    begin.reset();
+    storage::transaction tx(db, storage::transaction::kind::immediate);
     for (const auto& r : rows) {
       ++position;
-      insert.bind(1, position)
+      insert.use()
+        .bind(1, position)
         .bind(2, r.stream + 1)
         .bind(3, ++versions[r.stream])
         .bind(4, r.type)
         .bind_null(5)
         .bind(6, int64_t{1700000000000})
         .bind_blob(7, r.meta)
-        .bind_blob(8, r.data);
-      insert.step();
-      insert.reset();
+        .bind_blob(8, r.data)
+        .run();
     }
-    commit.step();
-    commit.reset();
+    tx.commit();
     busy += clock_type::now() - t0;
   }
   return static_cast<double>(position) / busy.count();

@@ -98,29 +98,29 @@ double yardstick(const options& o, const std::string& journal_path) {
     auto page = reader.read_all(from, 1000);
     if (page.empty())
       break;
-    db.exec("BEGIN");
+    storage::transaction tx(db);
     for (const auto& e : page) {
       auto name = e.stream.substr(5);
       json.clear();
       storage::msgpack_to_json(e.data, json);
       auto& r = rooms[0];
-      r.bind(r.parameter_index(":name"), name)
+      r.use()
+        .bind(r.parameter_index(":name"), name)
         .bind(r.parameter_index(":type"), e.type)
         .bind(r.parameter_index(":position"), static_cast<int64_t>(e.position))
-        .bind(r.parameter_index(":time"), e.time);
-      r.step();
-      r.reset();
+        .bind(r.parameter_index(":time"), e.time)
+        .run();
       if (e.type == "message") {
         auto& m = messages[0];
-        m.bind(m.parameter_index(":name"), name)
+        m.use()
+          .bind(m.parameter_index(":name"), name)
           .bind(m.parameter_index(":version"), static_cast<int64_t>(e.version))
           .bind(m.parameter_index(":data"), json)
-          .bind(m.parameter_index(":time"), e.time);
-        m.step();
-        m.reset();
+          .bind(m.parameter_index(":time"), e.time)
+          .run();
       }
     }
-    db.exec("COMMIT");
+    tx.commit();
     from = page.back().position + 1;
   }
   return static_cast<double>(o.events)

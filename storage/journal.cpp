@@ -80,7 +80,6 @@ int64_t now_ms() {
 struct journal::impl {
   opened_journal file;
   database& db;
-  statement begin, commit, rollback;
   statement insert_event, insert_stream, find_stream, index_version, find_id, find_position;
   statement fold, set_indexed_through;
   uint64_t head = 0;
@@ -97,8 +96,6 @@ struct journal::impl {
 
   explicit impl(const journal_options& o)
     : file(open_journal_file(o.path, true, true)), db(*file.db),
-      begin(db.prepare("BEGIN IMMEDIATE")), commit(db.prepare("COMMIT")),
-      rollback(db.prepare("ROLLBACK")),
       insert_event(db.prepare("INSERT INTO events (position, stream_id, version, type, id, "
                               "time, meta, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")),
       insert_stream(db.prepare("INSERT INTO streams (name) VALUES (?1)")),
@@ -124,8 +121,9 @@ struct journal::impl {
     head = static_cast<uint64_t>(db.query_int("SELECT max(position) FROM events"));
     indexed_through = static_cast<uint64_t>(db.query_int(
       "SELECT CAST(value AS INTEGER) FROM journal_meta WHERE key = 'indexed_through'"));
-    auto scan = db.prepare("SELECT stream_id, version, position FROM events "
-                           "WHERE position > ?1 ORDER BY position");
+    auto scan_stmt = db.prepare("SELECT stream_id, version, position FROM events "
+                                "WHERE position > ?1 ORDER BY position");
+    auto scan = scan_stmt.use();
     scan.bind(1, static_cast<int64_t>(indexed_through));
     while (scan.step()) {
       tail.push_back({scan.column_int(0), static_cast<uint64_t>(scan.column_int(1)),
@@ -152,19 +150,21 @@ struct journal::impl {
   /// The committed state of a stream, from the file.
   stream_state load_stream(const std::string& name) {
     stream_state st;
-    find_stream.bind(1, name);
-    if (find_stream.step())
-      st.stream_id = find_stream.column_int(0);
-    find_stream.reset();
+    {
+      auto row = find_stream.use();
+      row.bind(1, name);
+      if (row.step())
+        st.stream_id = row.column_int(0);
+    }
     if (st.stream_id == 0)
       return st;
     if (auto t = tail_versions.find(st.stream_id); t != tail_versions.end()) {
       st.version = t->second;
     } else {
-      index_version.bind(1, st.stream_id);
-      if (index_version.step())
-        st.version = static_cast<uint64_t>(index_version.column_int(0));
-      index_version.reset();
+      auto row = index_version.use();
+      row.bind(1, st.stream_id);
+      if (row.step())
+        st.version = static_cast<uint64_t>(row.column_int(0));
     }
     return st;
   }
@@ -172,8 +172,8 @@ struct journal::impl {
   /// Whether the row `stmt` stands on (type in column 2, data in column 3)
   /// holds the event `e`. Meta is not compared: it describes the sender
   /// (client, user), which a retry may legitimately change.
-  static bool same_event(const statement& stmt, const new_event& e) {
-    return stmt.column_text(2) == e.type && stmt.column_blob(3) == e.data;
+  static bool same_event(const cursor& row, const new_event& e) {
+    return row.column_text(2) == e.type && row.column_blob(3) == e.data;
   }
 
   /// Where the client-supplied id of `e` is stored in the stream `stream_id`
@@ -184,22 +184,21 @@ struct journal::impl {
   std::optional<stored_id> lookup_id(const new_event& e, int64_t stream_id, bool& reserved) {
     std::optional<stored_id> found;
     if (auto position = generated_id_position(file.journal_id, e.id)) {
-      find_position.bind(1, static_cast<int64_t>(*position));
-      if (find_position.step())
-        found = stored_id{*position, find_position.column_int(0),
-                          static_cast<uint64_t>(find_position.column_int(1)),
-                          same_event(find_position, e)};
-      find_position.reset();
+      auto row = find_position.use();
+      row.bind(1, static_cast<int64_t>(*position));
+      if (row.step())
+        found = stored_id{*position, row.column_int(0), static_cast<uint64_t>(row.column_int(1)),
+                          same_event(row, e)};
       reserved = !found;
       return found;
     }
     if (stream_id == 0)
       return found;
-    find_id.bind(1, stream_id).bind(2, e.id);
-    if (find_id.step())
-      found = stored_id{static_cast<uint64_t>(find_id.column_int(0)), stream_id,
-                        static_cast<uint64_t>(find_id.column_int(1)), same_event(find_id, e)};
-    find_id.reset();
+    auto row = find_id.use();
+    row.bind(1, stream_id).bind(2, e.id);
+    if (row.step())
+      found = stored_id{static_cast<uint64_t>(row.column_int(0)), stream_id,
+                        static_cast<uint64_t>(row.column_int(1)), same_event(row, e)};
     return found;
   }
 
@@ -295,9 +294,7 @@ struct journal::impl {
       if (req.events.empty())
         continue;
       if (st.stream_id == 0) {
-        insert_stream.bind(1, req.stream);
-        insert_stream.step();
-        insert_stream.reset();
+        insert_stream.use().bind(1, req.stream).run();
         st.stream_id = db.last_insert_rowid();
       }
       result.first_position = head + 1;
@@ -305,7 +302,8 @@ struct journal::impl {
       for (auto& e : req.events) {
         ++head;
         ++st.version;
-        insert_event.bind(1, static_cast<int64_t>(head))
+        auto insert = insert_event.use();
+        insert.bind(1, static_cast<int64_t>(head))
           .bind(2, st.stream_id)
           .bind(3, static_cast<int64_t>(st.version))
           .bind(4, e.type)
@@ -313,11 +311,10 @@ struct journal::impl {
           .bind_blob(7, e.meta)
           .bind_blob(8, e.data);
         if (e.id.empty())
-          insert_event.bind_null(5); // derived from the position when read
+          insert.bind_null(5); // derived from the position when read
         else
-          insert_event.bind(5, e.id);
-        insert_event.step();
-        insert_event.reset();
+          insert.bind(5, e.id);
+        insert.run();
         tail.push_back({st.stream_id, st.version, head});
         if (committed)
           committed->push_back(recorded_event{
@@ -347,24 +344,16 @@ struct journal::impl {
     }
     for (const auto& [stream_id, c] : chunks) {
       const std::string blob = encode_positions(c.positions);
-      fold.bind(1, stream_id)
+      fold.use()
+        .bind(1, stream_id)
         .bind(2, static_cast<int64_t>(c.first_version))
         .bind(3, static_cast<int64_t>(c.last_version))
-        .bind_blob(4, blob);
-      fold.step();
-      fold.reset();
+        .bind_blob(4, blob)
+        .run();
     }
     const std::string through = std::to_string(head);
-    set_indexed_through.bind(1, through);
-    set_indexed_through.step();
-    set_indexed_through.reset();
+    set_indexed_through.use().bind(1, through).run();
     return true;
-  }
-
-  void reset_statements() {
-    for (auto* stmt : {&begin, &commit, &insert_event, &insert_stream, &find_stream, &index_version,
-                       &find_id, &find_position, &fold, &set_indexed_through})
-      stmt->reset();
   }
 
   /// Runs `body` in one write transaction. On failure everything the batch
@@ -375,25 +364,14 @@ struct journal::impl {
     const size_t tail_before = tail.size();
     touched.clear();
     try {
-      begin.step();
-      begin.reset();
+      storage::transaction tx(db, storage::transaction::kind::immediate);
       body();
-      commit.step();
-      commit.reset();
+      tx.commit();
     } catch (...) {
       head = head_before;
       tail.resize(tail_before);
       touched.clear();
       ++batch_number; // forgets every pending state of this batch
-      reset_statements();
-      // SQLite may have rolled back by itself already (disk full does).
-      if (db.in_transaction()) {
-        try {
-          rollback.step();
-        } catch (...) {
-        }
-        rollback.reset();
-      }
       throw;
     }
   }

@@ -18,21 +18,14 @@ namespace {
 
 void create_schema(database& db) {
   uuid_generator ids;
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    db.exec(journal_format::schema);
-    auto put = db.prepare("INSERT INTO journal_meta (key, value) VALUES (?1, ?2)");
-    const std::string journal_id = ids.next(); // bound by reference until step()
-    put.bind(1, std::string_view("journal_id")).bind(2, journal_id);
-    put.step();
-    db.exec("PRAGMA application_id = " + std::to_string(journal_format::application_id));
-    db.exec("PRAGMA user_version = " + std::to_string(journal_format::version));
-    db.exec("COMMIT");
-  } catch (...) {
-    if (db.in_transaction())
-      db.exec("ROLLBACK");
-    throw;
-  }
+  transaction tx(db, transaction::kind::immediate);
+  db.exec(journal_format::schema);
+  auto put = db.prepare("INSERT INTO journal_meta (key, value) VALUES (?1, ?2)");
+  const std::string journal_id = ids.next(); // bound by reference until the run
+  put.use().bind(1, std::string_view("journal_id")).bind(2, journal_id).run();
+  db.exec("PRAGMA application_id = " + std::to_string(journal_format::application_id));
+  db.exec("PRAGMA user_version = " + std::to_string(journal_format::version));
+  tx.commit();
 }
 
 /// Builds a new journal beside `path` and renames it into place, so that a
@@ -102,14 +95,12 @@ void check_not_truncated(const std::string& path) {
 /// step per transaction (each commits its new user_version with its changes).
 void migrate(database& db, int64_t from) {
   for (int64_t v = from; v < journal_format::version; ++v) {
-    db.exec("BEGIN IMMEDIATE");
     try {
+      transaction tx(db, transaction::kind::immediate);
       db.exec(journal_format::migrations[v - 1]);
       db.exec("PRAGMA user_version = " + std::to_string(v + 1));
-      db.exec("COMMIT");
+      tx.commit();
     } catch (const failure& e) {
-      if (db.in_transaction())
-        db.exec("ROLLBACK");
       throw failure(e.code(), std::string(e.what()) + " (while upgrading the journal from format "
                                 + std::to_string(v) + " to " + std::to_string(v + 1)
                                 + "; it was left at format " + std::to_string(v) + ")");
@@ -172,21 +163,27 @@ opened_journal open_journal_file(const std::string& path, bool create, bool writ
   if (writer) {
     // WAL is persistent, but a file restored from elsewhere may not be in it.
     auto mode_stmt = db->prepare("PRAGMA journal_mode = WAL");
-    if (!mode_stmt.step() || mode_stmt.column_text(0) != "wal")
+    auto mode = mode_stmt.use();
+    if (!mode.step() || mode.column_text(0) != "wal")
       throw failure(errc::io, path + ": cannot switch the journal to WAL mode");
   }
   // Readers read every version up to ours alike; only writing differs.
   if (writer && version < journal_format::version)
     migrate(*db, version);
-  auto id_stmt = db->prepare("SELECT value FROM journal_meta WHERE key = 'journal_id'");
-  if (!id_stmt.step())
-    throw failure(errc::corrupt, path + ": the journal id is missing");
-  std::string journal_id(id_stmt.column_text(0));
+  std::string journal_id;
+  {
+    auto id_stmt = db->prepare("SELECT value FROM journal_meta WHERE key = 'journal_id'");
+    auto id = id_stmt.use();
+    if (!id.step())
+      throw failure(errc::corrupt, path + ": the journal id is missing");
+    journal_id = std::string(id.column_text(0));
+  }
   return {std::move(db), std::move(journal_id)};
 }
 
 void verify_journal(database& db) {
-  auto check = db.prepare("PRAGMA quick_check(1)");
+  auto check_stmt = db.prepare("PRAGMA quick_check(1)");
+  auto check = check_stmt.use();
   if (check.step() && check.column_text(0) != "ok")
     throw failure(errc::corrupt, db.path() + ": damaged: " + std::string(check.column_text(0)));
 }

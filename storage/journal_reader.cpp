@@ -25,8 +25,8 @@ int64_t clamp(uint64_t v) {
 } // namespace
 
 journal_reader::journal_reader(const std::string& path)
-  : file_(open_journal_file(path, false, false)), db_(*file_.db), begin_(db_.prepare("BEGIN")),
-    end_(db_.prepare("COMMIT")), head_(db_.prepare("SELECT max(position) FROM events")),
+  : file_(open_journal_file(path, false, false)), db_(*file_.db),
+    head_(db_.prepare("SELECT max(position) FROM events")),
     find_stream_(db_.prepare("SELECT stream_id FROM streams WHERE name = ?1")),
     index_max_(db_.prepare("SELECT last_version FROM stream_chunks WHERE stream_id = ?1 "
                            "ORDER BY first_version DESC LIMIT 1")),
@@ -56,7 +56,7 @@ const std::string& journal_reader::journal_id() const {
   return file_.journal_id;
 }
 
-event_view journal_reader::row_view(const statement& s) {
+event_view journal_reader::row_view(const cursor& s) {
   auto position = static_cast<uint64_t>(s.column_int(0));
   std::string_view id = s.column_text(4);
   if (s.column_is_null(4)) {
@@ -74,29 +74,25 @@ event_view journal_reader::row_view(const statement& s) {
 }
 
 uint64_t journal_reader::head() {
-  uint64_t h = 0;
-  if (head_.step())
-    h = static_cast<uint64_t>(head_.column_int(0));
-  head_.reset();
-  return h;
+  auto row = head_.use();
+  return row.step() ? static_cast<uint64_t>(row.column_int(0)) : 0;
 }
 
 int64_t journal_reader::stream_id_of(std::string_view stream) {
-  int64_t id = 0;
-  find_stream_.bind(1, stream);
-  if (find_stream_.step())
-    id = find_stream_.column_int(0);
-  find_stream_.reset();
-  return id;
+  auto row = find_stream_.use();
+  row.bind(1, stream);
+  return row.step() ? row.column_int(0) : 0;
 }
 
 // Inside a snapshot: drops what the writer has folded since the last call and
 // adds the events committed since then.
 void journal_reader::refresh_tail() {
   uint64_t folded = 0;
-  if (indexed_through_.step())
-    folded = static_cast<uint64_t>(indexed_through_.column_int(0));
-  indexed_through_.reset();
+  {
+    auto row = indexed_through_.use();
+    if (row.step())
+      folded = static_cast<uint64_t>(row.column_int(0));
+  }
   if (folded > folded_) {
     for (auto it = tail_.begin(); it != tail_.end();) {
       auto& entries = it->second;
@@ -107,25 +103,21 @@ void journal_reader::refresh_tail() {
     }
     folded_ = folded;
   }
-  scan_tail_.bind(1, static_cast<int64_t>(std::max(scanned_, folded_)));
-  while (scan_tail_.step()) {
-    auto position = static_cast<uint64_t>(scan_tail_.column_int(0));
-    tail_[scan_tail_.column_int(1)].push_back(
-      {static_cast<uint64_t>(scan_tail_.column_int(2)), position});
+  auto scan = scan_tail_.use();
+  scan.bind(1, static_cast<int64_t>(std::max(scanned_, folded_)));
+  while (scan.step()) {
+    auto position = static_cast<uint64_t>(scan.column_int(0));
+    tail_[scan.column_int(1)].push_back({static_cast<uint64_t>(scan.column_int(2)), position});
     scanned_ = position;
   }
-  scan_tail_.reset();
 }
 
 uint64_t journal_reader::current_version(int64_t stream_id) {
   if (auto t = tail_.find(stream_id); t != tail_.end())
     return t->second.back().version;
-  uint64_t v = 0;
-  index_max_.bind(1, stream_id);
-  if (index_max_.step())
-    v = static_cast<uint64_t>(index_max_.column_int(0));
-  index_max_.reset();
-  return v;
+  auto row = index_max_.use();
+  row.bind(1, stream_id);
+  return row.step() ? static_cast<uint64_t>(row.column_int(0)) : 0;
 }
 
 uint64_t journal_reader::stream_version(std::string_view stream) {
@@ -140,7 +132,7 @@ uint64_t journal_reader::stream_version(std::string_view stream) {
 
 void journal_reader::fetch(uint64_t position, std::string_view stream,
                            std::vector<recorded_event>& out) {
-  auto& s = by_position_;
+  auto s = by_position_.use();
   s.bind(1, static_cast<int64_t>(position));
   if (s.step()) {
     recorded_event e{position,
@@ -154,21 +146,18 @@ void journal_reader::fetch(uint64_t position, std::string_view stream,
                      std::string(s.column_blob(6))};
     out.push_back(std::move(e));
   }
-  s.reset();
 }
 
 void journal_reader::chunk_entries(int64_t stream_id, uint64_t from, direction dir, size_t want,
                                    std::vector<tail_entry>& out) {
-  auto& stmt = dir == direction::forward ? chunks_forward_ : chunks_backward_;
+  auto stmt = (dir == direction::forward ? chunks_forward_ : chunks_backward_).use();
   stmt.bind(1, stream_id).bind(2, clamp(from));
   while (out.size() < want && stmt.step()) {
     auto first = static_cast<uint64_t>(stmt.column_int(0));
     decoded_.clear();
-    if (!decode_positions(stmt.column_blob(1), decoded_)) {
-      stmt.reset();
+    if (!decode_positions(stmt.column_blob(1), decoded_))
       throw failure(errc::corrupt, db_.path() + ": a stream chunk of stream "
                                      + std::to_string(stream_id) + " is malformed");
-    }
     if (dir == direction::forward) {
       for (size_t i = 0; i < decoded_.size() && out.size() < want; ++i)
         if (first + i >= from)
@@ -179,7 +168,6 @@ void journal_reader::chunk_entries(int64_t stream_id, uint64_t from, direction d
           out.push_back({first + i, decoded_[i]});
     }
   }
-  stmt.reset();
 }
 
 size_t journal_reader::stored_size(const recorded_event& e) {

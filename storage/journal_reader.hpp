@@ -79,7 +79,7 @@ private:
   void refresh_tail();
   int64_t stream_id_of(std::string_view stream);
   uint64_t current_version(int64_t stream_id);
-  event_view row_view(const statement& s);
+  event_view row_view(const cursor& row);
   /// Appends the event at `position` (of `stream`) to `out`.
   void fetch(uint64_t position, std::string_view stream, std::vector<recorded_event>& out);
   /// The folded (version, position) pairs of a stream, walking its chunks
@@ -90,7 +90,6 @@ private:
   opened_journal file_;
   database& db_;
   std::string generated_id_; ///< storage for the id of the current row
-  statement begin_, end_;
   statement head_, find_stream_, index_max_, indexed_through_, scan_tail_;
   statement chunks_forward_, chunks_backward_, by_position_, log_;
   std::vector<uint64_t> decoded_;
@@ -101,32 +100,21 @@ private:
 
 template <class Body>
 void journal_reader::in_snapshot(Body&& body) {
-  begin_.step();
-  begin_.reset();
-  try {
-    body();
-  } catch (...) {
-    for (auto* s : {&head_, &find_stream_, &index_max_, &indexed_through_, &scan_tail_,
-                    &chunks_forward_, &chunks_backward_, &by_position_, &log_})
-      s->reset();
-    end_.step();
-    end_.reset();
-    throw;
-  }
-  end_.step();
-  end_.reset();
+  transaction snapshot(db_);
+  body();
+  snapshot.commit();
 }
 
 template <class Visit>
 size_t journal_reader::visit_all(uint64_t from, size_t limit, Visit&& visit) {
   size_t n = 0;
   in_snapshot([&] {
-    log_.bind(1, static_cast<int64_t>(from)).bind(2, static_cast<int64_t>(limit));
-    while (log_.step()) {
-      visit(row_view(log_));
+    auto rows = log_.use();
+    rows.bind(1, static_cast<int64_t>(from)).bind(2, static_cast<int64_t>(limit));
+    while (rows.step()) {
+      visit(row_view(rows));
       ++n;
     }
-    log_.reset();
   });
   return n;
 }

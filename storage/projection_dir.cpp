@@ -1,5 +1,7 @@
 #include "storage/projection_dir.hpp"
 
+#include "storage/errors.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -8,14 +10,30 @@ namespace herald::storage {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+/// The directory's own errors are I/O failures like any other: they may
+/// pass (EMFILE: too many open files; a full disk).
+[[noreturn]] void fail(const std::string& path, const char* what, const std::error_code& ec) {
+  throw failure(errc::io, path + ": " + what + ": " + ec.message());
+}
+
+} // namespace
+
 projection_dir::projection_dir(const std::string& data_dir, const std::string& name)
   : path_((fs::path(data_dir) / "projections" / name).string()) {
-  fs::create_directories(path_);
+  std::error_code ec;
+  fs::create_directories(path_, ec);
+  if (ec)
+    fail(path_, "cannot create the directory", ec);
 }
 
 std::vector<projection_dir::file> projection_dir::list(const std::string& prefix) const {
   std::vector<file> out;
-  for (const auto& entry : fs::directory_iterator(path_)) {
+  std::error_code ec;
+  fs::directory_iterator it(path_, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto& entry = *it;
     auto name = entry.path().filename().string();
     if (name.size() <= prefix.size() + 3 || name.compare(0, prefix.size(), prefix) != 0
         || name.compare(name.size() - 3, 3, ".db") != 0)
@@ -25,6 +43,8 @@ std::vector<projection_dir::file> projection_dir::list(const std::string& prefix
       continue;
     out.push_back({std::stoull(digits), entry.path().string()});
   }
+  if (ec)
+    fail(path_, "cannot list the directory", ec);
   std::sort(out.begin(), out.end(),
             [](const file& a, const file& b) { return a.number < b.number; });
   return out;

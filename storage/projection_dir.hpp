@@ -19,7 +19,8 @@ namespace herald::storage {
 
 class projection_dir {
 public:
-  /// Creates the directory if needed.
+  /// Creates the directory if needed. Listing and creating throw
+  /// storage::failure (errc::io) when the system refuses.
   projection_dir(const std::string& data_dir, const std::string& name);
 
   const std::string& path() const {

@@ -1,12 +1,8 @@
 #include "storage/query_runner.hpp"
 
-#include "storage/payload_codec.hpp"
-
 #include <sqlite3.h>
 
 #include <charconv>
-#include <cmath>
-#include <cstdio>
 #include <unordered_map>
 
 namespace herald::storage {
@@ -14,37 +10,25 @@ namespace herald::storage {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using kind = query_error::kind;
 
 /// sqlite3_progress_handler callback: nonzero interrupts the statement.
 int past_deadline(void* deadline) {
   return clock_type::now() > *static_cast<clock_type::time_point*>(deadline) ? 1 : 0;
 }
 
-void append_value(std::string& out, const statement& s, int col) {
-  switch (s.column_type(col)) {
+column_value read_value(const cursor& row, int col) {
+  switch (row.column_type(col)) {
     case SQLITE_INTEGER:
-      out += std::to_string(s.column_int(col));
-      break;
-    case SQLITE_FLOAT: {
-      double d = s.column_double(col);
-      if (!std::isfinite(d)) {
-        out += "null";
-        break;
-      }
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", d);
-      out += buf;
-      break;
-    }
+      return row.column_int(col);
+    case SQLITE_FLOAT:
+      return row.column_double(col);
     case SQLITE_NULL:
-      out += "null";
-      break;
+      return std::monostate{};
     case SQLITE_BLOB:
-      append_json_string(out, s.column_blob(col));
-      break;
+      return blob{std::string(row.column_blob(col))};
     default:
-      append_json_string(out, s.column_text(col));
-      break;
+      return std::string(row.column_text(col));
   }
 }
 
@@ -55,16 +39,89 @@ const config::query_param* find_param(const config::query_def& def, std::string_
   return nullptr;
 }
 
+unexpected<query_error> bad_request(std::string message) {
+  return unexpected{query_error{kind::bad_request, std::move(message)}};
+}
+
+/// Every parameter of the request is one the query declares.
+result<void, query_error> check_given(const config::query_def& def,
+                                      const std::map<std::string, std::string>& params) {
+  for (const auto& [name, value] : params)
+    if (!find_param(def, name))
+      return bad_request("query " + def.name + " has no parameter \"" + name + "\"");
+  return {};
+}
+
+/// Binds the statement's parameters from the request, or their defaults.
+/// Text values are kept in `texts`, which must outlive the cursor.
+result<void, query_error> bind_params(cursor& rows, const statement& stmt,
+                                      const config::query_def& def,
+                                      const std::map<std::string, std::string>& params,
+                                      std::vector<std::string>& texts) {
+  texts.reserve(static_cast<size_t>(stmt.parameter_count()));
+  for (int i = 1; i <= stmt.parameter_count(); ++i) {
+    const char* raw = stmt.parameter_name(i);
+    std::string_view name = raw ? std::string_view(raw + 1) : std::string_view();
+    const auto* p = find_param(def, name);
+    if (!p) // validated at start; only a changed file could get here
+      return bad_request("undeclared parameter " + std::string(name));
+    auto given = params.find(p->name);
+    const std::string* value = given != params.end() ? &given->second
+                               : p->default_value    ? &*p->default_value
+                                                     : nullptr;
+    if (!value) {
+      if (p->required)
+        return bad_request("missing parameter \"" + p->name + "\"");
+      rows.bind_null(i);
+      continue;
+    }
+    if (p->type == config::query_param::kind::integer) {
+      int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
+      if (ec != std::errc{} || ptr != value->data() + value->size() || value->empty())
+        return bad_request("parameter \"" + p->name + "\" must be an integer");
+      rows.bind(i, v);
+    } else {
+      texts.push_back(*value);
+      rows.bind(i, texts.back());
+    }
+  }
+  return {};
+}
+
+/// Up to `limit` rows; `out.truncated` when there were more.
+void read_rows(cursor& rows, size_t limit, query_rows& out) {
+  for (int c = 0; c < rows.column_count(); ++c) {
+    const char* name = rows.column_name(c); // null only when out of memory
+    out.columns.emplace_back(name ? name : "");
+  }
+  while (rows.step()) {
+    if (out.rows.size() == limit) {
+      out.truncated = true;
+      break;
+    }
+    auto& row = out.rows.emplace_back();
+    row.reserve(out.columns.size());
+    for (int c = 0; c < rows.column_count(); ++c)
+      row.push_back(read_value(rows, c));
+  }
+}
+
+unexpected<query_error> unavailable(const failure& f) {
+  return unexpected{
+    query_error{f.code() == errc::corrupt ? kind::damaged : kind::unavailable, f.what()}};
+}
+
 } // namespace
 
 struct query_runner::impl {
   database db;
-  statement begin, end, checkpoint;
+  statement checkpoint;
   std::unordered_map<std::string, statement> prepared;
   clock_type::time_point deadline;
 
   explicit impl(const std::string& path)
-    : db(path, database::mode::read_only), begin(db.prepare("BEGIN")), end(db.prepare("COMMIT")),
+    : db(path, database::mode::read_only),
       checkpoint(db.prepare("SELECT value FROM _herald WHERE key = 'checkpoint'")) {
     sqlite3_progress_handler(db.handle(), 1000, past_deadline, &deadline);
   }
@@ -74,6 +131,11 @@ struct query_runner::impl {
     if (it == prepared.end())
       it = prepared.emplace(def.name, db.prepare(def.sql)).first;
     return it->second;
+  }
+
+  uint64_t read_checkpoint() {
+    auto row = checkpoint.use();
+    return row.step() ? static_cast<uint64_t>(row.column_int(0)) : 0;
   }
 };
 
@@ -85,94 +147,38 @@ const std::string& query_runner::path() const {
   return impl_->db.path();
 }
 
-query_output query_runner::run(const config::query_def& def,
-                               const std::map<std::string, std::string>& params, size_t row_limit,
-                               std::chrono::milliseconds timeout) {
-  using kind = query_error::kind;
-  for (const auto& [name, value] : params)
-    if (!find_param(def, name))
-      throw query_error{kind::bad_request,
-                        "query " + def.name + " has no parameter \"" + name + "\""};
+result<query_rows, query_error> query_runner::run(const config::query_def& def,
+                                                  const std::map<std::string, std::string>& params,
+                                                  size_t row_limit,
+                                                  std::chrono::milliseconds timeout) {
+  if (auto given = check_given(def, params); !given)
+    return unexpected{std::move(given).error()};
   auto& d = *impl_;
   statement* stmt = nullptr;
   try {
     stmt = &d.statement_for(def);
   } catch (const failure& f) {
-    throw query_error{f.code() == errc::corrupt ? kind::damaged : kind::unavailable, f.what()};
+    return unavailable(f);
   }
-  // Values live until the statement is reset.
-  std::vector<std::string> texts;
-  texts.reserve(static_cast<size_t>(stmt->parameter_count()));
-  for (int i = 1; i <= stmt->parameter_count(); ++i) {
-    const char* raw = stmt->parameter_name(i);
-    std::string_view name = raw ? std::string_view(raw + 1) : std::string_view();
-    const auto* p = find_param(def, name);
-    if (!p) // validated at start; only a changed file could get here
-      throw query_error{kind::bad_request, "undeclared parameter " + std::string(name)};
-    auto given = params.find(p->name);
-    const std::string* value = given != params.end() ? &given->second
-                               : p->default_value    ? &*p->default_value
-                                                     : nullptr;
-    if (!value) {
-      if (p->required)
-        throw query_error{kind::bad_request, "missing parameter \"" + p->name + "\""};
-      stmt->bind_null(i);
-      continue;
-    }
-    if (p->type == config::query_param::kind::integer) {
-      int64_t v = 0;
-      auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
-      if (ec != std::errc{} || ptr != value->data() + value->size() || value->empty())
-        throw query_error{kind::bad_request, "parameter \"" + p->name + "\" must be an integer"};
-      stmt->bind(i, v);
-    } else {
-      texts.push_back(*value);
-      stmt->bind(i, texts.back());
-    }
-  }
-  query_output out;
+  query_rows out;
   d.deadline = clock_type::now() + timeout;
   try {
-    d.begin.step();
-    d.begin.reset();
-    out.position = d.checkpoint.step() ? static_cast<uint64_t>(d.checkpoint.column_int(0)) : 0;
-    d.checkpoint.reset();
-    out.rows_json = "[";
-    while (stmt->step()) {
-      if (out.rows == row_limit) {
-        out.truncated = true;
-        break;
-      }
-      out.rows_json += out.rows ? ",{" : "{";
-      for (int c = 0; c < stmt->column_count(); ++c) {
-        if (c)
-          out.rows_json += ',';
-        append_json_string(out.rows_json, stmt->column_name(c));
-        out.rows_json += ':';
-        append_value(out.rows_json, *stmt, c);
-      }
-      out.rows_json += '}';
-      ++out.rows;
+    // The checkpoint and the rows come from one snapshot.
+    transaction snapshot(d.db);
+    {
+      std::vector<std::string> texts; // outlives the cursor that binds them
+      auto rows = stmt->use();
+      if (auto bound = bind_params(rows, *stmt, def, params, texts); !bound)
+        return unexpected{std::move(bound).error()};
+      out.position = d.read_checkpoint();
+      read_rows(rows, row_limit, out);
     }
-    out.rows_json += ']';
-    stmt->reset();
-    d.end.step();
-    d.end.reset();
+    snapshot.commit();
   } catch (const failure& f) {
-    stmt->reset();
-    d.checkpoint.reset();
-    d.begin.reset();
-    if (d.db.in_transaction()) {
-      try {
-        d.end.step();
-      } catch (...) {
-      }
-      d.end.reset();
-    }
     if (clock_type::now() > d.deadline)
-      throw query_error{kind::timeout, "query " + def.name + " ran longer than "
-                                         + std::to_string(timeout.count()) + "ms"};
-    throw query_error{f.code() == errc::corrupt ? kind::damaged : kind::unavailable, f.what()};
+      return unexpected{query_error{kind::timeout, "query " + def.name + " ran longer than "
+                                                     + std::to_string(timeout.count()) + "ms"}};
+    return unavailable(f);
   }
   return out;
 }
@@ -187,7 +193,7 @@ std::string query_runner::validate(const config::query_def& def,
     auto stmts = db.prepare_all(def.sql);
     if (stmts.size() != 1)
       return where + "must be exactly one SQL statement";
-    if (!sqlite3_stmt_readonly(stmts[0].handle()))
+    if (!stmts[0].read_only())
       return where + "must only read (SELECT)";
     for (int i = 1; i <= stmts[0].parameter_count(); ++i) {
       const char* raw = stmts[0].parameter_name(i);

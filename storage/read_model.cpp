@@ -3,6 +3,7 @@
 #include "config/channel_rules.hpp"
 #include "storage/event_meta.hpp"
 #include "storage/payload_codec.hpp"
+#include "storage/result.hpp"
 
 #include <sqlite3.h>
 
@@ -85,7 +86,8 @@ struct compile_error {
   std::string message;
 };
 
-std::vector<compiled_handler> compile(const database& db, const config::projection_def& def) {
+result<std::vector<compiled_handler>, compile_error> compile(const database& db,
+                                                             const config::projection_def& def) {
   std::vector<compiled_handler> out;
   int n = 0;
   for (const auto& h : def.handlers) {
@@ -95,8 +97,8 @@ std::vector<compiled_handler> compile(const database& db, const config::projecti
     try {
       stmts = db.prepare_all(h.sql);
     } catch (const failure& f) {
-      throw compile_error{h.line, "projection " + def.name + ", handler " + std::to_string(n) + ": "
-                                    + f.what()};
+      return unexpected{compile_error{h.line, "projection " + def.name + ", handler "
+                                                + std::to_string(n) + ": " + f.what()}};
     }
     for (auto& s : stmts) {
       compiled_statement cs{std::move(s), {}};
@@ -104,11 +106,11 @@ std::vector<compiled_handler> compile(const database& db, const config::projecti
         const char* pname = cs.stmt.parameter_name(i);
         auto f = field_named(pname ? pname : "");
         if (!f)
-          throw compile_error{h.line,
-                              "projection " + def.name + ", handler " + std::to_string(n)
-                                + ": unknown parameter " + (pname ? pname : "?" + std::to_string(i))
-                                + " (known: :stream :namespace :name :version :position :type :id "
-                                  ":time :meta :data :user :client :private)"};
+          return unexpected{compile_error{
+            h.line, "projection " + def.name + ", handler " + std::to_string(n)
+                      + ": unknown parameter " + (pname ? pname : "?" + std::to_string(i))
+                      + " (known: :stream :namespace :name :version :position :type :id "
+                        ":time :meta :data :user :client :private)"}};
         cs.params.emplace_back(i, *f);
       }
       ch.statements.push_back(std::move(cs));
@@ -150,7 +152,7 @@ struct event_values {
   bool have_ns = false, have_meta_json = false, have_data_json = false, have_meta = false;
   event_meta meta;
 
-  void bind(statement& s, int index, field f) {
+  void bind(cursor& s, int index, field f) {
     switch (f) {
       case field::stream:
         s.bind(index, e.stream);
@@ -227,86 +229,70 @@ struct read_model::impl {
   std::string name;
   std::string fingerprint;
   std::vector<compiled_handler> handlers;
-  statement begin, commit, rollback, set_checkpoint;
+  statement set_checkpoint;
   uint64_t checkpoint = 0;
   bool matches = true;
   bool complete = false;
 
   impl(const std::string& path, const config::projection_def& def, bool bulk)
     : db(path, database::mode::read_write_create), name(def.name),
-      fingerprint(read_model::fingerprint(def)), begin(db.prepare("BEGIN IMMEDIATE")),
-      commit(db.prepare("COMMIT")), rollback(db.prepare("ROLLBACK")),
-      set_checkpoint(db.prepare("SELECT 1")) {
+      fingerprint(read_model::fingerprint(def)), set_checkpoint(db.prepare("SELECT 1")) {
     db.exec(bulk ? "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; "
                    "PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY"
                  : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
                    "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY");
-    bool fresh = db.query_int("SELECT count(*) FROM sqlite_schema") == 0;
-    if (fresh) {
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        db.exec(meta_schema);
-        db.exec(def.schema);
-        auto put = db.prepare("INSERT INTO _herald (key, value) VALUES (?1, ?2)");
-        put.bind(1, std::string_view("fingerprint")).bind(2, fingerprint);
-        put.step();
-        put.reset();
-        put.bind(1, std::string_view("checkpoint")).bind(2, int64_t{0});
-        put.step();
-        put.reset();
-        put.bind(1, std::string_view("complete")).bind(2, int64_t{0});
-        put.step();
-        db.exec("COMMIT");
-      } catch (...) {
-        if (db.in_transaction())
-          db.exec("ROLLBACK");
-        throw;
-      }
-    }
+    if (db.query_int("SELECT count(*) FROM sqlite_schema") == 0)
+      create_schema(def);
     if (db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = '_herald'") == 0) {
       matches = false; // not a read model of ours
       return;
     }
-    auto get = db.prepare("SELECT value FROM _herald WHERE key = ?1");
-    get.bind(1, std::string_view("fingerprint"));
-    matches = get.step() && get.column_text(0) == fingerprint;
-    get.reset();
-    get.bind(1, std::string_view("checkpoint"));
-    checkpoint = get.step() ? static_cast<uint64_t>(get.column_int(0)) : 0;
-    get.reset();
-    get.bind(1, std::string_view("complete"));
-    complete = get.step() && get.column_int(0) != 0;
-    get.reset();
+    read_label();
     set_checkpoint = db.prepare("UPDATE _herald SET value = ?1 WHERE key = 'checkpoint'");
     if (matches) {
-      try {
-        handlers = compile(db, def);
-      } catch (const compile_error& e) {
-        throw failure(errc::invalid_argument, e.message);
-      }
+      auto compiled = compile(db, def);
+      if (!compiled) // the config check refuses such definitions before this
+        throw failure(errc::invalid_argument, compiled.error().message);
+      handlers = std::move(compiled).value();
     }
   }
 
-  /// BEGIN IMMEDIATE; a failed one (busy, disk) is reset, so that no
-  /// statement is left in progress on the connection.
-  void begin_transaction() {
-    try {
-      begin.step();
-    } catch (...) {
-      begin.reset();
-      throw;
+  /// A new file: `_herald` with an empty checkpoint, and the schema.
+  void create_schema(const config::projection_def& def) {
+    transaction tx(db, transaction::kind::immediate);
+    db.exec(meta_schema);
+    db.exec(def.schema);
+    auto put = db.prepare("INSERT INTO _herald (key, value) VALUES (?1, ?2)");
+    put.use().bind(1, std::string_view("fingerprint")).bind(2, fingerprint).run();
+    put.use().bind(1, std::string_view("checkpoint")).bind(2, int64_t{0}).run();
+    put.use().bind(1, std::string_view("complete")).bind(2, int64_t{0}).run();
+    tx.commit();
+  }
+
+  void read_label() {
+    auto get = db.prepare("SELECT value FROM _herald WHERE key = ?1");
+    {
+      auto row = get.use();
+      row.bind(1, std::string_view("fingerprint"));
+      matches = row.step() && row.column_text(0) == fingerprint;
     }
-    begin.reset();
+    {
+      auto row = get.use();
+      row.bind(1, std::string_view("checkpoint"));
+      checkpoint = row.step() ? static_cast<uint64_t>(row.column_int(0)) : 0;
+    }
+    auto row = get.use();
+    row.bind(1, std::string_view("complete"));
+    complete = row.step() && row.column_int(0) != 0;
   }
 
   void store_checkpoint(uint64_t position) {
-    set_checkpoint.bind(1, static_cast<int64_t>(position));
-    set_checkpoint.step();
-    set_checkpoint.reset();
+    set_checkpoint.use().bind(1, static_cast<int64_t>(position)).run();
   }
 
-  /// Runs the handlers of one event; handler_error when its SQL fails.
-  void run(const event_view& e) {
+  /// Runs the handlers of one event, or says which one's SQL failed on it.
+  /// Throws failure when the file or the disk fails.
+  result<void, handler_error> run(const event_view& e) {
     event_values values(e);
     for (size_t h = 0; h < handlers.size(); ++h) {
       auto& handler = handlers[h];
@@ -314,50 +300,50 @@ struct read_model::impl {
         continue;
       for (auto& cs : handler.statements) {
         try {
+          auto use = cs.stmt.use();
           for (auto& [index, f] : cs.params)
-            values.bind(cs.stmt, index, f);
-          while (cs.stmt.step()) {
-          }
-          cs.stmt.reset();
+            values.bind(use, index, f);
+          use.run();
         } catch (const failure& f) {
-          cs.stmt.reset();
           if (is_temporary(f.code()) || f.code() == errc::corrupt)
             throw; // the file or disk, not the handler
-          throw handler_error{"handler " + std::to_string(h + 1) + " (line "
-                              + std::to_string(handler.line) + ") failed on event "
-                              + std::to_string(e.position) + " (" + std::string(e.stream) + " v"
-                              + std::to_string(e.version) + "): " + f.what()};
+          return unexpected{handler_error{
+            "handler " + std::to_string(h + 1) + " (line " + std::to_string(handler.line)
+            + ") failed on event " + std::to_string(e.position) + " (" + std::string(e.stream)
+            + " v" + std::to_string(e.version) + "): " + f.what()}};
         }
       }
     }
-  }
-
-  void abort_transaction() {
-    if (db.in_transaction()) {
-      try {
-        rollback.step();
-      } catch (...) {
-      }
-      rollback.reset();
-    }
+    return {};
   }
 
   /// Applies events[from, to) and the checkpoint in one transaction.
   void apply_range(const std::vector<event_view>& events, size_t from, size_t to) {
-    begin_transaction();
-    try {
-      for (size_t i = from; i < to; ++i)
-        run(events[i]);
-      store_checkpoint(events[to - 1].position);
-      commit.step();
-      commit.reset();
-    } catch (...) {
-      commit.reset();
-      set_checkpoint.reset();
-      abort_transaction();
-      throw;
-    }
+    transaction tx(db, transaction::kind::immediate);
+    for (size_t i = from; i < to; ++i)
+      if (auto ran = run(events[i]); !ran) // they all ran before: only a changed file
+        throw failure(errc::internal, ran.error().message);
+    store_checkpoint(events[to - 1].position);
+    tx.commit();
     checkpoint = events[to - 1].position;
+  }
+
+  /// Runs events[from, ...) in one transaction up to the first handler that
+  /// fails, and commits them with the checkpoint when none does. Returns the
+  /// index of the failing event (events.size() when none), with its error.
+  size_t apply_all_or_find_failure(const std::vector<event_view>& events, size_t from,
+                                   std::string& error) {
+    transaction tx(db, transaction::kind::immediate);
+    for (size_t i = from; i < events.size(); ++i) {
+      if (auto ran = run(events[i]); !ran) {
+        error = ran.error().message;
+        return i; // rolls back
+      }
+    }
+    store_checkpoint(events.back().position);
+    tx.commit();
+    checkpoint = events.back().position;
+    return events.size();
   }
 
   apply_result apply(const std::vector<event_view>& events) {
@@ -372,42 +358,18 @@ struct read_model::impl {
       throw failure(errc::invalid_argument, db.path() + ": events must follow the checkpoint "
                                               + std::to_string(checkpoint) + ", got position "
                                               + std::to_string(events[start].position));
-    // Find the failing event (if any) by applying all; on a handler error
-    // commit what came before it and report where it failed.
-    size_t failed_at = events.size();
+    // On a handler error, commit what came before the failing event and
+    // report where it failed.
     std::string error;
-    begin_transaction();
-    try {
-      for (size_t i = start; i < events.size(); ++i) {
-        try {
-          run(events[i]);
-        } catch (const handler_error& he) {
-          failed_at = i;
-          error = he.message;
-          break;
-        }
-      }
-      if (failed_at == events.size()) {
-        store_checkpoint(events.back().position);
-        commit.step();
-        commit.reset();
-        checkpoint = events.back().position;
-      }
-    } catch (...) {
-      commit.reset();
-      set_checkpoint.reset();
-      abort_transaction();
-      throw;
-    }
+    size_t failed_at = apply_all_or_find_failure(events, start, error);
     if (failed_at < events.size()) {
-      abort_transaction();
       if (failed_at > start)
         apply_range(events, start, failed_at);
       r.failed = true;
       r.failed_position = events[failed_at].position;
       r.error = error;
     }
-    r.applied = (r.failed ? failed_at : events.size()) - start;
+    r.applied = failed_at - start;
     r.checkpoint = checkpoint;
     return r;
   }
@@ -455,25 +417,16 @@ apply_result read_model::apply(const std::vector<recorded_event>& events) {
 
 void read_model::skip_to(uint64_t position) {
   auto& d = *impl_;
-  d.begin_transaction();
-  try {
-    d.store_checkpoint(position);
-    d.commit.step();
-    d.commit.reset();
-  } catch (...) {
-    d.commit.reset();
-    d.set_checkpoint.reset();
-    d.abort_transaction();
-    throw;
-  }
+  transaction tx(d.db, transaction::kind::immediate);
+  d.store_checkpoint(position);
+  tx.commit();
   d.checkpoint = position;
 }
 
 void read_model::copy_to(const std::string& path) {
   std::filesystem::remove(path);
   auto vacuum = impl_->db.prepare("VACUUM INTO ?1");
-  vacuum.bind(1, std::string_view(path));
-  vacuum.step();
+  vacuum.use().bind(1, std::string_view(path)).run();
 }
 
 std::string read_model::fingerprint(const config::projection_def& def) {
@@ -502,10 +455,10 @@ std::string read_model::validate(const config::projection_def& def, int& line) {
     } catch (const failure& f) {
       return "projection " + def.name + ": schema: " + f.what();
     }
-    compile(db, def);
-  } catch (const compile_error& e) {
-    line = e.line;
-    return e.message;
+    if (auto compiled = compile(db, def); !compiled) {
+      line = compiled.error().line;
+      return compiled.error().message;
+    }
   } catch (const failure& f) {
     return f.what();
   }
@@ -515,12 +468,14 @@ std::string read_model::validate(const config::projection_def& def, int& line) {
 read_model_label read_label(const std::string& path, bool verify) {
   database db(path, database::mode::read_only);
   if (verify) {
-    auto check = db.prepare("PRAGMA quick_check(1)");
+    auto check_stmt = db.prepare("PRAGMA quick_check(1)");
+    auto check = check_stmt.use();
     if (check.step() && check.column_text(0) != "ok")
       throw failure(errc::corrupt, path + ": damaged: " + std::string(check.column_text(0)));
   }
   read_model_label label;
-  auto get = db.prepare("SELECT key, value FROM _herald");
+  auto get_stmt = db.prepare("SELECT key, value FROM _herald");
+  auto get = get_stmt.use();
   while (get.step()) {
     auto key = get.column_text(0);
     if (key == "checkpoint")

@@ -104,6 +104,8 @@ database::database(const std::string& path, mode m) : path_(path) {
 }
 
 database::~database() {
+  for (auto& c : control_)
+    c.reset(); // statements are finalized before the connection closes
   sqlite3_close_v2(db_);
 }
 
@@ -159,7 +161,8 @@ std::vector<statement> database::prepare_all(std::string_view sql) const {
 
 int64_t database::query_int(std::string_view sql) const {
   auto stmt = prepare(sql);
-  return stmt.step() ? stmt.column_int(0) : 0;
+  auto row = stmt.use();
+  return row.step() ? row.column_int(0) : 0;
 }
 
 int64_t database::last_insert_rowid() const {
@@ -174,45 +177,34 @@ bool database::in_transaction() const {
   return sqlite3_get_autocommit(db_) == 0;
 }
 
+statement& database::control_statement(control which) {
+  static constexpr const char* sql[] = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"};
+  auto& slot = control_[static_cast<size_t>(which)];
+  if (!slot)
+    slot = std::make_unique<statement>(prepare(sql[static_cast<size_t>(which)]));
+  return *slot;
+}
+
 statement::~statement() {
   sqlite3_finalize(stmt_);
 }
 
 statement::statement(statement&& other) noexcept
-  : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+  : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)),
+    in_use_(std::exchange(other.in_use_, false)) {}
 
 statement& statement::operator=(statement&& other) noexcept {
   if (this != &other) {
     sqlite3_finalize(stmt_);
     db_ = other.db_;
     stmt_ = std::exchange(other.stmt_, nullptr);
+    in_use_ = std::exchange(other.in_use_, false);
   }
   return *this;
 }
 
-statement& statement::bind(int index, int64_t value) {
-  db_->check(sqlite3_bind_int64(stmt_, index, value), "bind");
-  return *this;
-}
-
-statement& statement::bind(int index, std::string_view text) {
-  // A null pointer would bind SQL NULL; an empty value is not NULL.
-  db_->check(sqlite3_bind_text64(stmt_, index, text.data() ? text.data() : "", text.size(),
-                                 SQLITE_STATIC, SQLITE_UTF8),
-             "bind");
-  return *this;
-}
-
-statement& statement::bind_blob(int index, std::string_view bytes) {
-  db_->check(sqlite3_bind_blob64(stmt_, index, bytes.data() ? bytes.data() : "", bytes.size(),
-                                 SQLITE_STATIC),
-             "bind");
-  return *this;
-}
-
-statement& statement::bind_null(int index) {
-  db_->check(sqlite3_bind_null(stmt_, index), "bind");
-  return *this;
+cursor statement::use() {
+  return cursor(*this);
 }
 
 int statement::parameter_index(const char* name) const {
@@ -227,41 +219,6 @@ const char* statement::parameter_name(int index) const {
   return sqlite3_bind_parameter_name(stmt_, index);
 }
 
-bool statement::step() {
-  int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW)
-    return true;
-  if (rc == SQLITE_DONE)
-    return false;
-  db_->check(rc, "step");
-  return false;
-}
-
-void statement::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-}
-
-int64_t statement::column_int(int col) const {
-  return sqlite3_column_int64(stmt_, col);
-}
-
-std::string_view statement::column_text(int col) const {
-  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-           : std::string_view();
-}
-
-std::string_view statement::column_blob(int col) const {
-  auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
-  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-           : std::string_view();
-}
-
-bool statement::column_is_null(int col) const {
-  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
-}
-
 int statement::column_count() const {
   return sqlite3_column_count(stmt_);
 }
@@ -270,12 +227,131 @@ const char* statement::column_name(int col) const {
   return sqlite3_column_name(stmt_, col);
 }
 
-int statement::column_type(int col) const {
-  return sqlite3_column_type(stmt_, col);
+bool statement::read_only() const {
+  return sqlite3_stmt_readonly(stmt_) != 0;
 }
 
-double statement::column_double(int col) const {
-  return sqlite3_column_double(stmt_, col);
+std::string_view statement::sql() const {
+  const char* text = sqlite3_sql(stmt_);
+  return text ? std::string_view(text) : std::string_view();
+}
+
+cursor::cursor(statement& s) : s_(s) {
+  if (s.in_use_)
+    throw failure(errc::internal, s.db_->path() + ": the statement \"" + std::string(s.sql())
+                                    + "\" is already in use (a cursor on it is still alive)");
+  s.in_use_ = true;
+}
+
+cursor::~cursor() {
+  sqlite3_reset(s_.stmt_);
+  sqlite3_clear_bindings(s_.stmt_);
+  s_.in_use_ = false;
+}
+
+cursor& cursor::bind(int index, int64_t value) {
+  s_.db_->check(sqlite3_bind_int64(s_.stmt_, index, value), "bind");
+  return *this;
+}
+
+cursor& cursor::bind(int index, std::string_view text) {
+  // A null pointer would bind SQL NULL; an empty value is not NULL.
+  s_.db_->check(sqlite3_bind_text64(s_.stmt_, index, text.data() ? text.data() : "", text.size(),
+                                    SQLITE_STATIC, SQLITE_UTF8),
+                "bind");
+  return *this;
+}
+
+cursor& cursor::bind_blob(int index, std::string_view bytes) {
+  s_.db_->check(sqlite3_bind_blob64(s_.stmt_, index, bytes.data() ? bytes.data() : "", bytes.size(),
+                                    SQLITE_STATIC),
+                "bind");
+  return *this;
+}
+
+cursor& cursor::bind_null(int index) {
+  s_.db_->check(sqlite3_bind_null(s_.stmt_, index), "bind");
+  return *this;
+}
+
+bool cursor::step() {
+  int rc = sqlite3_step(s_.stmt_);
+  if (rc == SQLITE_ROW)
+    return true;
+  if (rc == SQLITE_DONE)
+    return false;
+  s_.db_->check(rc, "step");
+  return false;
+}
+
+void cursor::run() {
+  while (step()) {
+  }
+}
+
+int64_t cursor::column_int(int col) const {
+  return sqlite3_column_int64(s_.stmt_, col);
+}
+
+std::string_view cursor::column_text(int col) const {
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_.stmt_, col));
+  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s_.stmt_, col)))
+           : std::string_view();
+}
+
+std::string_view cursor::column_blob(int col) const {
+  auto* p = static_cast<const char*>(sqlite3_column_blob(s_.stmt_, col));
+  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s_.stmt_, col)))
+           : std::string_view();
+}
+
+bool cursor::column_is_null(int col) const {
+  return sqlite3_column_type(s_.stmt_, col) == SQLITE_NULL;
+}
+
+int cursor::column_count() const {
+  return sqlite3_column_count(s_.stmt_);
+}
+
+const char* cursor::column_name(int col) const {
+  return sqlite3_column_name(s_.stmt_, col);
+}
+
+int cursor::column_type(int col) const {
+  return sqlite3_column_type(s_.stmt_, col);
+}
+
+double cursor::column_double(int col) const {
+  return sqlite3_column_double(s_.stmt_, col);
+}
+
+transaction::transaction(database& db, kind k) : db_(db) {
+  if (db.in_transaction())
+    throw failure(errc::internal, db.path()
+                                    + ": a transaction is already open on this connection "
+                                      "(transactions do not nest)");
+  db.control_statement(k == kind::immediate ? database::control::begin_immediate
+                                            : database::control::begin_deferred)
+    .use()
+    .run();
+}
+
+transaction::~transaction() {
+  if (!open_ || !db_.in_transaction())
+    return; // committed, or SQLite rolled back by itself (disk full does)
+  try {
+    db_.control_statement(database::control::rollback).use().run();
+  } catch (...) {
+    // Nothing better to do: the connection keeps the transaction until it
+    // closes, and the next transaction reports it.
+  }
+}
+
+void transaction::commit() {
+  if (!open_)
+    throw failure(errc::internal, db_.path() + ": the transaction was already committed");
+  db_.control_statement(database::control::commit).use().run();
+  open_ = false;
 }
 
 } // namespace herald::storage

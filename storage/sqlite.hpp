@@ -1,13 +1,19 @@
-// A thin RAII layer over the SQLite C API: a connection and its prepared
-// statements. Errors throw storage::failure with the file name and SQLite's
-// own words, classified into errc (disk full -> io, malformed -> corrupt).
+// A thin RAII layer over the SQLite C API: a connection, its prepared
+// statements, one use of a statement at a time (`cursor`) and transactions.
+// Errors throw storage::failure with the file name and SQLite's own words,
+// classified into errc (disk full -> io, malformed -> corrupt).
 //
-// Neither class is thread-safe; each connection belongs to one actor.
+// The guards make leaving a scope safe however it is left: a `cursor` resets
+// its statement and clears its bindings, a `transaction` that was not
+// committed rolls back. Code above never calls reset or ROLLBACK by hand.
+//
+// None of these classes is thread-safe; each connection belongs to one actor.
 #pragma once
 
 #include "storage/errors.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +24,8 @@ struct sqlite3_stmt;
 namespace herald::storage {
 
 class statement;
+class cursor;
+class transaction;
 
 class database {
 public:
@@ -55,11 +63,20 @@ public:
   }
 
 private:
+  friend class transaction;
+  enum class control : uint8_t { begin_deferred, begin_immediate, commit, rollback, count };
+  /// BEGIN/COMMIT/ROLLBACK, prepared once on first use: a group commit runs
+  /// them for every batch.
+  statement& control_statement(control which);
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::unique_ptr<statement> control_[static_cast<size_t>(control::count)];
 };
 
-/// A prepared statement. Parameters are 1-based, as in SQLite.
+/// A prepared statement. It is bound, stepped and read through a `cursor`
+/// (use()), one at a time, so that every use starts from a reset statement
+/// with no bindings left from the one before. Parameters are 1-based.
 class statement {
 public:
   statement(const database& db, sqlite3_stmt* stmt) : db_(&db), stmt_(stmt) {}
@@ -69,20 +86,52 @@ public:
   statement(const statement&) = delete;
   statement& operator=(const statement&) = delete;
 
-  statement& bind(int index, int64_t value);
-  /// Text and blobs are bound by reference: they must outlive step().
-  statement& bind(int index, std::string_view text);
-  statement& bind_blob(int index, std::string_view bytes);
-  statement& bind_null(int index);
+  /// Starts one use. A second use while the first is alive is a bug and
+  /// throws failure(errc::internal) naming the statement.
+  cursor use();
+
   /// Index of a named parameter such as ":room", or 0 when absent.
   int parameter_index(const char* name) const;
   int parameter_count() const;
   const char* parameter_name(int index) const;
+  int column_count() const;
+  const char* column_name(int col) const;
+  /// Whether the statement cannot write (a SELECT).
+  bool read_only() const;
+  /// The SQL text, for messages.
+  std::string_view sql() const;
+
+  sqlite3_stmt* handle() const {
+    return stmt_;
+  }
+
+private:
+  friend class cursor;
+  const database* db_;
+  sqlite3_stmt* stmt_;
+  bool in_use_ = false;
+};
+
+/// One use of a statement: bindings, steps and the columns of the current
+/// row. Its destructor resets the statement and clears the bindings, on
+/// every way out of the scope (return, break, exception).
+class cursor {
+public:
+  explicit cursor(statement& s);
+  ~cursor();
+  cursor(const cursor&) = delete;
+  cursor& operator=(const cursor&) = delete;
+
+  cursor& bind(int index, int64_t value);
+  /// Text and blobs are bound by reference: they must outlive the cursor.
+  cursor& bind(int index, std::string_view text);
+  cursor& bind_blob(int index, std::string_view bytes);
+  cursor& bind_null(int index);
 
   /// Advances; true when a row is available, false when done.
   bool step();
-  /// Resets for re-use and clears bindings.
-  void reset();
+  /// Steps to the end, for statements that return no rows worth reading.
+  void run();
 
   int64_t column_int(int col) const;
   std::string_view column_text(int col) const;
@@ -94,13 +143,31 @@ public:
   int column_type(int col) const;
   double column_double(int col) const;
 
-  sqlite3_stmt* handle() const {
-    return stmt_;
-  }
+private:
+  statement& s_;
+};
+
+/// One transaction: begun by the constructor (deferred: the first read
+/// takes the snapshot; immediate: takes the write lock now), ended by
+/// commit(). Left without commit() it rolls back, unless SQLite already did
+/// (it does on some I/O errors); the destructor never throws. One at a time
+/// per connection: a nested one is a bug and throws failure(errc::internal).
+class transaction {
+public:
+  enum class kind : uint8_t { deferred, immediate };
+
+  explicit transaction(database& db, kind k = kind::deferred);
+  ~transaction();
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+
+  /// Commits; throws failure (the transaction then rolls back when the
+  /// guard goes out of scope). A second commit() is a bug (errc::internal).
+  void commit();
 
 private:
-  const database* db_;
-  sqlite3_stmt* stmt_;
+  database& db_;
+  bool open_ = true;
 };
 
 /// Maps an SQLite result code to herald's error vocabulary.

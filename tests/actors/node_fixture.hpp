@@ -122,13 +122,15 @@ public:
 inline std::map<std::string, std::vector<std::string>> dump_tables(const std::string& path) {
   std::map<std::string, std::vector<std::string>> out;
   storage::database db(path, storage::database::mode::read_only);
-  auto tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT "
-                           "LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name");
+  auto list = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT "
+                         "LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name");
+  auto tables = list.use();
   std::vector<std::string> names;
   while (tables.step())
     names.emplace_back(tables.column_text(0));
   for (const auto& t : names) {
-    auto rows = db.prepare("SELECT * FROM \"" + t + "\" ORDER BY 1, 2");
+    auto select = db.prepare("SELECT * FROM \"" + t + "\" ORDER BY 1, 2");
+    auto rows = select.use();
     auto& list = out[t];
     while (rows.step()) {
       std::string row;

@@ -402,6 +402,30 @@ TEST(projection, a_temporary_fault_heals_by_itself) {
   EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), later));
 }
 
+// A projection whose directory cannot be read when it starts (here a file
+// stands where the directory goes; a process out of file descriptors fails
+// the same way) is faulted, not dead: it says why, and once the directory
+// can be made it builds its read model by itself.
+TEST(projection, a_directory_it_cannot_open_at_start_faults_it_until_it_can) {
+  temp_dir dir;
+  auto s = chat_settings(dir);
+  s.projections.snapshot_every = std::chrono::seconds(1); // ticks every second
+  auto in_the_way = dir.path() / "projections" / "chat";
+  std::filesystem::create_directories(in_the_way.parent_path());
+  std::ofstream(in_the_way) << "not a directory";
+  node_harness h(s);
+  auto head = h.append("chat:room1", "message", "{\"text\":\"x\"}").last_position;
+  auto faulted = h.status("chat");
+  EXPECT_EQ(faulted.status, "faulted");
+  EXPECT_NE(faulted.error.find(in_the_way.string()), std::string::npos) << faulted.error;
+  std::filesystem::remove(in_the_way);
+  ASSERT_TRUE(h.eventually([&] {
+    auto st = h.status("chat");
+    return st.status == "running" && st.position >= head;
+  }));
+  EXPECT_EQ(dump_tables(h.projection_file("chat")), chat_fold(h.journal_file(), head));
+}
+
 /// Asks `name` to skip its faulted event (live or in a stopped rebuild).
 void skip(node_harness& h, const std::string& name) {
   h.self->request(h.node.projections, 10s, actors::skip_atom_v, name)

@@ -29,10 +29,11 @@ void sql(const std::string& path, const std::string& text) {
 /// Column `col` of the rows of `query`, joined by newlines.
 std::string column(const std::string& path, const std::string& query, int col = 0) {
   storage::database db(path, storage::database::mode::read_only);
-  auto stmt = db.prepare(query);
+  auto select = db.prepare(query);
+  auto rows = select.use();
   std::string out;
-  while (stmt.step())
-    out += std::string(stmt.column_text(col)) + "\n";
+  while (rows.step())
+    out += std::string(rows.column_text(col)) + "\n";
   return out;
 }
 

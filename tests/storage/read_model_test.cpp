@@ -59,7 +59,8 @@ config::projection_def names(bool include_private) {
 
 std::vector<std::vector<std::string>> rows(const std::string& path) {
   storage::database db(path, storage::database::mode::read_only);
-  auto q = db.prepare("SELECT name, private, stream FROM t ORDER BY name");
+  auto select = db.prepare("SELECT name, private, stream FROM t ORDER BY name");
+  auto q = select.use();
   std::vector<std::vector<std::string>> out;
   while (q.step())
     out.push_back({std::string(q.column_text(0)), std::to_string(q.column_int(1)),
