@@ -19,8 +19,6 @@ namespace herald::actors {
 
 namespace {
 
-using namespace std::chrono_literals;
-
 struct ring_entry {
   uint64_t offset;
   frame_ptr frame;
@@ -229,7 +227,7 @@ void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
   set_phase(st, sub, phase::reading);
   ++st.catch_ups;
   self
-    ->request(st.readers, 30s, read_stream_atom_v, st.name, sub.next, true,
+    ->request(st.readers, st.options.request_timeout, read_stream_atom_v, st.name, sub.next, true,
               static_cast<uint64_t>(st.options.catch_up_chunk))
     .then(
       [self, addr](stream_events& read) {
@@ -380,8 +378,9 @@ channel_actor::behavior_type channel_impl(self_ptr self, std::string name, chann
   // Load the top offset and fill the ring before anything else: `await`
   // holds every other message until the read is back.
   self
-    ->request(st.readers, 30s, read_stream_atom_v, st.name, std::numeric_limits<uint64_t>::max(),
-              false, static_cast<uint64_t>(st.options.ring_size))
+    ->request(st.readers, st.options.request_timeout, read_stream_atom_v, st.name,
+              std::numeric_limits<uint64_t>::max(), false,
+              static_cast<uint64_t>(st.options.ring_size))
     .await(
       [self](stream_events& read) {
         auto& st = self->state;
@@ -409,7 +408,9 @@ channel_actor::behavior_type channel_impl(self_ptr self, std::string name, chann
       if (recover && req.offset > st.top) {
         // Ahead of this channel: recoverable only if the journal has it
         // (then it is on its way here). Ask before answering.
-        self->request(st.readers, 30s, read_stream_atom_v, st.name, uint64_t{0}, true, uint64_t{0})
+        self
+          ->request(st.readers, st.options.request_timeout, read_stream_atom_v, st.name,
+                    uint64_t{0}, true, uint64_t{0})
           .then(
             [self, req, promise](const stream_events& read) mutable {
               bool known = req.offset <= read.version;

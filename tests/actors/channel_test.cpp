@@ -6,6 +6,7 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <mutex>
 #include <random>
@@ -460,6 +461,61 @@ TEST_F(channel_test, an_idle_channel_stops_and_a_new_one_takes_over) {
         EXPECT_NE(r.channel, reply.channel);
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+/// Journal readers that take every request and never answer.
+actors::reader_actor::behavior_type
+silent_readers(actors::reader_actor::stateful_pointer<std::vector<caf::response_promise>> self) {
+  auto hold = [self] {
+    self->state.push_back(self->make_response_promise());
+    return caf::delegated<actors::stream_events>{};
+  };
+  return {
+    [hold](actors::read_stream_atom, const std::string&, uint64_t, bool, uint64_t) {
+      return hold();
+    },
+    [hold](actors::read_stream_atom, const std::string&, uint64_t, bool, uint64_t, uint64_t) {
+      return hold();
+    },
+    [self](actors::read_all_atom, uint64_t, uint64_t) {
+      self->state.push_back(self->make_response_promise());
+      return caf::delegated<actors::event_batch>{};
+    },
+    [self](actors::head_atom) {
+      self->state.push_back(self->make_response_promise());
+      return caf::delegated<uint64_t>{};
+    },
+    [self](actors::stats_atom) {
+      self->state.push_back(self->make_response_promise());
+      return caf::delegated<actors::actor_stats>{};
+    },
+  };
+}
+
+// A channel gives up on readers that do not answer after
+// server.actor_request_timeout: its start-up read fails, the channel stops,
+// and the subscription waiting behind that read gets an error well before
+// the subscriber's own (much longer) timeout.
+TEST_F(channel_test, reads_give_up_after_the_actor_request_timeout) {
+  auto readers = sys.spawn(silent_readers);
+  spawned.push_back(caf::actor_cast<caf::actor>(readers));
+  config::settings s;
+  s.server.actor_request_timeout = 200ms;
+  registry = actors::spawn_channel_registry(sys, s, readers, "0123456789abcdef", 0);
+  spawned.push_back(caf::actor_cast<caf::actor>(registry));
+  actors::subscribe_request req;
+  req.channel = "chat:silent";
+  req.subscriber = caf::actor_cast<caf::actor>(self);
+  const auto subscriber_timeout = 60s;
+  auto started = std::chrono::steady_clock::now();
+  bool failed = false;
+  self->request(registry, subscriber_timeout, actors::subscribe_atom_v, req)
+    .receive([&](const actors::subscribe_reply&) { ADD_FAILURE() << "a reply without a read"; },
+             [&](const caf::error&) { failed = true; });
+  EXPECT_TRUE(failed);
+  // Far below the 30 s default, far above 200 ms on a loaded machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s)
+    << "the channel did not use server.actor_request_timeout";
 }
 
 } // namespace
