@@ -115,12 +115,12 @@ void dispatch(self_ptr self, const event_batch& batch) {
 
 channel_registry_actor::behavior_type registry_impl(self_ptr self, config::settings settings,
                                                     reader_actor readers, std::string epoch,
-                                                    uint64_t head) {
+                                                    storage::journal_position head) {
   auto& st = self->state;
   st.settings = std::move(settings);
   st.readers = std::move(readers);
   st.epoch = std::move(epoch);
-  st.last_position = head;
+  st.last_position = head.value;
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& chans = self->state.channels;
     for (auto it = chans.begin(); it != chans.end(); ++it)
@@ -144,7 +144,7 @@ channel_registry_actor::behavior_type registry_impl(self_ptr self, config::setti
       auto missing = batch.front().position - st.last_position - 1;
       self
         ->request(st.readers, st.settings.server.actor_request_timeout, read_all_atom_v,
-                  st.last_position + 1, missing)
+                  storage::journal_position{st.last_position + 1}, missing)
         .await(
           [self, batch](event_batch& earlier) {
             dispatch(self, earlier);
@@ -225,7 +225,7 @@ std::string epoch_of(const std::string& journal_id) {
 
 channel_registry_actor spawn_channel_registry(caf::actor_system& sys, const config::settings& s,
                                               reader_actor readers, std::string journal_id,
-                                              uint64_t head) {
+                                              storage::journal_position head) {
   return sys.spawn(registry_impl, s, std::move(readers), epoch_of(journal_id), head);
 }
 

@@ -42,7 +42,7 @@ using channel_registry_actor =
 /// the registry starts (it expects the next batch right after it).
 channel_registry_actor spawn_channel_registry(caf::actor_system& sys, const config::settings& s,
                                               reader_actor readers, std::string journal_id,
-                                              uint64_t head);
+                                              storage::journal_position head);
 
 /// The epoch of every stream of the journal `journal_id`.
 std::string epoch_of(const std::string& journal_id);

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 struct waiter {
   uint64_t position;
-  caf::typed_response_promise<uint64_t> promise;
+  caf::typed_response_promise<storage::journal_position> promise;
 };
 
 struct projection_state {
@@ -128,7 +128,7 @@ void release_waiters(self_ptr self) {
   auto& ws = st.waiters;
   for (auto it = ws.begin(); it != ws.end();) {
     if (it->position <= cp) {
-      it->promise.deliver(cp);
+      it->promise.deliver(storage::journal_position{cp});
       it = ws.erase(it);
     } else {
       ++it;
@@ -488,14 +488,16 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       auto scope = self->state.stats.measure();
       step(self);
     },
-    [self](catch_up_atom, uint64_t position) -> caf::result<uint64_t> {
+    [self](catch_up_atom,
+           storage::journal_position wanted) -> caf::result<storage::journal_position> {
       auto& st = self->state;
       auto scope = st.stats.measure();
+      const uint64_t position = wanted.value;
       if (st.checkpoint() >= position)
-        return st.checkpoint();
+        return storage::journal_position{st.checkpoint()};
       if (st.faulted)
         return caf::make_error(errc::unavailable, "projection " + st.o.def.name + " is faulted");
-      auto promise = self->make_response_promise<uint64_t>();
+      auto promise = self->make_response_promise<storage::journal_position>();
       st.waiters.push_back({position, promise});
       st.head = std::max(st.head, position);
       schedule_step(self);
@@ -535,14 +537,14 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       }
       return status_of(self);
     },
-    [self](snapshot_atom) -> caf::result<uint64_t> {
+    [self](snapshot_atom) -> caf::result<storage::journal_position> {
       auto scope = self->state.stats.measure();
       try {
         take_snapshot(self);
       } catch (const std::exception& e) {
         return caf::make_error(errc::unavailable, std::string(e.what()));
       }
-      return self->state.snapshot_position;
+      return storage::journal_position{self->state.snapshot_position};
     },
     [self](stats_atom) -> actor_stats {
       auto& st = self->state;

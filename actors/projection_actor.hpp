@@ -44,17 +44,17 @@ namespace herald::actors {
 using file_listener = caf::typed_actor<caf::reacts_to<file_atom, std::string, std::string>,
                                        caf::reacts_to<status_atom, std::string, std::string>>;
 
-using projection_actor =
-  caf::typed_actor<caf::reacts_to<committed_atom, event_batch>,
-                   caf::replies_to<catch_up_atom, uint64_t>::with<uint64_t>,
-                   caf::replies_to<status_atom>::with<projection_status>,
-                   caf::replies_to<rebuild_atom>::with<projection_status>,
-                   caf::replies_to<retry_atom>::with<projection_status>,
-                   caf::replies_to<skip_atom>::with<projection_status>,
-                   caf::replies_to<snapshot_atom>::with<uint64_t>,
-                   caf::replies_to<stats_atom>::with<actor_stats>,
-                   caf::reacts_to<step_atom>,  // internal: the next page of catch-up or rebuild
-                   caf::reacts_to<tick_atom>>; // internal: time-based snapshots
+using projection_actor = caf::typed_actor<
+  caf::reacts_to<committed_atom, event_batch>,
+  caf::replies_to<catch_up_atom, storage::journal_position>::with<storage::journal_position>,
+  caf::replies_to<status_atom>::with<projection_status>,
+  caf::replies_to<rebuild_atom>::with<projection_status>,
+  caf::replies_to<retry_atom>::with<projection_status>,
+  caf::replies_to<skip_atom>::with<projection_status>,
+  caf::replies_to<snapshot_atom>::with<storage::journal_position>,
+  caf::replies_to<stats_atom>::with<actor_stats>,
+  caf::reacts_to<step_atom>,  // internal: the next page of catch-up or rebuild
+  caf::reacts_to<tick_atom>>; // internal: time-based snapshots
 
 struct projection_options {
   config::projection_def def;

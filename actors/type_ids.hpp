@@ -51,6 +51,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, stats_atom, "h_stats")
   CAF_ADD_ATOM(herald, herald::actors, tick_atom, "h_tick")
 
+  CAF_ADD_TYPE_ID(herald, (herald::storage::journal_position))
+  CAF_ADD_TYPE_ID(herald, (herald::storage::stream_version))
   CAF_ADD_TYPE_ID(herald, (herald::storage::expected_version))
   CAF_ADD_TYPE_ID(herald, (herald::storage::new_event))
   CAF_ADD_TYPE_ID(herald, (herald::storage::append_request))
