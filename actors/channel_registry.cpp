@@ -173,7 +173,7 @@ channel_registry_actor::behavior_type registry_impl(self_ptr self, config::setti
         return; // a subscription is on its way: the channel stays
       stop_channel(self, it);
     },
-    [self](unsubscribe_atom, const std::string& name) {
+    [self](left_atom, const std::string& name) {
       auto scope = self->state.stats.measure();
       on_left(self, name);
     },

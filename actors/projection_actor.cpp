@@ -87,7 +87,7 @@ void announce(self_ptr self) {
     return;
   st.announced = now;
   for (auto& l : st.o.file_listeners)
-    self->send(l, status_atom_v, st.o.def.name, now);
+    self->send(l, file_status_atom_v, st.o.def.name, now);
 }
 
 void fault(self_ptr self, std::string error, uint64_t position, bool temporary) {
@@ -488,7 +488,7 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       auto scope = self->state.stats.measure();
       step(self);
     },
-    [self](catch_up_atom,
+    [self](applied_atom,
            storage::journal_position wanted) -> caf::result<storage::journal_position> {
       auto& st = self->state;
       auto scope = st.stats.measure();

@@ -42,7 +42,7 @@ session_state::~session_state() {
       --ctx->metrics->subscriptions;
       if (me)
         caf::anon_send(sub.channel, unsubscribe_atom_v, me);
-      caf::anon_send(ctx->handles.channels, unsubscribe_atom_v, name);
+      caf::anon_send(ctx->handles.channels, left_atom_v, name);
     }
 }
 
@@ -127,7 +127,7 @@ void run_waiting(self_ptr self, const std::vector<protocol::command>& waiting) {
 /// (a subscribe/unsubscribe loop over new names leaves nothing behind).
 void leave_channel(self_ptr self, const caf::actor& channel, const std::string& name) {
   caf::anon_send(channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
-  caf::anon_send(self->state.ctx->handles.channels, unsubscribe_atom_v, name);
+  caf::anon_send(self->state.ctx->handles.channels, left_atom_v, name);
 }
 
 } // namespace

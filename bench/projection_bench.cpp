@@ -138,7 +138,7 @@ void bench_rebuild(const options& o) {
   auto start = clock_type::now();
   auto node = actors::start_node(sys, s);
   self
-    ->request(node.projections, 600s, actors::catch_up_atom_v, std::string("chat"),
+    ->request(node.projections, 600s, actors::applied_atom_v, std::string("chat"),
               storage::journal_position{o.events})
     .receive([](storage::journal_position) {},
              [&](const caf::error& e) { std::printf("%s\n", sys.render(e).c_str()); });
@@ -194,7 +194,7 @@ void bench_latency(const options& o) {
                [](const caf::error&) {});
     auto acked = clock_type::now();
     self
-      ->request(node.projections, 10s, actors::catch_up_atom_v, std::string("chat"),
+      ->request(node.projections, 10s, actors::applied_atom_v, std::string("chat"),
                 storage::journal_position{position})
       .receive([](storage::journal_position) {}, [](const caf::error&) {});
     latencies.push_back(
