@@ -19,8 +19,6 @@ namespace herald::actors {
 
 namespace {
 
-using namespace std::chrono_literals;
-
 struct ring_entry {
   uint64_t offset;
   frame_ptr frame;
@@ -229,7 +227,8 @@ void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
   set_phase(st, sub, phase::reading);
   ++st.catch_ups;
   self
-    ->request(st.readers, 30s, read_stream_atom_v, st.name, sub.next, true,
+    ->request(st.readers, st.options.request_timeout, read_stream_atom_v, st.name,
+              storage::stream_version{sub.next}, true,
               static_cast<uint64_t>(st.options.catch_up_chunk))
     .then(
       [self, addr](stream_events& read) {
@@ -323,17 +322,18 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
   reply.channel = caf::actor_cast<caf::actor>(self);
   reply.was_recovering = req.recover;
   reply.recovered = recover;
-  reply.offset = recover ? req.offset : st.top;
+  const uint64_t offset = req.offset.value; // where the subscriber stands
+  reply.offset = recover ? req.offset : storage::stream_version{st.top};
   self->monitor(req.subscriber);
   auto& sub = st.subscribers[addr] =
     subscriber{req.subscriber, std::move(req.info), phase::live, 0, req.paced};
   ++st.live;
-  if (recover && req.offset < st.top && ring_covers(st, req.offset + 1)) {
+  if (recover && offset < st.top && ring_covers(st, offset + 1)) {
     // What the ring holds goes in the reply itself, as Centrifugo does, up
     // to catch_up_bytes (counted as push frames, which are a little larger):
     // the rest follows as deliveries, paced, so that recovering from the
     // ring never floods the subscriber's queue.
-    auto frames = ring_from(st, req.offset + 1);
+    auto frames = ring_from(st, offset + 1);
     size_t taken = 0, bytes = 0;
     while (taken < frames.size() && bytes + frames[taken]->size() <= st.options.catch_up_bytes)
       bytes += frames[taken++]->size();
@@ -342,14 +342,14 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
     count_deliveries(st, taken);
     promise.deliver(reply);
     if (taken < frames.size()) {
-      sub.next = req.offset + 1 + taken;
+      sub.next = offset + 1 + taken;
       set_phase(st, sub, phase::waiting);
       continue_catch_up(self, addr);
     }
-  } else if (recover && req.offset != st.top) {
+  } else if (recover && offset != st.top) {
     promise.deliver(reply);
     // Not live yet: continue_catch_up decides between journal and waiting.
-    sub.next = req.offset + 1;
+    sub.next = offset + 1;
     set_phase(st, sub, phase::waiting);
     continue_catch_up(self, addr);
   } else {
@@ -380,12 +380,13 @@ channel_actor::behavior_type channel_impl(self_ptr self, std::string name, chann
   // Load the top offset and fill the ring before anything else: `await`
   // holds every other message until the read is back.
   self
-    ->request(st.readers, 30s, read_stream_atom_v, st.name, std::numeric_limits<uint64_t>::max(),
-              false, static_cast<uint64_t>(st.options.ring_size))
+    ->request(st.readers, st.options.request_timeout, read_stream_atom_v, st.name,
+              storage::stream_version{std::numeric_limits<uint64_t>::max()}, false,
+              static_cast<uint64_t>(st.options.ring_size))
     .await(
       [self](stream_events& read) {
         auto& st = self->state;
-        st.top = read.version;
+        st.top = read.version.value;
         for (auto it = read.events.rbegin(); it != read.events.rend(); ++it)
           st.ring.push_back({it->version, publication_frame(*it)});
         arm_idle_timer(self);
@@ -406,10 +407,12 @@ channel_actor::behavior_type channel_impl(self_ptr self, std::string name, chann
       auto promise = self->make_response_promise<subscribe_reply>();
       bool recover =
         req.recover && st.options.recovery && (req.epoch.empty() || req.epoch == st.options.epoch);
-      if (recover && req.offset > st.top) {
+      if (recover && req.offset.value > st.top) {
         // Ahead of this channel: recoverable only if the journal has it
         // (then it is on its way here). Ask before answering.
-        self->request(st.readers, 30s, read_stream_atom_v, st.name, uint64_t{0}, true, uint64_t{0})
+        self
+          ->request(st.readers, st.options.request_timeout, read_stream_atom_v, st.name,
+                    storage::stream_version{0}, true, uint64_t{0})
           .then(
             [self, req, promise](const stream_events& read) mutable {
               bool known = req.offset <= read.version;

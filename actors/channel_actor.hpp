@@ -51,6 +51,8 @@ struct channel_options {
   std::string epoch;
   size_t ring_size = 1024;
   config::duration idle_stop = std::chrono::seconds(30);
+  /// How long a read from the journal readers may take (server.actor_request_timeout).
+  config::duration request_timeout = std::chrono::seconds(30);
   bool join_leave = false;
   bool recovery = true;
   size_t catch_up_chunk = 1000;

@@ -47,6 +47,7 @@ active_channel& channel_for(self_ptr self, const std::string& name) {
   o.epoch = st.epoch;
   o.ring_size = static_cast<size_t>(st.settings.channels.ring_size);
   o.idle_stop = st.settings.channels.idle_stop;
+  o.request_timeout = st.settings.server.actor_request_timeout;
   o.deliveries_total = st.deliveries;
   // Half the outbound queue a session may hold, so a paced piece never
   // trips the slow-consumer limit on its own.
@@ -85,7 +86,7 @@ void on_left(self_ptr self, const std::string& name) {
     return;
   auto handle = it->second.handle;
   auto delegated = it->second.delegated;
-  self->request(handle, 30s, stats_atom_v)
+  self->request(handle, st.settings.server.actor_request_timeout, stats_atom_v)
     .then(
       [self, name, handle, delegated](const actor_stats& s) {
         auto subscribers = s.figures.find("subscribers");
@@ -114,12 +115,12 @@ void dispatch(self_ptr self, const event_batch& batch) {
 
 channel_registry_actor::behavior_type registry_impl(self_ptr self, config::settings settings,
                                                     reader_actor readers, std::string epoch,
-                                                    uint64_t head) {
+                                                    storage::journal_position head) {
   auto& st = self->state;
   st.settings = std::move(settings);
   st.readers = std::move(readers);
   st.epoch = std::move(epoch);
-  st.last_position = head;
+  st.last_position = head.value;
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& chans = self->state.channels;
     for (auto it = chans.begin(); it != chans.end(); ++it)
@@ -141,7 +142,9 @@ channel_registry_actor::behavior_type registry_impl(self_ptr self, config::setti
       // them first; `await` keeps later batches waiting behind this one.
       ++st.gaps_filled;
       auto missing = batch.front().position - st.last_position - 1;
-      self->request(st.readers, 30s, read_all_atom_v, st.last_position + 1, missing)
+      self
+        ->request(st.readers, st.settings.server.actor_request_timeout, read_all_atom_v,
+                  storage::journal_position{st.last_position + 1}, missing)
         .await(
           [self, batch](event_batch& earlier) {
             dispatch(self, earlier);
@@ -170,7 +173,7 @@ channel_registry_actor::behavior_type registry_impl(self_ptr self, config::setti
         return; // a subscription is on its way: the channel stays
       stop_channel(self, it);
     },
-    [self](unsubscribe_atom, const std::string& name) {
+    [self](left_atom, const std::string& name) {
       auto scope = self->state.stats.measure();
       on_left(self, name);
     },
@@ -222,7 +225,7 @@ std::string epoch_of(const std::string& journal_id) {
 
 channel_registry_actor spawn_channel_registry(caf::actor_system& sys, const config::settings& s,
                                               reader_actor readers, std::string journal_id,
-                                              uint64_t head) {
+                                              storage::journal_position head) {
   return sys.spawn(registry_impl, s, std::move(readers), epoch_of(journal_id), head);
 }
 

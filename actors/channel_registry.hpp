@@ -11,7 +11,7 @@
 //
 // - (committed_atom, event_batch) from the journal; a gap in positions is
 //   filled from the readers before going on
-// - (unsubscribe_atom, channel) from a session that left the channel: past
+// - (left_atom, channel) from a session that left the channel: past
 //   channels.max_idle live channels, the channel stops at once if it has no
 //   subscriber left (asked through its stats), so subscribe/unsubscribe loops
 //   over ever new names cannot pile up idle channels
@@ -35,14 +35,14 @@ using channel_registry_actor =
                    caf::replies_to<subscribe_atom, subscribe_request>::with<subscribe_reply>,
                    caf::replies_to<presence_atom, std::string>::with<presence_reply>,
                    caf::reacts_to<idle_atom, std::string, uint64_t>,
-                   caf::reacts_to<unsubscribe_atom, std::string>,
+                   caf::reacts_to<left_atom, std::string>,
                    caf::replies_to<stats_atom>::with<actor_stats>>;
 
 /// `journal_id` names the epoch; `head` is the last position committed when
 /// the registry starts (it expects the next batch right after it).
 channel_registry_actor spawn_channel_registry(caf::actor_system& sys, const config::settings& s,
                                               reader_actor readers, std::string journal_id,
-                                              uint64_t head);
+                                              storage::journal_position head);
 
 /// The epoch of every stream of the journal `journal_id`.
 std::string epoch_of(const std::string& journal_id);

@@ -142,9 +142,9 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
       self->monitor(l);
       self->state.listeners.push_back(std::move(l));
     },
-    [self](head_atom) -> uint64_t {
+    [self](head_atom) -> storage::journal_position {
       auto scope = self->state.stats.measure();
-      return self->state.journal->head();
+      return storage::journal_position{self->state.journal->head()};
     },
     [self](stats_atom) -> actor_stats {
       auto& st = self->state;

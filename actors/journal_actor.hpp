@@ -43,7 +43,8 @@ using batch_listener = caf::typed_actor<caf::reacts_to<committed_atom, event_bat
 
 using journal_actor = caf::typed_actor<
   caf::replies_to<append_atom, storage::append_request>::with<storage::append_result>,
-  caf::reacts_to<listen_atom, batch_listener>, caf::replies_to<head_atom>::with<uint64_t>,
+  caf::reacts_to<listen_atom, batch_listener>,
+  caf::replies_to<head_atom>::with<storage::journal_position>,
   caf::replies_to<stats_atom>::with<actor_stats>,
   caf::reacts_to<flush_atom>>; // internal: the group-commit trigger
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "storage/event.hpp"
+#include "storage/positions.hpp"
 
 #include <caf/actor.hpp>
 
@@ -52,7 +53,7 @@ using event_batch = std::vector<storage::recorded_event>;
 
 /// Events of one stream read from the journal, and the stream's version.
 struct stream_events {
-  uint64_t version = 0;
+  storage::stream_version version;
   event_batch events;
 };
 
@@ -104,7 +105,7 @@ struct subscribe_request {
   caf::actor subscriber;
   client_info info;
   bool recover = false;
-  uint64_t offset = 0;
+  storage::stream_version offset;
   std::string epoch;
   bool paced = false;
 };
@@ -121,7 +122,7 @@ typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
 /// deliveries; otherwise `offset` is the top.
 struct subscribe_reply {
   std::string epoch;
-  uint64_t offset = 0;
+  storage::stream_version offset;
   bool recovered = false;
   bool was_recovering = false;
   std::vector<std::string> publications;

@@ -51,7 +51,7 @@ node start_node(caf::actor_system& sys, const config::settings& s) {
   node n;
   n.journal_id = journal->id();
   n.epoch = epoch_of(n.journal_id);
-  const uint64_t head = journal->head();
+  const storage::journal_position head{journal->head()};
   n.journal = spawn_journal(sys, journal, s.journal);
   n.readers = spawn_readers(sys, jo.path, static_cast<size_t>(s.journal.readers));
   n.checkpointer = spawn_checkpointer(

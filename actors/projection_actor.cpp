@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 
 struct waiter {
   uint64_t position;
-  caf::typed_response_promise<uint64_t> promise;
+  caf::typed_response_promise<storage::journal_position> promise;
 };
 
 struct projection_state {
@@ -86,7 +86,7 @@ void announce(self_ptr self) {
     return;
   st.announced = now;
   for (auto& l : st.o.file_listeners)
-    self->send(l, status_atom_v, st.o.def.name, now);
+    self->send(l, file_status_atom_v, st.o.def.name, now);
 }
 
 void fault(self_ptr self, std::string error, uint64_t position, bool temporary) {
@@ -127,7 +127,7 @@ void release_waiters(self_ptr self) {
   auto& ws = st.waiters;
   for (auto it = ws.begin(); it != ws.end();) {
     if (it->position <= cp) {
-      it->promise.deliver(cp);
+      it->promise.deliver(storage::journal_position{cp});
       it = ws.erase(it);
     } else {
       ++it;
@@ -469,14 +469,16 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       auto scope = self->state.stats.measure();
       step(self);
     },
-    [self](catch_up_atom, uint64_t position) -> caf::result<uint64_t> {
+    [self](applied_atom,
+           storage::journal_position wanted) -> caf::result<storage::journal_position> {
       auto& st = self->state;
       auto scope = st.stats.measure();
+      const uint64_t position = wanted.value;
       if (st.checkpoint() >= position)
-        return st.checkpoint();
+        return storage::journal_position{st.checkpoint()};
       if (st.faulted)
         return caf::make_error(errc::unavailable, "projection " + st.o.def.name + " is faulted");
-      auto promise = self->make_response_promise<uint64_t>();
+      auto promise = self->make_response_promise<storage::journal_position>();
       st.waiters.push_back({position, promise});
       st.head = std::max(st.head, position);
       schedule_step(self);
@@ -516,14 +518,14 @@ projection_actor::behavior_type projection_impl(self_ptr self, projection_option
       }
       return status_of(self);
     },
-    [self](snapshot_atom) -> caf::result<uint64_t> {
+    [self](snapshot_atom) -> caf::result<storage::journal_position> {
       auto scope = self->state.stats.measure();
       try {
         take_snapshot(self);
       } catch (const std::exception& e) {
         return caf::make_error(errc::unavailable, std::string(e.what()));
       }
-      return self->state.snapshot_position;
+      return storage::journal_position{self->state.snapshot_position};
     },
     [self](stats_atom) -> actor_stats {
       auto& st = self->state;

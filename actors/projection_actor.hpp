@@ -7,7 +7,7 @@
 // responsive. It runs detached: its SQLite work never blocks the scheduler.
 //
 // - (committed_atom, event_batch) from the journal
-// - (catch_up_atom, position) -> checkpoint, answered once the projection
+// - (applied_atom, position) -> checkpoint, answered once the projection
 //   has applied everything up to `position` (read-your-writes, tests)
 // - (status_atom) -> projection_status (position, lag, status, fault)
 // - (rebuild_atom) -> status: replays into a new generation file, from the
@@ -22,7 +22,7 @@
 // - (snapshot_atom) -> position of a snapshot taken now
 // - (stats_atom) -> actor_stats
 // Query actors (file listeners) hear (file_atom, projection, path) whenever
-// the current file changes, and (status_atom, projection, "faulted" or
+// the current file changes, and (file_status_atom, projection, "faulted" or
 // "running") when the current file stops or resumes following the journal.
 #pragma once
 
@@ -42,19 +42,19 @@ class actor_system;
 namespace herald::actors {
 
 using file_listener = caf::typed_actor<caf::reacts_to<file_atom, std::string, std::string>,
-                                       caf::reacts_to<status_atom, std::string, std::string>>;
+                                       caf::reacts_to<file_status_atom, std::string, std::string>>;
 
-using projection_actor =
-  caf::typed_actor<caf::reacts_to<committed_atom, event_batch>,
-                   caf::replies_to<catch_up_atom, uint64_t>::with<uint64_t>,
-                   caf::replies_to<status_atom>::with<projection_status>,
-                   caf::replies_to<rebuild_atom>::with<projection_status>,
-                   caf::replies_to<retry_atom>::with<projection_status>,
-                   caf::replies_to<skip_atom>::with<projection_status>,
-                   caf::replies_to<snapshot_atom>::with<uint64_t>,
-                   caf::replies_to<stats_atom>::with<actor_stats>,
-                   caf::reacts_to<step_atom>,  // internal: the next page of catch-up or rebuild
-                   caf::reacts_to<tick_atom>>; // internal: time-based snapshots
+using projection_actor = caf::typed_actor<
+  caf::reacts_to<committed_atom, event_batch>,
+  caf::replies_to<applied_atom, storage::journal_position>::with<storage::journal_position>,
+  caf::replies_to<status_atom>::with<projection_status>,
+  caf::replies_to<rebuild_atom>::with<projection_status>,
+  caf::replies_to<retry_atom>::with<projection_status>,
+  caf::replies_to<skip_atom>::with<projection_status>,
+  caf::replies_to<snapshot_atom>::with<storage::journal_position>,
+  caf::replies_to<stats_atom>::with<actor_stats>,
+  caf::reacts_to<step_atom>,  // internal: the next page of catch-up or rebuild
+  caf::reacts_to<tick_atom>>; // internal: time-based snapshots
 
 struct projection_options {
   config::projection_def def;

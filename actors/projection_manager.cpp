@@ -76,13 +76,14 @@ manager_impl(self_ptr self, std::vector<std::pair<std::string, projection_actor>
     [by_name](rebuild_atom, const std::string& name) { return by_name(rebuild_atom_v)(name); },
     [by_name](retry_atom, const std::string& name) { return by_name(retry_atom_v)(name); },
     [by_name](skip_atom, const std::string& name) { return by_name(skip_atom_v)(name); },
-    [self](catch_up_atom a, const std::string& name, uint64_t position) -> caf::result<uint64_t> {
+    [self](applied_atom a, const std::string& name,
+           storage::journal_position position) -> caf::result<storage::journal_position> {
       const auto* p = self->state.find(name);
       if (!p)
         return unknown(name);
       return self->delegate(*p, a, position);
     },
-    [self](snapshot_atom a, const std::string& name) -> caf::result<uint64_t> {
+    [self](snapshot_atom a, const std::string& name) -> caf::result<storage::journal_position> {
       const auto* p = self->state.find(name);
       if (!p)
         return unknown(name);

@@ -5,7 +5,7 @@
 // - (status_atom) -> every projection's status, in config order
 // - (status_atom, name) / (rebuild_atom, name) / (retry_atom, name) /
 //   (skip_atom, name) -> projection_status; not_found for unknown names
-// - (catch_up_atom, name, position) -> checkpoint, once applied that far
+// - (applied_atom, name, position) -> checkpoint, once applied that far
 // - (snapshot_atom, name) -> the position of a snapshot taken now
 // - (stats_atom) -> every projection actor's stats
 #pragma once
@@ -27,8 +27,9 @@ using projections_actor =
                    caf::replies_to<rebuild_atom, std::string>::with<projection_status>,
                    caf::replies_to<retry_atom, std::string>::with<projection_status>,
                    caf::replies_to<skip_atom, std::string>::with<projection_status>,
-                   caf::replies_to<catch_up_atom, std::string, uint64_t>::with<uint64_t>,
-                   caf::replies_to<snapshot_atom, std::string>::with<uint64_t>,
+                   caf::replies_to<applied_atom, std::string,
+                                   storage::journal_position>::with<storage::journal_position>,
+                   caf::replies_to<snapshot_atom, std::string>::with<storage::journal_position>,
                    caf::replies_to<stats_atom>::with<std::vector<actor_stats>>>;
 
 projections_actor

@@ -130,7 +130,7 @@ query_actor::behavior_type worker_impl(query_actor::stateful_pointer<worker_stat
       self->state.files[projection] = path;
       self->state.runners.erase(projection); // reopened on the next query
     },
-    [self](status_atom, const std::string& projection, const std::string& status) {
+    [self](file_status_atom, const std::string& projection, const std::string& status) {
       auto scope = self->state.stats.measure();
       if (status == "faulted")
         self->state.faulted.insert(projection);
@@ -173,7 +173,7 @@ query_actor::behavior_type pool_impl(query_actor::stateful_pointer<pool_state> s
       for (auto& w : self->state.workers)
         self->send(w, a, projection, path);
     },
-    [self](status_atom a, const std::string& projection, const std::string& status) {
+    [self](file_status_atom a, const std::string& projection, const std::string& status) {
       auto scope = self->state.stats.measure();
       for (auto& w : self->state.workers)
         self->send(w, a, projection, status);

@@ -8,7 +8,7 @@
 //   has no file yet or the disk refused), damaged
 // - (file_atom, projection, path): a projection's current file changed
 //   (sent by projection actors; the router forwards it to every worker)
-// - (status_atom, projection, "faulted" | "running"): whether that file is
+// - (file_status_atom, projection, "faulted" | "running"): whether that file is
 //   stale (the projection stopped at a failing event); answers say so
 // - (stats_atom) -> actor_stats
 #pragma once
@@ -24,7 +24,7 @@ namespace herald::actors {
 
 using query_actor = caf::typed_actor<caf::replies_to<query_atom, query_request>::with<query_result>,
                                      caf::reacts_to<file_atom, std::string, std::string>,
-                                     caf::reacts_to<status_atom, std::string, std::string>,
+                                     caf::reacts_to<file_status_atom, std::string, std::string>,
                                      caf::replies_to<stats_atom>::with<actor_stats>>;
 
 query_actor spawn_query_pool(caf::actor_system& sys, const config::settings& s);

@@ -34,16 +34,17 @@ auto guarded(F&& f) -> caf::result<decltype(f())> {
 
 using reader_ptr = reader_actor::stateful_pointer<reader_state>;
 
-caf::result<stream_events> read_stream(reader_ptr self, const std::string& stream, uint64_t from,
-                                       bool forward, uint64_t limit, uint64_t max_bytes) {
+caf::result<stream_events> read_stream(reader_ptr self, const std::string& stream,
+                                       storage::stream_version from, bool forward, uint64_t limit,
+                                       uint64_t max_bytes) {
   auto scope = self->state.stats.measure();
   self->state.stats.sample(self);
   return guarded([&] {
     auto slice = self->state.reader->read_stream(
-      stream, from, forward ? storage::direction::forward : storage::direction::backward, limit,
-      static_cast<size_t>(std::min<uint64_t>(max_bytes, SIZE_MAX)));
+      stream, from.value, forward ? storage::direction::forward : storage::direction::backward,
+      limit, static_cast<size_t>(std::min<uint64_t>(max_bytes, SIZE_MAX)));
     self->state.events_read += slice.events.size();
-    return stream_events{slice.version, std::move(slice.events)};
+    return stream_events{storage::stream_version{slice.version}, std::move(slice.events)};
   });
 }
 
@@ -51,24 +52,25 @@ reader_actor::behavior_type reader_impl(reader_ptr self,
                                         std::shared_ptr<storage::journal_reader> reader) {
   self->state.reader = std::move(reader); // used by this actor alone
   return {
-    [self](read_stream_atom, const std::string& stream, uint64_t from, bool forward,
+    [self](read_stream_atom, const std::string& stream, storage::stream_version from, bool forward,
            uint64_t limit) { return read_stream(self, stream, from, forward, limit, UINT64_MAX); },
-    [self](read_stream_atom, const std::string& stream, uint64_t from, bool forward, uint64_t limit,
-           uint64_t max_bytes) {
+    [self](read_stream_atom, const std::string& stream, storage::stream_version from, bool forward,
+           uint64_t limit, uint64_t max_bytes) {
       return read_stream(self, stream, from, forward, limit, max_bytes);
     },
-    [self](read_all_atom, uint64_t from, uint64_t limit) -> caf::result<event_batch> {
+    [self](read_all_atom, storage::journal_position from,
+           uint64_t limit) -> caf::result<event_batch> {
       auto scope = self->state.stats.measure();
       self->state.stats.sample(self);
       return guarded([&] {
-        auto events = self->state.reader->read_all(from, limit);
+        auto events = self->state.reader->read_all(from.value, limit);
         self->state.events_read += events.size();
         return events;
       });
     },
-    [self](head_atom) -> caf::result<uint64_t> {
+    [self](head_atom) -> caf::result<storage::journal_position> {
       auto scope = self->state.stats.measure();
-      return guarded([&] { return self->state.reader->head(); });
+      return guarded([&] { return storage::journal_position{self->state.reader->head()}; });
     },
     [self](stats_atom) -> actor_stats {
       auto scope = self->state.stats.measure();
@@ -97,17 +99,18 @@ reader_actor::behavior_type router_impl(reader_actor::stateful_pointer<router_st
   for (auto& w : self->state.workers)
     self->link_to(w); // the pool lives and dies as one
   return {
-    [self](read_stream_atom a, std::string& stream, uint64_t from, bool forward, uint64_t limit) {
+    [self](read_stream_atom a, std::string& stream, storage::stream_version from, bool forward,
+           uint64_t limit) {
       auto scope = self->state.stats.measure();
       return self->delegate(self->state.pick(), a, std::move(stream), from, forward, limit);
     },
-    [self](read_stream_atom a, std::string& stream, uint64_t from, bool forward, uint64_t limit,
-           uint64_t max_bytes) {
+    [self](read_stream_atom a, std::string& stream, storage::stream_version from, bool forward,
+           uint64_t limit, uint64_t max_bytes) {
       auto scope = self->state.stats.measure();
       return self->delegate(self->state.pick(), a, std::move(stream), from, forward, limit,
                             max_bytes);
     },
-    [self](read_all_atom a, uint64_t from, uint64_t limit) {
+    [self](read_all_atom a, storage::journal_position from, uint64_t limit) {
       auto scope = self->state.stats.measure();
       return self->delegate(self->state.pick(), a, from, limit);
     },

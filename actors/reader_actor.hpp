@@ -11,6 +11,8 @@
 //   least one event): what history replies need, bounded in memory too
 // - (read_all_atom, from_position, limit) -> event_batch
 // - (head_atom) -> the last committed position
+// Versions and positions travel as storage::stream_version and
+// storage::journal_position, so that one cannot be taken for the other.
 // - (stats_atom) -> actor_stats
 // Storage errors come back as unavailable or damaged.
 #pragma once
@@ -29,11 +31,13 @@ class actor_system;
 namespace herald::actors {
 
 using reader_actor = caf::typed_actor<
-  caf::replies_to<read_stream_atom, std::string, uint64_t, bool, uint64_t>::with<stream_events>,
-  caf::replies_to<read_stream_atom, std::string, uint64_t, bool, uint64_t,
+  caf::replies_to<read_stream_atom, std::string, storage::stream_version, bool,
                   uint64_t>::with<stream_events>,
-  caf::replies_to<read_all_atom, uint64_t, uint64_t>::with<event_batch>,
-  caf::replies_to<head_atom>::with<uint64_t>, caf::replies_to<stats_atom>::with<actor_stats>>;
+  caf::replies_to<read_stream_atom, std::string, storage::stream_version, bool, uint64_t,
+                  uint64_t>::with<stream_events>,
+  caf::replies_to<read_all_atom, storage::journal_position, uint64_t>::with<event_batch>,
+  caf::replies_to<head_atom>::with<storage::journal_position>,
+  caf::replies_to<stats_atom>::with<actor_stats>>;
 
 /// Opens `workers` readers of the journal at `path` (throws
 /// storage::failure if it cannot) and returns the router in front of them.

@@ -42,7 +42,7 @@ session_state::~session_state() {
       --ctx->metrics->subscriptions;
       if (me)
         caf::anon_send(sub.channel, unsubscribe_atom_v, me);
-      caf::anon_send(ctx->handles.channels, unsubscribe_atom_v, name);
+      caf::anon_send(ctx->handles.channels, left_atom_v, name);
     }
 }
 
@@ -127,7 +127,7 @@ void run_waiting(self_ptr self, const std::vector<protocol::command>& waiting) {
 /// (a subscribe/unsubscribe loop over new names leaves nothing behind).
 void leave_channel(self_ptr self, const caf::actor& channel, const std::string& name) {
   caf::anon_send(channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
-  caf::anon_send(self->state.ctx->handles.channels, unsubscribe_atom_v, name);
+  caf::anon_send(self->state.ctx->handles.channels, left_atom_v, name);
 }
 
 } // namespace
@@ -141,7 +141,7 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
   req.subscriber = caf::actor_cast<caf::actor>(self);
   req.info = info_of(st, st.subs[channel].chan_info);
   req.recover = recover;
-  req.offset = offset;
+  req.offset = storage::stream_version{offset};
   req.epoch = std::move(epoch);
   req.paced = true;
   const bool recoverable = ns.recovery;
@@ -173,7 +173,7 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
           result += "\"recoverable\":true,";
         result += "\"positioned\":true,\"epoch\":";
         storage::append_json_string(result, r.epoch);
-        result += ",\"offset\":" + std::to_string(r.offset);
+        result += ",\"offset\":" + std::to_string(r.offset.value);
         if (r.was_recovering)
           result += ",\"was_recovering\":true";
         if (r.recovered)
@@ -547,8 +547,9 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
   bool none = reverse.value && since && since_offset.value == 0;
   const auto max_bytes = history_budget(st.settings().websocket);
   self
-    ->request(st.ctx->handles.readers, 30s, read_stream_atom_v, channel.value, from, !reverse.value,
-              none ? uint64_t{0} : count, static_cast<uint64_t>(max_bytes))
+    ->request(st.ctx->handles.readers, 30s, read_stream_atom_v, channel.value,
+              storage::stream_version{from}, !reverse.value, none ? uint64_t{0} : count,
+              static_cast<uint64_t>(max_bytes))
     .then(
       [self, id, epoch, max_bytes](const stream_events& read) {
         std::string result = "{";
@@ -556,7 +557,7 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
           append_history_publications(result, read.events, max_bytes);
         result += "\"epoch\":";
         storage::append_json_string(result, epoch);
-        result += ",\"offset\":" + std::to_string(read.version) + "}";
+        result += ",\"offset\":" + std::to_string(read.version.value) + "}";
         emit(self, protocol::reply(id, "history", result));
         flush(self);
       },

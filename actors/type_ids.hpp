@@ -2,6 +2,20 @@
 // CAF 0.17.5+ idiom). Each node registers the block at start
 // (actor_system_config::add_message_types<caf::id_block::herald>()), so the
 // serialisable types can cross nodes. Atom names are at most 10 characters.
+// Each atom has one meaning: an actor that routes a request on (the registry
+// to a channel, the projection manager to a projection) keeps its atom.
+//
+// Atoms and who takes them:
+// - catch_up_atom: a paced piece of a subscriber's catch-up (channel ->
+//   subscriber, answered when taken);
+// - applied_atom: "answer once this projection has applied that position";
+// - unsubscribe_atom: "drop this subscriber" (to a channel);
+// - left_atom: "a subscriber left this channel" (to the registry, which may
+//   stop the channel);
+// - status_atom: a projection's status, asked by operators;
+// - file_status_atom: a projection telling query actors whether its file is
+//   faulted;
+// - tick_atom: a timer an actor set for itself fired.
 #pragma once
 
 #include "actors/messages.hpp"
@@ -26,6 +40,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   // Channels
   CAF_ADD_ATOM(herald, herald::actors, subscribe_atom, "h_sub")
   CAF_ADD_ATOM(herald, herald::actors, unsubscribe_atom, "h_unsub")
+  CAF_ADD_ATOM(herald, herald::actors, left_atom, "h_left")
   CAF_ADD_ATOM(herald, herald::actors, deliver_atom, "h_deliver")
   CAF_ADD_ATOM(herald, herald::actors, resync_atom, "h_resync")
   CAF_ADD_ATOM(herald, herald::actors, presence_atom, "h_presence")
@@ -38,9 +53,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, retry_atom, "h_retry")
   CAF_ADD_ATOM(herald, herald::actors, skip_atom, "h_skip")
   CAF_ADD_ATOM(herald, herald::actors, catch_up_atom, "h_catchup")
+  CAF_ADD_ATOM(herald, herald::actors, applied_atom, "h_applied")
   CAF_ADD_ATOM(herald, herald::actors, step_atom, "h_step")
   CAF_ADD_ATOM(herald, herald::actors, snapshot_atom, "h_snap")
   CAF_ADD_ATOM(herald, herald::actors, file_atom, "h_file")
+  CAF_ADD_ATOM(herald, herald::actors, file_status_atom, "h_fstatus")
   CAF_ADD_ATOM(herald, herald::actors, query_atom, "h_query")
   // Sessions
   CAF_ADD_ATOM(herald, herald::actors, frame_atom, "h_frame")
@@ -51,6 +68,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, stats_atom, "h_stats")
   CAF_ADD_ATOM(herald, herald::actors, tick_atom, "h_tick")
 
+  CAF_ADD_TYPE_ID(herald, (herald::storage::journal_position))
+  CAF_ADD_TYPE_ID(herald, (herald::storage::stream_version))
   CAF_ADD_TYPE_ID(herald, (herald::storage::expected_version))
   CAF_ADD_TYPE_ID(herald, (herald::storage::new_event))
   CAF_ADD_TYPE_ID(herald, (herald::storage::append_request))

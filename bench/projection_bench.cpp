@@ -138,9 +138,9 @@ void bench_rebuild(const options& o) {
   auto start = clock_type::now();
   auto node = actors::start_node(sys, s);
   self
-    ->request(node.projections, 600s, actors::catch_up_atom_v, std::string("chat"),
-              uint64_t{o.events})
-    .receive([](uint64_t) {},
+    ->request(node.projections, 600s, actors::applied_atom_v, std::string("chat"),
+              storage::journal_position{o.events})
+    .receive([](storage::journal_position) {},
              [&](const caf::error& e) { std::printf("%s\n", sys.render(e).c_str()); });
   double fresh = static_cast<double>(o.events)
                  / std::chrono::duration<double>(clock_type::now() - start).count();
@@ -193,8 +193,10 @@ void bench_latency(const options& o) {
       .receive([&](const storage::append_result& r) { position = r.last_position; },
                [](const caf::error&) {});
     auto acked = clock_type::now();
-    self->request(node.projections, 10s, actors::catch_up_atom_v, std::string("chat"), position)
-      .receive([](uint64_t) {}, [](const caf::error&) {});
+    self
+      ->request(node.projections, 10s, actors::applied_atom_v, std::string("chat"),
+                storage::journal_position{position})
+      .receive([](storage::journal_position) {}, [](const caf::error&) {});
     latencies.push_back(
       std::chrono::duration<double, std::milli>(clock_type::now() - acked).count());
   }

@@ -183,6 +183,10 @@ std::vector<setting<settings>> make_node_settings() {
                at(&S::server, &server_settings::io_threads)),
     integer<S>("server.scheduler_threads", "Threads running the actor scheduler", 1, 64,
                at(&S::server, &server_settings::scheduler_threads)),
+    time_span<S>("server.actor_request_timeout",
+                 "How long an actor waits for another actor's answer before giving up",
+                 duration(100), std::chrono::hours(1),
+                 at(&S::server, &server_settings::actor_request_timeout)),
     // [journal]
     choice<S>("journal.durability",
               "full: an acknowledged append was fsynced; normal: it survives a "

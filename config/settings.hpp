@@ -43,6 +43,9 @@ struct server_settings {
   log_level level = log_level::info;
   int64_t io_threads = 1;
   int64_t scheduler_threads = 2;
+  /// How long an actor waits for another actor's answer (a journal read, an
+  /// append, a subscription) before it gives up with a timeout error.
+  duration actor_request_timeout = std::chrono::seconds(30);
 };
 
 struct journal_settings {

@@ -150,12 +150,13 @@ void read_stream(const std::shared_ptr<server_context>& ctx, const http_request&
     [req, respond, stream, epoch](actors::stream_events& s) {
       std::string body = "{\"stream\":";
       storage::append_json_string(body, stream);
-      body += ",\"epoch\":\"" + epoch + "\",\"version\":" + std::to_string(s.version)
+      body += ",\"epoch\":\"" + epoch + "\",\"version\":" + std::to_string(s.version.value)
               + ",\"events\":" + events_json(s.events) + "}";
       (*respond)(json_response(req, status::ok, std::move(body)));
     },
     [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); },
-    actors::read_stream_atom_v, stream, from, !reverse, std::min(limit, max));
+    actors::read_stream_atom_v, stream, storage::stream_version{from}, !reverse,
+    std::min(limit, max));
 }
 
 void read_log(const std::shared_ptr<server_context>& ctx, const http_request& req, const route& r,
@@ -187,7 +188,7 @@ void read_log(const std::shared_ptr<server_context>& ctx, const http_request& re
       (*respond)(json_response(req, status::ok, std::move(body)));
     },
     [req, respond](const caf::error& e) { (*respond)(node_error(req, e)); },
-    actors::read_all_atom_v, start, std::min(limit, max));
+    actors::read_all_atom_v, storage::journal_position{start}, std::min(limit, max));
 }
 
 // -- appends ------------------------------------------------------------------

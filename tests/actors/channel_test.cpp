@@ -6,6 +6,7 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <mutex>
 #include <random>
@@ -38,13 +39,10 @@ struct trial_state {
 caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_registry_actor reg,
                     std::string channel, bool recover, uint64_t since, std::string epoch,
                     bool paced) {
-  actors::subscribe_request req{channel,
-                                caf::actor_cast<caf::actor>(self),
-                                actors::client_info{"u", "c", "", ""},
-                                recover,
-                                since,
-                                epoch,
-                                paced};
+  actors::subscribe_request req{
+    channel, caf::actor_cast<caf::actor>(self), actors::client_info{"u", "c", "", ""},
+    recover, storage::stream_version{since},    epoch,
+    paced};
   self->state.paced = paced;
   self->request(reg, 10s, actors::subscribe_atom_v, req)
     .then(
@@ -52,7 +50,7 @@ caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_regi
         auto& st = self->state;
         st.replied = true;
         st.reply = r;
-        st.next = r.offset + 1;
+        st.next = r.offset.value + 1;
         // Publications the channel had at hand come in the reply itself.
         for (const auto& pub : r.publications)
           if (offset_in(pub) != st.next++)
@@ -110,7 +108,8 @@ protected:
     s.channels.ring_size = ring_size;
     s.channels.idle_stop = idle_stop;
     s.namespaces["chat"].join_leave = true;
-    registry = actors::spawn_channel_registry(sys, s, readers, journal_file->id(), 0);
+    registry = actors::spawn_channel_registry(sys, s, readers, journal_file->id(),
+                                              storage::journal_position{0});
     spawned.push_back(caf::actor_cast<caf::actor>(registry));
     self->send(journal, actors::listen_atom_v, caf::actor_cast<actors::batch_listener>(registry));
   }
@@ -193,7 +192,7 @@ TEST_F(channel_test, subscribe_hand_off_has_no_gap_and_no_duplicate) {
         [&](const actors::subscribe_reply& r) {
           if (t.recover) {
             EXPECT_TRUE(r.recovered);
-            EXPECT_EQ(r.offset, t.since);
+            EXPECT_EQ(r.offset.value, t.since);
           } else {
             EXPECT_FALSE(r.recovered);
           }
@@ -226,14 +225,15 @@ using step_atom = caf::atom_constant<caf::atom("t_step")>;
 caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self, actors::channel_registry_actor reg,
                           std::string channel) {
   actors::subscribe_request req{
-    channel, caf::actor_cast<caf::actor>(self), actors::client_info{"u", "c", "", ""}, true, 0, ""};
+    channel, caf::actor_cast<caf::actor>(self), actors::client_info{"u", "c", "", ""},
+    true,    storage::stream_version{0},        ""};
   req.paced = true;
   self->request(reg, 10s, actors::subscribe_atom_v, req)
     .then(
       [self](const actors::subscribe_reply& r) {
         // Publications in the reply count as a piece the subscriber holds.
         auto& st = self->state;
-        st.next = r.offset + 1;
+        st.next = r.offset.value + 1;
         size_t bytes = 0;
         for (const auto& pub : r.publications) {
           if (offset_in(pub) != st.next++)
@@ -375,14 +375,14 @@ TEST_F(channel_test, a_wrong_epoch_or_a_future_offset_is_not_recovered) {
     req.channel = "chat:e";
     req.subscriber = caf::actor_cast<caf::actor>(self);
     req.recover = true;
-    req.offset = since;
+    req.offset = storage::stream_version{since};
     req.epoch = ep;
     self->request(registry, 5s, actors::subscribe_atom_v, req)
       .receive(
         [&](const actors::subscribe_reply& r) {
           EXPECT_FALSE(r.recovered);
           EXPECT_TRUE(r.was_recovering);
-          EXPECT_EQ(r.offset, 5u);
+          EXPECT_EQ(r.offset.value, 5u);
         },
         [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
   }
@@ -444,7 +444,7 @@ TEST_F(channel_test, an_idle_channel_stops_and_a_new_one_takes_over) {
   self->request(registry, 5s, actors::subscribe_atom_v, req)
     .receive([&](const actors::subscribe_reply& r) { reply = r; },
              [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
-  EXPECT_EQ(reply.offset, 1u);
+  EXPECT_EQ(reply.offset.value, 1u);
   self->monitor(reply.channel);
   self->send(reply.channel, actors::unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
   bool down = false;
@@ -456,10 +456,65 @@ TEST_F(channel_test, an_idle_channel_stops_and_a_new_one_takes_over) {
   self->request(registry, 5s, actors::subscribe_atom_v, req)
     .receive(
       [&](const actors::subscribe_reply& r) {
-        EXPECT_EQ(r.offset, 2u);
+        EXPECT_EQ(r.offset.value, 2u);
         EXPECT_NE(r.channel, reply.channel);
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+/// Journal readers that take every request and never answer.
+actors::reader_actor::behavior_type
+silent_readers(actors::reader_actor::stateful_pointer<std::vector<caf::response_promise>> self) {
+  auto hold = [self] {
+    self->state.push_back(self->make_response_promise());
+    return caf::delegated<actors::stream_events>{};
+  };
+  return {
+    [hold](actors::read_stream_atom, const std::string&, storage::stream_version, bool, uint64_t) {
+      return hold();
+    },
+    [hold](actors::read_stream_atom, const std::string&, storage::stream_version, bool, uint64_t,
+           uint64_t) { return hold(); },
+    [self](actors::read_all_atom, storage::journal_position, uint64_t) {
+      self->state.push_back(self->make_response_promise());
+      return caf::delegated<actors::event_batch>{};
+    },
+    [self](actors::head_atom) {
+      self->state.push_back(self->make_response_promise());
+      return caf::delegated<storage::journal_position>{};
+    },
+    [self](actors::stats_atom) {
+      self->state.push_back(self->make_response_promise());
+      return caf::delegated<actors::actor_stats>{};
+    },
+  };
+}
+
+// A channel gives up on readers that do not answer after
+// server.actor_request_timeout: its start-up read fails, the channel stops,
+// and the subscription waiting behind that read gets an error well before
+// the subscriber's own (much longer) timeout.
+TEST_F(channel_test, reads_give_up_after_the_actor_request_timeout) {
+  auto readers = sys.spawn(silent_readers);
+  spawned.push_back(caf::actor_cast<caf::actor>(readers));
+  config::settings s;
+  s.server.actor_request_timeout = 200ms;
+  registry = actors::spawn_channel_registry(sys, s, readers, "0123456789abcdef",
+                                            storage::journal_position{0});
+  spawned.push_back(caf::actor_cast<caf::actor>(registry));
+  actors::subscribe_request req;
+  req.channel = "chat:silent";
+  req.subscriber = caf::actor_cast<caf::actor>(self);
+  const auto subscriber_timeout = 60s;
+  auto started = std::chrono::steady_clock::now();
+  bool failed = false;
+  self->request(registry, subscriber_timeout, actors::subscribe_atom_v, req)
+    .receive([&](const actors::subscribe_reply&) { ADD_FAILURE() << "a reply without a read"; },
+             [&](const caf::error&) { failed = true; });
+  EXPECT_TRUE(failed);
+  // Far below the 30 s default, far above 200 ms on a loaded machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s)
+    << "the channel did not use server.actor_request_timeout";
 }
 
 } // namespace

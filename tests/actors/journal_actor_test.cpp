@@ -231,29 +231,29 @@ TEST_F(actor_fixture, readers_serve_streams_and_the_log) {
   for (int i = 1; i <= 5; ++i)
     append("r", expected_version::any(), "e" + std::to_string(i));
   self
-    ->request(readers, 5s, actors::read_stream_atom_v, std::string("r"), uint64_t{2}, true,
-              uint64_t{2})
+    ->request(readers, 5s, actors::read_stream_atom_v, std::string("r"), storage::stream_version{2},
+              true, uint64_t{2})
     .receive(
       [&](const actors::stream_events& s) {
-        EXPECT_EQ(s.version, 5u);
+        EXPECT_EQ(s.version, storage::stream_version{5});
         ASSERT_EQ(s.events.size(), 2u);
         EXPECT_EQ(s.events[0].data, "e2");
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
   self
-    ->request(readers, 5s, actors::read_stream_atom_v, std::string("r"), uint64_t{99}, false,
-              uint64_t{1})
+    ->request(readers, 5s, actors::read_stream_atom_v, std::string("r"),
+              storage::stream_version{99}, false, uint64_t{1})
     .receive(
       [&](const actors::stream_events& s) {
         ASSERT_EQ(s.events.size(), 1u);
         EXPECT_EQ(s.events[0].version, 5u);
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
-  self->request(readers, 5s, actors::read_all_atom_v, uint64_t{4}, uint64_t{100})
+  self->request(readers, 5s, actors::read_all_atom_v, storage::journal_position{4}, uint64_t{100})
     .receive([&](const actors::event_batch& b) { EXPECT_EQ(b.size(), 2u); },
              [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
   self->request(readers, 5s, actors::head_atom_v)
-    .receive([&](uint64_t h) { EXPECT_EQ(h, 5u); },
+    .receive([&](storage::journal_position h) { EXPECT_EQ(h, storage::journal_position{5}); },
              [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
 }
 

@@ -61,8 +61,10 @@ public:
   /// Waits until projection `name` has applied everything up to `position`.
   uint64_t caught_up(const std::string& name, uint64_t position) {
     uint64_t cp = 0;
-    self->request(node.projections, 60s, actors::catch_up_atom_v, name, position)
-      .receive([&](uint64_t c) { cp = c; },
+    self
+      ->request(node.projections, 60s, actors::applied_atom_v, name,
+                storage::journal_position{position})
+      .receive([&](storage::journal_position c) { cp = c.value; },
                [&](const caf::error& e) { ADD_FAILURE() << name << ": " << sys.render(e); });
     return cp;
   }

@@ -134,7 +134,7 @@ TEST(projection, a_rebuild_keeps_up_with_new_writes) {
 uint64_t snapshot(node_harness& h, const std::string& name) {
   uint64_t pos = 0;
   h.self->request(h.node.projections, 10s, actors::snapshot_atom_v, name)
-    .receive([&](uint64_t p) { pos = p; },
+    .receive([&](storage::journal_position p) { pos = p.value; },
              [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
   return pos;
 }

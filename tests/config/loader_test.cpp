@@ -140,6 +140,20 @@ TEST(loader, bad_command_line_values_name_the_flag) {
             "A-Z a-z 0-9 _ - .");
 }
 
+// Actors wait this long for each other's answers; the file and the flag set
+// it, within bounds.
+TEST(loader, actor_request_timeout_loads_with_bounds) {
+  EXPECT_EQ(settings{}.server.actor_request_timeout, 30s);
+  auto s = parse_toml("[server]\nactor_request_timeout = \"2s\"\n", "h.toml");
+  EXPECT_EQ(s.server.actor_request_timeout, 2s);
+  apply_override(s, {"server.actor_request_timeout", "750ms"});
+  EXPECT_EQ(s.server.actor_request_timeout, 750ms);
+  EXPECT_EQ(override_error("server.actor_request_timeout", "50ms"),
+            "command line: --server.actor_request_timeout: \"50ms\" is out of range (100ms..1h)");
+  EXPECT_EQ(error_of("[server]\nactor_request_timeout = \"2h\"\n"),
+            "h.toml:2: server.actor_request_timeout: \"2h\" is out of range (100ms..1h)");
+}
+
 struct bad_file {
   const char* text;
   const char* message;
