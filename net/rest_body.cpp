@@ -137,8 +137,8 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
 
 } // namespace
 
-std::optional<route> parse_target(std::string_view target) {
-  route r;
+std::optional<request_target> parse_target(std::string_view target) {
+  request_target r;
   auto q = target.find('?');
   auto path = target.substr(0, q);
   if (q != std::string_view::npos) {

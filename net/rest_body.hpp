@@ -30,13 +30,13 @@ using parsed = std::variant<T, bad_request>;
 
 using query_args = std::map<std::string, std::string>;
 
-struct route {
+struct request_target {
   std::vector<std::string> segments; ///< decoded path segments
   query_args query;
 };
 
 /// Splits the target into decoded segments and query; nullopt if malformed.
-std::optional<route> parse_target(std::string_view target);
+std::optional<request_target> parse_target(std::string_view target);
 
 /// GET /api/streams/{stream}?from=V&limit=N&reverse=0|1. `from` defaults to
 /// the first version forward and to the latest backward; `limit` is not yet
