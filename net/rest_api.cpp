@@ -1,9 +1,9 @@
 #include "net/rest_api.hpp"
 
-#include "actors/errors.hpp"
 #include "net/api_key.hpp"
 #include "net/http_util.hpp"
 #include "net/metrics.hpp"
+#include "net/node_failure.hpp"
 #include "net/rest_handlers.hpp"
 #include "net/static_files.hpp"
 
@@ -124,25 +124,9 @@ http_response demo_page(const http_request& req, const std::vector<std::string>&
 } // namespace
 
 http_response node_error(const http_request& req, const caf::error& e) {
-  using actors::errc;
-  auto msg = actors::message_of(e);
-  switch (actors::code_of(e)) {
-    case errc::overloaded:
-      return error_response(req, status::too_many_requests, "overloaded", msg);
-    case errc::bad_request:
-      return error_response(req, status::bad_request, "bad_request", msg);
-    case errc::not_found:
-      return error_response(req, status::not_found, "not_found", msg);
-    case errc::timeout:
-      return error_response(req, status::service_unavailable, "timeout", msg);
-    case errc::unavailable:
-      return error_response(req, status::service_unavailable, "unavailable", msg);
-    case errc::damaged:
-      return error_response(req, status::service_unavailable, "damaged", msg);
-    case errc::internal:
-      break;
-  }
-  return error_response(req, status::internal_server_error, "internal", msg);
+  auto failure = failure_of(e);
+  return error_response(req, static_cast<status>(failure.http_status), failure.http_code,
+                        failure.http_message);
 }
 
 void handle_request(const std::shared_ptr<server_context>& ctx, http_request req,

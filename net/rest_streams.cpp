@@ -4,6 +4,7 @@
 #include "actors/errors.hpp"
 #include "net/ask.hpp"
 #include "net/metrics.hpp"
+#include "protocol/append_outcome.hpp"
 #include "storage/payload_codec.hpp"
 
 #include <algorithm>
@@ -58,32 +59,27 @@ oversized_data(const http_request& req, const storage::append_request& append, i
 }
 
 /// The journal's answer to an append, as the REST API gives it.
-http_response append_answer(const http_request& req, const storage::append_result& r) {
-  using storage::append_status;
-  switch (r.status) {
-    case append_status::ok:
-    case append_status::idempotent: {
-      std::string body = "{\"position\":" + std::to_string(r.last_position)
-                         + ",\"version\":" + std::to_string(r.last_version)
-                         + ",\"first_position\":" + std::to_string(r.first_position)
-                         + ",\"first_version\":" + std::to_string(r.first_version);
-      if (r.status == append_status::idempotent)
-        body += ",\"idempotent\":true";
-      return make_response(req, status::ok, body + "}");
-    }
-    case append_status::wrong_expected_version: {
-      std::string body = "{\"error\":{\"code\":\"wrong_expected_version\",\"message\":"
-                         "\"the stream is at version "
-                         + std::to_string(r.actual_version)
-                         + "\",\"actual_version\":" + std::to_string(r.actual_version) + "}}";
-      return make_response(req, status::conflict, std::move(body));
-    }
-    case append_status::duplicate_id:
-      return error_response(req, status::conflict, "duplicate_id", r.message);
-    case append_status::invalid:
-      break;
+http_response append_answer(const http_request& req, const storage::append_result& r,
+                            const std::optional<protocol::append_refusal>& refusal) {
+  if (refusal) {
+    const auto status = static_cast<http::status>(refusal->http_status);
+    if (!refusal->actual_version)
+      return error_response(req, status, refusal->http_code, refusal->http_message);
+    // The version the stream is at, for the caller to retry against.
+    std::string body = "{\"error\":{\"code\":";
+    storage::append_json_string(body, refusal->http_code);
+    body += ",\"message\":";
+    storage::append_json_string(body, refusal->http_message);
+    body += ",\"actual_version\":" + std::to_string(*refusal->actual_version) + "}}";
+    return make_response(req, status, std::move(body));
   }
-  return error_response(req, status::bad_request, "bad_request", r.message);
+  std::string body = "{\"position\":" + std::to_string(r.last_position)
+                     + ",\"version\":" + std::to_string(r.last_version)
+                     + ",\"first_position\":" + std::to_string(r.first_position)
+                     + ",\"first_version\":" + std::to_string(r.first_version);
+  if (r.status == storage::append_status::idempotent)
+    body += ",\"idempotent\":true";
+  return make_response(req, status::ok, body + "}");
 }
 
 } // namespace
@@ -178,12 +174,12 @@ void append_to_stream(const rest_call& call) {
     ctx->sys, ctx->node().journal, ctx->settings().http.request_timeout,
     [req, respond, metrics, started](storage::append_result& r) {
       metrics->observe_append(std::chrono::steady_clock::now() - started);
-      if (r.succeeded())
+      auto refusal = protocol::refusal_of(r);
+      if (!refusal)
         ++metrics->publishes;
-      else if (r.status == storage::append_status::wrong_expected_version
-               || r.status == storage::append_status::duplicate_id)
+      else if (refusal->conflict)
         ++metrics->publish_conflicts;
-      (*respond)(append_answer(req, r));
+      (*respond)(append_answer(req, r, refusal));
     },
     [req, respond, metrics](const caf::error& e) {
       ++metrics->publish_errors;
