@@ -151,8 +151,8 @@ void append_to_stream(const rest_call& call) {
   const auto& stream = call.param("stream");
   if (auto refused = cross_site_refusal(*ctx, req))
     return call.answer(std::move(*refused));
-  if (stream.empty()
-      || stream.size() > static_cast<size_t>(ctx->settings().channels.max_name_length))
+  if (!protocol::valid_stream_name(stream,
+                                   static_cast<size_t>(ctx->settings().channels.max_name_length)))
     return call.answer(error_response(req, status::bad_request, "bad_request", "bad stream name"));
   if (auto refused = stream_refusal(*ctx, req, caller_of(*ctx, req), stream,
                                     &config::namespace_settings::publish))
