@@ -58,24 +58,23 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     http_request req;
     req.version(11);
     req.keep_alive(false);
-    return send(
-      json_response(req, http::status::request_header_fields_too_large,
-                    error_body("headers_too_large", "the request headers are too large")));
+    return send(error_response(req, http::status::request_header_fields_too_large,
+                               "headers_too_large", "the request headers are too large"));
   }
   if (ec == http::error::body_limit) {
     http_request req;
     req.version(11);
     req.keep_alive(false);
-    return send(json_response(req, http::status::payload_too_large,
-                              error_body("too_large", "the request body is too large")));
+    return send(error_response(req, http::status::payload_too_large, "too_large",
+                               "the request body is too large"));
   }
   if (ec) {
     // Not HTTP: answer 400 and close, as a courtesy to a confused client.
     http_request req;
     req.version(11);
     req.keep_alive(false);
-    return send(json_response(req, http::status::bad_request,
-                              error_body("bad_request", "malformed HTTP request")));
+    return send(
+      error_response(req, http::status::bad_request, "bad_request", "malformed HTTP request"));
   }
   if (parser_->get().find(http::field::transfer_encoding) != parser_->get().end()
       && !parser_->chunked()) {
@@ -85,8 +84,8 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     http_request req;
     req.version(11);
     req.keep_alive(false);
-    return send(json_response(req, http::status::bad_request,
-                              error_body("bad_request", "unsupported Transfer-Encoding")));
+    return send(error_response(req, http::status::bad_request, "bad_request",
+                               "unsupported Transfer-Encoding"));
   }
   auto req = parser_->release();
   if (beast::websocket::is_upgrade(req)) {
@@ -97,9 +96,9 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
                            ctx_->settings().websocket.allowed_origins)) {
       ++ctx_->session->metrics->refused_connections;
       req.keep_alive(false);
-      return send(json_response(req, http::status::forbidden,
-                                error_body("forbidden", "this Origin may not connect (see "
-                                                        "websocket.allowed_origins)")));
+      return send(error_response(req, http::status::forbidden, "forbidden",
+                                 "this Origin may not connect (see "
+                                 "websocket.allowed_origins)"));
     }
     if (path == "/connection/websocket" && !ctx_->stopping) {
       auto conn = std::make_shared<ws_connection>(std::move(stream_), ctx_->sys, ctx_->session,
@@ -108,9 +107,9 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
       return;
     }
     req.keep_alive(false);
-    return send(json_response(req, http::status::not_found,
-                              error_body("not_found", "WebSockets are served on "
-                                                      "/connection/websocket")));
+    return send(error_response(req, http::status::not_found, "not_found",
+                               "WebSockets are served on "
+                               "/connection/websocket"));
   }
   stream_.expires_never(); // the node may take its time; http.request_timeout bounds it
   handle_request(ctx_, std::move(req), [self = shared_from_this()](http_response res) {

@@ -54,19 +54,10 @@ std::optional<std::string> meta_problem(const rapidjson::Value& meta) {
   return std::nullopt;
 }
 
-/// Reads an expected version ("any", "no_stream", "exists" or a number).
-std::optional<storage::expected_version> parse_expected(std::string_view text) {
-  if (text == "any")
-    return storage::expected_version::any();
-  if (text == "no_stream")
-    return storage::expected_version::no_stream();
-  if (text == "exists")
-    return storage::expected_version::exists();
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
-    return std::nullopt;
-  return storage::expected_version::exact(v);
+/// The member `name` of `obj`, or nullptr.
+const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 
 /// The append a request body describes, or the reason it does not.
@@ -75,44 +66,29 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
                                         std::string_view default_type,
                                         storage::append_request& out) {
   // The expected version: the body's field wins over the header.
-  std::string expected = "any";
-  if (expected_header)
-    expected = std::string(*expected_header);
-  if (auto it = body.FindMember("expected_version"); it != body.MemberEnd()) {
-    if (it->value.IsUint64())
-      expected = std::to_string(it->value.GetUint64());
-    else if (it->value.IsString())
-      expected.assign(it->value.GetString(), it->value.GetStringLength());
-    else
-      return "expected_version is any, no_stream, exists or a number";
-  }
-  auto ev = parse_expected(expected);
-  if (!ev)
-    return "expected_version is any, no_stream, exists or a number";
-  out.expected = *ev;
+  auto expected = protocol::parse_expected_version(member(body, "expected_version"),
+                                                   expected_header.value_or("any"),
+                                                   protocol::number_strings::taken);
+  if (const auto* bad = std::get_if<protocol::bad_append_arg>(&expected))
+    return std::string(bad->message);
+  out.expected = std::get<storage::expected_version>(expected);
   auto add = [&](const rapidjson::Value& e) -> std::optional<std::string> {
     if (!e.IsObject())
       return std::string("an event is a JSON object");
     storage::new_event ne;
-    auto data = e.FindMember("data");
-    auto type = e.FindMember("type");
-    if (type == e.MemberEnd()) {
-      ne.type = event_type_of(data == e.MemberEnd() ? nullptr : &data->value, default_type);
-    } else if (!type->value.IsString() || type->value.GetStringLength() == 0
-               || type->value.GetStringLength() > max_type_length) {
-      return std::string("\"type\" is a string of 1 to 128 characters");
-    } else {
-      ne.type.assign(type->value.GetString(), type->value.GetStringLength());
-    }
-    if (auto id = e.FindMember("id"); id != e.MemberEnd()) {
-      if (!id->value.IsString() || id->value.GetStringLength() == 0
-          || id->value.GetStringLength() > 256)
-        return std::string("\"id\" is a string of 1 to 256 characters");
-      ne.id.assign(id->value.GetString(), id->value.GetStringLength());
-    }
+    const auto* data = member(e, "data");
+    auto type = protocol::parse_event_type(member(e, "type"));
+    if (const auto* bad = std::get_if<protocol::bad_append_arg>(&type))
+      return std::string(bad->message);
+    auto& named_type = std::get<std::optional<std::string>>(type);
+    ne.type = named_type ? std::move(*named_type) : protocol::event_type_of(data, default_type);
+    auto id = protocol::parse_event_id(member(e, "id"), protocol::empty_id::refused);
+    if (const auto* bad = std::get_if<protocol::bad_append_arg>(&id))
+      return std::string(bad->message);
+    ne.id = std::move(std::get<std::string>(id));
     std::string error;
-    if (!(data == e.MemberEnd() ? storage::json_to_msgpack("null", ne.data, error)
-                                : storage::value_to_msgpack(data->value, ne.data, error)))
+    if (!(data ? storage::value_to_msgpack(*data, ne.data, error)
+               : storage::json_to_msgpack("null", ne.data, error)))
       return "\"data\": " + error;
     if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
       if (auto why = meta_problem(meta->value))
@@ -137,8 +113,8 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
 
 } // namespace
 
-std::optional<route> parse_target(std::string_view target) {
-  route r;
+std::optional<request_target> parse_target(std::string_view target) {
+  request_target r;
   auto q = target.find('?');
   auto path = target.substr(0, q);
   if (q != std::string_view::npos) {
@@ -193,16 +169,6 @@ bool is_json_media_type(std::string_view content_type) {
     if (std::tolower(static_cast<unsigned char>(type[i])) != json[i])
       return false;
   return true;
-}
-
-std::string event_type_of(const rapidjson::Value* data, std::string_view default_type) {
-  if (data && data->IsObject()) {
-    auto t = data->FindMember("type");
-    if (t != data->MemberEnd() && t->value.IsString() && t->value.GetStringLength() > 0
-        && t->value.GetStringLength() <= max_type_length)
-      return std::string(t->value.GetString(), t->value.GetStringLength());
-  }
-  return std::string(default_type);
 }
 
 parsed<storage::append_request> parse_append(std::string_view stream, std::string_view body,

@@ -5,6 +5,7 @@
 // arbitrary bytes.
 #pragma once
 
+#include "protocol/append_args.hpp"
 #include "storage/event.hpp"
 
 #include <rapidjson/document.h>
@@ -30,13 +31,13 @@ using parsed = std::variant<T, bad_request>;
 
 using query_args = std::map<std::string, std::string>;
 
-struct route {
+struct request_target {
   std::vector<std::string> segments; ///< decoded path segments
   query_args query;
 };
 
 /// Splits the target into decoded segments and query; nullopt if malformed.
-std::optional<route> parse_target(std::string_view target);
+std::optional<request_target> parse_target(std::string_view target);
 
 /// GET /api/streams/{stream}?from=V&limit=N&reverse=0|1. `from` defaults to
 /// the first version forward and to the latest backward; `limit` is not yet
@@ -59,18 +60,10 @@ parsed<log_read_args> parse_log_read(const query_args& query);
 /// any case).
 bool is_json_media_type(std::string_view content_type);
 
-/// The longest event type (REST `type`, WebSocket `data.type`).
-inline constexpr size_t max_type_length = 128;
-
-/// The type of an event that names none, by the rule WebSocket `publish`
-/// follows too (CONTRACT.md): `data.type` when `data` is an object with a
-/// string `type` of 1 to 128 characters, else the namespace's default_type.
-std::string event_type_of(const rapidjson::Value* data, std::string_view default_type);
-
 /// POST /api/streams/{stream}: one event, or {"events":[...]} appended
 /// atomically. The expected version is the body's "expected_version", else
 /// `expected_header` (the Expected-Version header, when sent), else any.
-/// An event without "type" gets event_type_of(data, default_type). "meta"
+/// An event without "type" gets protocol::event_type_of(data, default_type). "meta"
 /// may not set the keys herald fills from the publisher's identity (user,
 /// client, conn_info, chan_info). Payloads and metadata come out as
 /// msgpack, checked for nesting depth.

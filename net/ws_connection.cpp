@@ -1,6 +1,7 @@
 #include "net/ws_connection.hpp"
 
 #include "net/http_util.hpp"
+#include "protocol/ws_frame.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -246,21 +247,8 @@ bool ws_connection::try_direct_write(size_t payload) {
   if (::ioctl(sock.native_handle(), TIOCOUTQ, &unsent) != 0
       || static_cast<size_t>(unsent) + payload + 16 > send_buffer_)
     return false;
-  size_t header = 2;
-  header_[0] = static_cast<char>(0x81); // FIN, text
-  if (payload < 126) {
-    header_[1] = static_cast<char>(payload);
-  } else if (payload < 65536) {
-    header_[1] = 126;
-    header_[2] = static_cast<char>(payload >> 8);
-    header_[3] = static_cast<char>(payload & 0xff);
-    header = 4;
-  } else {
-    header_[1] = 127;
-    for (int i = 0; i < 8; ++i)
-      header_[2 + i] = static_cast<char>((static_cast<uint64_t>(payload) >> (56 - 8 * i)) & 0xff);
-    header = 10;
-  }
+  const size_t header =
+    protocol::encode_ws_header(header_, protocol::ws_opcode::text, true, payload);
   buffers_.clear();
   buffers_.emplace_back(asio::buffer(header_.data(), header));
   for (size_t i = 0; i < writing_.size(); ++i) {

@@ -24,13 +24,13 @@
 
 #include "actors/connection.hpp"
 #include "actors/session_actor.hpp"
+#include "protocol/ws_frame.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include <array>
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -112,7 +112,7 @@ private:
   std::vector<actors::frame_ptr> writing_;
   std::vector<boost::asio::const_buffer> buffers_;
   bool write_in_flight_ = false;
-  std::array<char, 10> header_{};
+  protocol::ws_header header_{};
   size_t send_buffer_ = 0; ///< SO_SNDBUF, for the direct-write check
   bool close_pending_ = false;
   std::function<void()> on_drained_;      ///< when_drained's callback, strand-only

@@ -122,9 +122,9 @@ void check_append(std::string_view body, std::optional<std::string_view> header)
       HERALD_FUZZ_CHECK(
         e.type == std::string_view(type->value.GetString(), type->value.GetStringLength()));
     else
-      HERALD_FUZZ_CHECK(
-        e.type
-        == net::event_type_of(data == original.MemberEnd() ? nullptr : &data->value, "message"));
+      HERALD_FUZZ_CHECK(e.type
+                        == protocol::event_type_of(
+                          data == original.MemberEnd() ? nullptr : &data->value, "message"));
     HERALD_FUZZ_CHECK(e.id.size() <= 256);
     if (auto id = original.FindMember("id"); id != original.MemberEnd())
       HERALD_FUZZ_CHECK(e.id
