@@ -8,6 +8,8 @@
 #include "tests/support/log_capture.hpp"
 
 #include <caf/after.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
 
 #include <sqlite3.h>
 
@@ -15,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 namespace herald::test {
 namespace {
@@ -255,6 +258,33 @@ TEST_F(actor_fixture, readers_serve_streams_and_the_log) {
   self->request(readers, 5s, actors::head_atom_v)
     .receive([&](storage::journal_position h) { EXPECT_EQ(h, storage::journal_position{5}); },
              [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+// A position cannot be passed where a version is expected, nor a bare
+// number where either is: what the readers and the journal take and answer.
+static_assert(!std::is_convertible_v<storage::stream_version, storage::journal_position>);
+static_assert(!std::is_convertible_v<storage::journal_position, storage::stream_version>);
+static_assert(!std::is_convertible_v<uint64_t, storage::journal_position>);
+static_assert(!std::is_convertible_v<uint64_t, storage::stream_version>);
+
+// Positions and versions keep their value across CAF serialization (they
+// travel between nodes inside reads and subscriptions).
+TEST_F(actor_fixture, positions_and_versions_survive_serialization) {
+  actors::stream_events out{storage::stream_version{7}, {}};
+  actors::subscribe_request req;
+  req.offset = storage::stream_version{42};
+  storage::journal_position head{1234};
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  ASSERT_FALSE(sink(out, req, head));
+  actors::stream_events in;
+  actors::subscribe_request req_in;
+  storage::journal_position head_in;
+  caf::binary_deserializer source{sys, buf};
+  ASSERT_FALSE(source(in, req_in, head_in));
+  EXPECT_EQ(in.version, storage::stream_version{7});
+  EXPECT_EQ(req_in.offset, storage::stream_version{42});
+  EXPECT_EQ(head_in, storage::journal_position{1234});
 }
 
 } // namespace
