@@ -10,7 +10,8 @@
 #include "net/origin.hpp"
 #include "net/rest_body.hpp"
 #include "net/static_files.hpp"
-#include "storage/payload_codec.hpp"
+#include "protocol/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <algorithm>
 
@@ -193,12 +194,12 @@ void read_log(const std::shared_ptr<server_context>& ctx, const http_request& re
 // -- appends ------------------------------------------------------------------
 
 /// websocket.max_data_bytes, on each event's data as subscribers will
-/// receive it (storage::data_within_limit), as every append path checks it.
+/// receive it (protocol::data_within_limit), as every append path checks it.
 std::optional<http_response>
 oversized_data(const http_request& req, const storage::append_request& append, int64_t max_bytes) {
   const auto max = static_cast<size_t>(max_bytes);
   for (size_t i = 0; i < append.events.size(); ++i) {
-    if (storage::data_within_limit(append.events[i].data, max))
+    if (protocol::data_within_limit(append.events[i].data, max))
       continue;
     std::string which = append.events.size() > 1 ? "event " + std::to_string(i + 1) + "'s " : "";
     return error(req, status::payload_too_large, "too_large",

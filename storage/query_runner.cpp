@@ -1,6 +1,6 @@
 #include "storage/query_runner.hpp"
 
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <sqlite3.h>
 

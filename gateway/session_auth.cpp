@@ -7,18 +7,18 @@
 // 109 (the SDK fetches a new one); a forged or malformed connection token is
 // close 3500 (terminal); a bad subscription token is 103; a subscription
 // token for someone else's connection or another channel is close 3500.
-#include "actors/session_state.hpp"
+#include "gateway/session_state.hpp"
 
 #include "config/channel_rules.hpp"
 
 #include "storage/ids.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 namespace {
 
@@ -57,9 +57,9 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
     spdlog::debug("session {} from {}: subscription token for {} refused: {}", st.client, st.remote,
                   loggable(channel, 64), r.reason);
     if (r.status == token_status::expired)
-      emit(self, protocol::error_reply(id, token_expired, "token expired"));
+      emit(self, protocol::error_reply(id, error_code::token_expired, "token expired"));
     else
-      emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+      emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
     return token_check::refused;
   }
   const auto& c = r.claims;
@@ -68,7 +68,7 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
     spdlog::debug("session {} from {}: subscription token for {} is for another user, channel "
                   "or client",
                   st.client, st.remote, loggable(channel, 64));
-    close_with(self, 3500, "invalid token");
+    close_with(self, close_code::invalid_token, "invalid token");
     return token_check::refused;
   }
   sub.with_token = true;
@@ -79,10 +79,11 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
 
 /// Closes a connection whose credentials do not let it in (connect,
 /// refresh), counting and logging why: the client only sees `reason`.
-void refuse_connection(self_ptr self, uint16_t code, const char* reason, const std::string& why) {
+void refuse_connection(self_ptr self, close_code code, const char* reason, const std::string& why) {
   auto& st = self->state;
   ++st.ctx->metrics->auth_failures;
-  spdlog::info("connection from {} refused with {} \"{}\": {}", st.remote, code, reason, why);
+  spdlog::info("connection from {} refused with {} \"{}\": {}", st.remote, protocol::value(code),
+               reason, why);
   close_with(self, code, reason);
 }
 
@@ -164,7 +165,7 @@ bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
                         subscription& sub) {
   auto& st = self->state;
   if (ns.subscribe == config::permission::off) {
-    emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+    emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
     return false;
   }
   // A subscription token is the application's own word: it admits to any
@@ -176,7 +177,7 @@ bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
   // channel is open to this user; `token` and `server` need a token.
   if (allowed(st, ns, ns.subscribe, channel))
     return true;
-  emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+  emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
   return false;
 }
 
@@ -191,7 +192,7 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   auto token = protocol::get_string(cmd.body, "token");
   const auto* known = protocol::get(cmd.body, "subs");
   if (!token.ok || (known && !known->IsObject())) {
-    close_with(self, 3501, "bad request");
+    close_with(self, close_code::bad_request, "bad request");
     return false;
   }
   token_claims claims;
@@ -201,11 +202,11 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
       // The SDK fetches a new token and reconnects; until then the
       // connection is unusable (any other command: 3501).
       ++st.ctx->metrics->auth_failures;
-      emit(self, protocol::error_reply(cmd.id, token_expired, "token expired"));
+      emit(self, protocol::error_reply(cmd.id, error_code::token_expired, "token expired"));
       return false;
     }
     if (!r.ok() || r.claims.for_subscription()) {
-      refuse_connection(self, 3500, "invalid token",
+      refuse_connection(self, close_code::invalid_token, "invalid token",
                         r.ok() ? std::string("a subscription token") : r.reason);
       return false;
     }
@@ -214,7 +215,7 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   if (claims.sub.empty() && !st.ctx->anonymous_allowed()) {
     // Terminal (3500-3999 with a reason): the SDK does not retry a
     // connection that cannot succeed without a token.
-    refuse_connection(self, 3500, "token required",
+    refuse_connection(self, close_code::invalid_token, "token required",
                       token.value.empty() ? "no token, and no namespace allows anonymous clients"
                                           : "a token without sub, and no namespace allows "
                                             "anonymous clients");
@@ -289,17 +290,18 @@ void handle_refresh(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
   auto token = protocol::get_string(cmd.body, "token");
   if (!token.ok || token.value.empty()) {
-    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
   auto r = st.ctx->tokens->verify(token.value, unix_now());
   if (r.status == token_status::expired) {
     ++st.ctx->metrics->auth_failures;
-    close_with(self, 3005, "connection expired"); // reconnect with a fresh token
+    close_with(self, close_code::connection_expired,
+               "connection expired"); // reconnect with a fresh token
     return;
   }
   if (!r.ok() || r.claims.sub != st.user || r.claims.for_subscription()) {
-    refuse_connection(self, 3500, "invalid token",
+    refuse_connection(self, close_code::invalid_token, "invalid token",
                       !r.ok()                        ? r.reason
                       : !r.claims.for_subscription() ? std::string("another user")
                                                      : std::string("a subscription token"));
@@ -320,7 +322,7 @@ void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
   auto channel = protocol::get_string(cmd.body, "channel");
   auto token = protocol::get_string(cmd.body, "token");
   if (!channel.ok || !channel.present || !token.ok || token.value.empty()) {
-    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
   const auto* ns = channel_ns(self, cmd.id, channel);
@@ -331,7 +333,7 @@ void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
   auto it = st.subs.find(channel.value);
   if (it == st.subs.end() || it->second.server_side
       || !allowed(st, *ns, config::permission::token, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
+    emit(self, protocol::error_reply(cmd.id, error_code::permission_denied, "permission denied"));
     return;
   }
   subscription granted;
@@ -355,7 +357,7 @@ void on_connection_expiry(self_ptr self, uint64_t generation) {
     arm_expiry(self, *st.expires, generation); // the wall clock was set back
     return;
   }
-  close_with(self, 3005, "connection expired");
+  close_with(self, close_code::connection_expired, "connection expired");
 }
 
 void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t generation) {
@@ -369,13 +371,14 @@ void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t 
     return;
   }
   if (it->second.server_side) {
-    close_with(self, 3006, "subscription expired");
+    close_with(self, close_code::subscription_expired, "subscription expired");
     return;
   }
   end_subscription(self, it);
   // 2501: the client resubscribes with a fresh token.
-  emit(self, protocol::unsubscribe_push(channel, 2501, "subscription expired"));
+  emit(self,
+       protocol::unsubscribe_push(channel, unsubscribe_code::expired, "subscription expired"));
   flush(self);
 }
 
-} // namespace herald::actors
+} // namespace herald::gateway
