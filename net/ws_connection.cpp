@@ -365,7 +365,8 @@ void ws_connection::drop_slow_consumer() {
 }
 
 void ws_connection::do_close() {
-  websocket::close_reason reason(protocol::value(close_code_), close_reason_);
+  websocket::close_reason reason(static_cast<websocket::close_code>(protocol::value(close_code_)),
+                                 close_reason_);
   ws_.async_close(reason, [self = shared_from_this()](beast::error_code) { self->finish(); });
 }
 
