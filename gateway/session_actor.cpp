@@ -20,10 +20,7 @@
 namespace herald::gateway {
 
 bool session_context::anonymous_allowed() const {
-  for (const auto& [name, ns] : settings->namespaces)
-    if (ns.anonymous)
-      return true;
-  return false;
+  return session_policy(*settings).anonymous_allowed();
 }
 
 using namespace std::chrono_literals;
@@ -76,18 +73,58 @@ void close_with(self_ptr self, close_code code, const std::string& reason) {
     c->close(code, reason);
 }
 
-const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
-                                             const protocol::string_field& channel) {
-  auto& st = self->state;
-  if (!channel.present || !channel.ok || channel.value.empty()
-      || channel.value.size() > static_cast<size_t>(st.settings().channels.max_name_length)) {
-    emit(self, protocol::error_reply(id, error_code::bad_request, "bad request"));
+namespace {
+
+/// The message that goes with each refusal of the policy.
+const char* refusal_message(error_code code) {
+  switch (code) {
+    case error_code::bad_request:
+      return "bad request";
+    case error_code::unknown_channel:
+      return "unknown channel";
+    case error_code::not_available:
+      return "not available";
+    default:
+      return "permission denied";
+  }
+}
+
+/// The namespace of `access`; else its refusal is emitted and nullptr
+/// returned.
+const config::namespace_settings* granted(self_ptr self, uint32_t id,
+                                          const channel_access& access) {
+  if (const auto* code = std::get_if<error_code>(&access)) {
+    emit(self, protocol::error_reply(id, *code, refusal_message(*code)));
     return nullptr;
   }
-  const auto* ns = st.settings().namespace_of(channel.value);
-  if (!ns)
-    emit(self, protocol::error_reply(id, error_code::unknown_channel, "unknown channel"));
-  return ns;
+  return std::get<const config::namespace_settings*>(access);
+}
+
+} // namespace
+
+std::optional<channel_grant> grant_of(const session_state& st, const std::string& channel) {
+  auto it = st.subs.find(channel);
+  if (it == st.subs.end())
+    return std::nullopt;
+  const auto& sub = it->second;
+  return channel_grant{sub.channel != nullptr, sub.with_token, sub.server_side};
+}
+
+const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
+                                             const protocol::string_field& channel) {
+  if (!channel.present || !channel.ok)
+    return granted(self, id, error_code::bad_request);
+  return granted(self, id, self->state.policy().lookup(channel.value));
+}
+
+const config::namespace_settings* admit(self_ptr self, uint32_t id, channel_command what,
+                                        const protocol::string_field& channel) {
+  if (!channel.present || !channel.ok)
+    return granted(self, id, error_code::bad_request);
+  auto& st = self->state;
+  auto grant = grant_of(st, channel.value);
+  return granted(self, id,
+                 st.policy().check(what, channel.value, st.user, grant ? &*grant : nullptr));
 }
 
 client_info info_of(const session_state& st, const std::string& chan_info) {
@@ -273,7 +310,7 @@ void handle_subscribe(self_ptr self, const protocol::command& cmd) {
   sub.reject_unrecovered = (flag.value & 2) != 0;
   if (!admit_subscription(self, cmd.id, channel.value, *ns, token, sub))
     return;
-  if (st.subs.size() >= static_cast<size_t>(st.settings().websocket.max_subscriptions)) {
+  if (!st.policy().subscription_fits(st.subs.size())) {
     emit(self, protocol::error_reply(cmd.id, error_code::limit_exceeded, "limit exceeded"));
     return;
   }
@@ -362,13 +399,9 @@ void append(self_ptr self, uint32_t id, storage::append_request req, OnResult on
 void handle_publish(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
   auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = channel_ns(self, cmd.id, channel);
+  const auto* ns = admit(self, cmd.id, channel_command::publish, channel);
   if (!ns)
     return;
-  if (!allowed(st, *ns, ns->publish, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, error_code::permission_denied, "permission denied"));
-    return;
-  }
   if (!take_publish(self, cmd.id))
     return;
   const auto* data = protocol::get(cmd.body, "data");
@@ -398,13 +431,9 @@ void handle_publish(self_ptr self, const protocol::command& cmd) {
 void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args) {
   auto& st = self->state;
   auto channel = protocol::get_string(args, "channel");
-  const auto* ns = channel_ns(self, id, channel);
+  const auto* ns = admit(self, id, channel_command::publish, channel);
   if (!ns)
     return;
-  if (!allowed(st, *ns, ns->publish, channel.value)) {
-    emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
-    return;
-  }
   if (!take_publish(self, id))
     return;
   auto type = protocol::get_string(args, "type");
@@ -513,17 +542,8 @@ void append_history_publications(std::string& result, const event_batch& events,
 void handle_history(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
   auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = channel_ns(self, cmd.id, channel);
-  if (!ns)
+  if (!admit(self, cmd.id, channel_command::history, channel))
     return;
-  if (ns->history == config::permission::off) {
-    emit(self, protocol::error_reply(cmd.id, error_code::not_available, "not available"));
-    return;
-  }
-  if (!allowed(st, *ns, ns->history, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, error_code::permission_denied, "permission denied"));
-    return;
-  }
   auto limit = protocol::get_int(cmd.body, "limit");
   auto reverse = protocol::get_bool(cmd.body, "reverse");
   const auto* since = protocol::get(cmd.body, "since");
@@ -575,17 +595,8 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
 void handle_presence(self_ptr self, const protocol::command& cmd, bool stats) {
   auto& st = self->state;
   auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = channel_ns(self, cmd.id, channel);
-  if (!ns)
+  if (!admit(self, cmd.id, channel_command::presence, channel))
     return;
-  if (ns->presence == config::permission::off) {
-    emit(self, protocol::error_reply(cmd.id, error_code::not_available, "not available"));
-    return;
-  }
-  if (!allowed(st, *ns, ns->presence, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, error_code::permission_denied, "permission denied"));
-    return;
-  }
   auto id = cmd.id;
   self->request(st.ctx->handles.channels, st.request_timeout(), presence_atom_v, channel.value)
     .then(

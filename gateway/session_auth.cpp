@@ -52,18 +52,19 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
                                      const std::string& token, subscription& sub) {
   auto& st = self->state;
   auto r = st.ctx->tokens->verify(token, unix_now());
-  if (!r.ok()) {
+  auto outcome = session_policy::subscription_token(r, channel, st.user, st.client);
+  if (outcome == token_outcome::expired_reply || outcome == token_outcome::denied_reply) {
     ++st.ctx->metrics->auth_failures;
     spdlog::debug("session {} from {}: subscription token for {} refused: {}", st.client, st.remote,
                   loggable(channel, 64), r.reason);
-    if (r.status == token_status::expired)
+    if (outcome == token_outcome::expired_reply)
       emit(self, protocol::error_reply(id, error_code::token_expired, "token expired"));
     else
       emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
     return token_check::refused;
   }
   const auto& c = r.claims;
-  if (c.sub != st.user || c.channel != channel || (!c.client.empty() && c.client != st.client)) {
+  if (outcome != token_outcome::accepted) {
     ++st.ctx->metrics->auth_failures;
     spdlog::debug("session {} from {}: subscription token for {} is for another user, channel "
                   "or client",
@@ -115,56 +116,10 @@ std::string expiry_fields(const std::optional<int64_t>& expires) {
   return ",\"expires\":true,\"ttl\":" + std::to_string(ttl_of(*expires));
 }
 
-namespace {
-
-/// The subscription of `channel` this connection holds, if it is active.
-const subscription* active_subscription(const session_state& st, const std::string& channel) {
-  auto it = st.subs.find(channel);
-  return it != st.subs.end() && it->second.channel ? &it->second : nullptr;
-}
-
-/// The channel's own rules ($ private, # user-limited): a subscription with
-/// token rights (a subscription token, or server-side from the connection
-/// token) opens the channel to this connection; without one it must be open
-/// without a token to this user.
-bool channel_open(const session_state& st, const config::namespace_settings& ns,
-                  const std::string& channel, const subscription* sub) {
-  if (sub && (sub->with_token || sub->server_side))
-    return true;
-  return config::open_without_token(ns, channel, st.user);
-}
-
-/// The namespace's permission `p` for this connection.
-bool permitted(const session_state& st, const config::namespace_settings& ns, config::permission p,
-               const subscription* sub) {
-  using config::permission;
-  switch (p) {
-    case permission::off:
-    case permission::server:
-      return false;
-    case permission::any:
-      return !st.user.empty() || ns.anonymous;
-    case permission::subscriber:
-      return sub != nullptr;
-    case permission::token:
-      return sub && (sub->with_token || sub->server_side);
-  }
-  return false;
-}
-
-} // namespace
-
-bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
-             const std::string& channel) {
-  const subscription* sub = active_subscription(st, channel);
-  return channel_open(st, ns, channel, sub) && permitted(st, ns, p, sub);
-}
-
 bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
                         const config::namespace_settings& ns, const protocol::string_field& token,
                         subscription& sub) {
-  auto& st = self->state;
-  if (ns.subscribe == config::permission::off) {
+  if (!session_policy::subscribable(ns)) {
     emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
     return false;
   }
@@ -172,10 +127,7 @@ bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
   // channel of a namespace that is not switched off.
   if (token.present && !token.value.empty())
     return check_subscription_token(self, id, channel, token.value, sub) == token_check::ok;
-  // Without one, the same check as every other command on the channel (the
-  // connection holds no subscription of it yet): `any` admits where the
-  // channel is open to this user; `token` and `server` need a token.
-  if (allowed(st, ns, ns.subscribe, channel))
+  if (!self->state.policy().admit_without_token(ns, channel, self->state.user))
     return true;
   emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
   return false;
@@ -198,14 +150,15 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   token_claims claims;
   if (!token.value.empty()) {
     auto r = st.ctx->tokens->verify(token.value, unix_now());
-    if (r.status == token_status::expired) {
+    auto outcome = session_policy::connect_token(r);
+    if (outcome == token_outcome::expired_reply) {
       // The SDK fetches a new token and reconnects; until then the
       // connection is unusable (any other command: 3501).
       ++st.ctx->metrics->auth_failures;
       emit(self, protocol::error_reply(cmd.id, error_code::token_expired, "token expired"));
       return false;
     }
-    if (!r.ok() || r.claims.for_subscription()) {
+    if (outcome != token_outcome::accepted) {
       refuse_connection(self, close_code::invalid_token, "invalid token",
                         r.ok() ? std::string("a subscription token") : r.reason);
       return false;
@@ -240,8 +193,7 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   for (const auto& name : claims.channels) {
     const auto* ns = st.settings().namespace_of(name);
     if (!ns || name.size() > static_cast<size_t>(st.settings().channels.max_name_length)
-        || st.subs.count(name)
-        || st.subs.size() >= static_cast<size_t>(st.settings().websocket.max_subscriptions)) {
+        || st.subs.count(name) || !st.policy().subscription_fits(st.subs.size())) {
       spdlog::warn("connection token of user {}: server-side channel {} skipped (unknown "
                    "namespace, too long, repeated or over the subscription limit)",
                    st.user, name);
@@ -294,13 +246,14 @@ void handle_refresh(self_ptr self, const protocol::command& cmd) {
     return;
   }
   auto r = st.ctx->tokens->verify(token.value, unix_now());
-  if (r.status == token_status::expired) {
+  auto outcome = session_policy::refresh_token(r, st.user);
+  if (outcome == token_outcome::expired_close) {
     ++st.ctx->metrics->auth_failures;
     close_with(self, close_code::connection_expired,
                "connection expired"); // reconnect with a fresh token
     return;
   }
-  if (!r.ok() || r.claims.sub != st.user || r.claims.for_subscription()) {
+  if (outcome != token_outcome::accepted) {
     refuse_connection(self, close_code::invalid_token, "invalid token",
                       !r.ok()                        ? r.reason
                       : !r.claims.for_subscription() ? std::string("another user")
@@ -325,17 +278,9 @@ void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
     emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
-  const auto* ns = channel_ns(self, cmd.id, channel);
-  if (!ns)
+  if (!admit(self, cmd.id, channel_command::sub_refresh, channel))
     return;
-  // Only what a subscription token granted can be renewed by one; a
-  // server-side subscription belongs to the connection token.
   auto it = st.subs.find(channel.value);
-  if (it == st.subs.end() || it->second.server_side
-      || !allowed(st, *ns, config::permission::token, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, error_code::permission_denied, "permission denied"));
-    return;
-  }
   subscription granted;
   if (check_subscription_token(self, cmd.id, channel.value, token.value, granted)
       != token_check::ok)

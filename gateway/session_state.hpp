@@ -6,6 +6,7 @@
 #include "actors/counters.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/session_actor.hpp"
+#include "gateway/session_policy.hpp"
 #include "protocol/client_frame.hpp"
 #include "protocol/codes.hpp"
 
@@ -81,6 +82,10 @@ struct session_state {
     return *ctx->settings;
   }
 
+  session_policy policy() const {
+    return session_policy(*ctx->settings);
+  }
+
   /// The deadline of every request to a core actor.
   caf::timespan request_timeout() const {
     return ctx->request_timeout;
@@ -102,6 +107,15 @@ void close_with(self_ptr self, close_code code, const std::string& reason);
 const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
                                              const protocol::string_field& channel);
 
+/// The policy's whole check of `what` on `channel` (name, namespace,
+/// feature switched off, permission and channel rules); emits the refusal
+/// and returns nullptr, or returns the channel's namespace.
+const config::namespace_settings* admit(self_ptr self, uint32_t id, channel_command what,
+                                        const protocol::string_field& channel);
+
+/// What this connection holds of `channel`, if anything.
+std::optional<channel_grant> grant_of(const session_state& st, const std::string& channel);
+
 client_info info_of(const session_state& st, const std::string& chan_info = "");
 
 /// Reply codes for errors from the node's actors.
@@ -122,11 +136,6 @@ void arm_ping(self_ptr self);
 void end_subscription(self_ptr self, std::map<std::string, subscription>::iterator it);
 
 // -- session_auth.cpp ---------------------------------------------------------
-
-/// Whether this client may do what `p` guards on `channel` (publish,
-/// history, presence).
-bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
-             const std::string& channel);
 
 /// connect: token, anonymous rules, server-side subscriptions. Returns false
 /// when the connection cannot go on (the rest of the message is ignored).

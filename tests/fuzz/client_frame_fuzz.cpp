@@ -6,6 +6,7 @@
 #include "json_checks.hpp"
 #include "protocol/client_frame.hpp"
 #include "protocol/json_value_check.hpp"
+#include "protocol/payload_codec.hpp"
 
 #include <string>
 #include <vector>
