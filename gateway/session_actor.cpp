@@ -23,7 +23,6 @@ bool session_context::anonymous_allowed() const {
   return session_policy(*settings).anonymous_allowed();
 }
 
-using namespace std::chrono_literals;
 using protocol::method;
 
 session_state::~session_state() {

@@ -1,15 +1,14 @@
-// Who a session is and what it may do (docs/security.md): connection tokens
-// on connect and refresh, subscription tokens on subscribe and sub_refresh,
-// namespace permissions, private ($) and user-limited (#) channels, token
-// expiry, and the server-side subscriptions a connection token grants.
+// Who a session is (docs/security.md): connection tokens on connect and
+// refresh, subscription tokens on subscribe and sub_refresh, token expiry,
+// and the server-side subscriptions a connection token grants. What each
+// outcome means (permissions, channel rules, which code) is decided by
+// session_policy; this file carries it out.
 //
-// The codes follow Centrifugo (spec §3.4, §11): an expired token is error
-// 109 (the SDK fetches a new one); a forged or malformed connection token is
-// close 3500 (terminal); a bad subscription token is 103; a subscription
-// token for someone else's connection or another channel is close 3500.
+// The codes follow Centrifugo: an expired token is error 109 (the SDK
+// fetches a new one); a forged or malformed connection token is close 3500
+// (terminal); a bad subscription token is 103; a subscription token for
+// someone else's connection or another channel is close 3500.
 #include "gateway/session_state.hpp"
-
-#include "config/channel_rules.hpp"
 
 #include "storage/ids.hpp"
 #include "storage/msgpack_json.hpp"
@@ -21,8 +20,6 @@
 namespace herald::gateway {
 
 namespace {
-
-using namespace std::chrono_literals;
 
 /// Seconds from now until `expires` (at least 1: the SDK needs a positive ttl).
 int64_t ttl_of(int64_t expires) {
