@@ -2,9 +2,9 @@
 
 #include "actors/counters.hpp"
 #include "actors/errors.hpp"
-#include "actors/push_frames.hpp"
+#include "protocol/push_frames.hpp"
 #include "actors/shared_send.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -16,6 +16,8 @@
 #include <unordered_map>
 
 namespace herald::actors {
+
+using protocol::publication_frame;
 
 namespace {
 

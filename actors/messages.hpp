@@ -3,6 +3,8 @@
 // are local-only (they share memory) and never leave the gateway node.
 #pragma once
 
+#include "protocol/client_info.hpp"
+#include "protocol/frame.hpp"
 #include "storage/event.hpp"
 #include "storage/positions.hpp"
 
@@ -47,6 +49,15 @@ typename Inspector::result_type inspect(Inspector& f, recorded_event& x) {
 
 } // namespace herald::storage
 
+namespace herald::protocol {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_info& x) {
+  return f(x.user, x.client, x.conn_info, x.chan_info);
+}
+
+} // namespace herald::protocol
+
 namespace herald::actors {
 
 using event_batch = std::vector<storage::recorded_event>;
@@ -62,18 +73,7 @@ typename Inspector::result_type inspect(Inspector& f, stream_events& x) {
   return f(x.version, x.events);
 }
 
-/// Who a client is, as shown to others (the protocol's ClientInfo).
-struct client_info {
-  std::string user;
-  std::string client;
-  std::string conn_info; ///< JSON text, empty when none
-  std::string chan_info; ///< JSON text, empty when none
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, client_info& x) {
-  return f(x.user, x.client, x.conn_info, x.chan_info);
-}
+using protocol::client_info;
 
 /// Per-actor counters, the answer to stats_atom. `figures` holds the
 /// role's own numbers (journal head, channel subscribers, projection lag...).
@@ -192,9 +192,7 @@ typename Inspector::result_type inspect(Inspector& f, query_result& x) {
   return f(x.rows_json, x.rows, x.position, x.truncated, x.status);
 }
 
-/// A ready-to-send WebSocket text frame (one or more protocol messages),
-/// encoded once and shared by every connection that sends it.
-using frame_ptr = std::shared_ptr<const std::string>;
+using protocol::frame_ptr;
 
 /// What a channel sends a subscriber: publications with consecutive offsets
 /// starting at `first_offset`, or (first_offset == 0) other pushes of the

@@ -2,7 +2,7 @@
 
 #include "actors/counters.hpp"
 #include "actors/errors.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 #include "storage/query_runner.hpp"
 
 #include <caf/actor_system.hpp>

@@ -1,6 +1,6 @@
 #include "app/check.hpp"
 
-#include "actors/tokens.hpp"
+#include "gateway/tokens.hpp"
 #include "storage/config_check.hpp"
 
 #include <stdexcept>
@@ -9,7 +9,7 @@ namespace herald::app {
 
 std::string check_settings(const config::settings& s) {
   try {
-    actors::token_verifier keys(actors::token_keys{s.tokens.hmac_secret, s.tokens.rsa_public_key,
+    gateway::token_verifier keys(gateway::token_keys{s.tokens.hmac_secret, s.tokens.rsa_public_key,
                                                    s.tokens.ecdsa_public_key, s.tokens.audience,
                                                    s.tokens.issuer});
   } catch (const std::invalid_argument& e) {

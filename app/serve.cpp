@@ -1,7 +1,7 @@
 #include "app/serve.hpp"
 
 #include "actors/node.hpp"
-#include "actors/session_actor.hpp"
+#include "gateway/session_actor.hpp"
 #include "actors/system_config.hpp"
 #include "net/server.hpp"
 
@@ -99,10 +99,10 @@ private:
 } // namespace
 
 int serve(const config::settings& s) {
-  std::shared_ptr<const actors::token_verifier> tokens;
+  std::shared_ptr<const gateway::token_verifier> tokens;
   try {
-    tokens = std::make_shared<const actors::token_verifier>(
-      actors::token_keys{s.tokens.hmac_secret, s.tokens.rsa_public_key, s.tokens.ecdsa_public_key,
+    tokens = std::make_shared<const gateway::token_verifier>(
+      gateway::token_keys{s.tokens.hmac_secret, s.tokens.rsa_public_key, s.tokens.ecdsa_public_key,
                          s.tokens.audience, s.tokens.issuer});
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "herald: %s: %s\n", s.source.c_str(), e.what());
@@ -112,9 +112,9 @@ int serve(const config::settings& s) {
   auto settings = std::make_shared<const config::settings>(s);
   actors::system_config cfg(*settings);
   caf::actor_system sys(cfg);
-  auto ctx = std::make_shared<actors::session_context>();
+  auto ctx = std::make_shared<gateway::session_context>();
   ctx->settings = settings;
-  ctx->metrics = std::make_shared<actors::session_metrics>();
+  ctx->metrics = std::make_shared<gateway::session_metrics>();
   ctx->tokens = tokens;
   ctx->version = std::string("herald ") + HERALD_VERSION;
   // Bind before the node creates the data directory and the journal: a

@@ -14,7 +14,8 @@
 #include "config/loader.hpp"
 #include "storage/journal.hpp"
 #include "storage/journal_reader.hpp"
-#include "storage/payload_codec.hpp"
+#include "protocol/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 #include "storage/sqlite.hpp"
 
 #include <caf/actor_system.hpp>
@@ -43,7 +44,7 @@ struct options {
 
 std::string chat_data(std::mt19937& rng, size_t i) {
   std::string mp, error;
-  storage::json_to_msgpack("{\"author\":\"user" + std::to_string(rng() % 50)
+  protocol::json_to_msgpack("{\"author\":\"user" + std::to_string(rng() % 50)
                              + "\",\"text\":\"message " + std::to_string(i)
                              + " with some text in it\"}",
                            mp, error);

@@ -1,6 +1,6 @@
 #include "net/http_util.hpp"
 
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <cstdint>
 

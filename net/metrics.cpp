@@ -86,10 +86,10 @@ std::string render(const server_context& ctx, const actors::actor_stats& journal
   out << "# HELP herald_append_latency_seconds Time from an append request to its "
          "acknowledgement.\n# TYPE herald_append_latency_seconds histogram\n";
   uint64_t cumulative = 0;
-  for (size_t i = 0; i < actors::session_metrics::bounds.size(); ++i) {
+  for (size_t i = 0; i < gateway::session_metrics::bounds.size(); ++i) {
     cumulative += m.latency_buckets[i].load();
     char le[32];
-    std::snprintf(le, sizeof le, "%g", actors::session_metrics::bounds[i]);
+    std::snprintf(le, sizeof le, "%g", gateway::session_metrics::bounds[i]);
     out << "herald_append_latency_seconds_bucket{le=\"" << le << "\"} " << cumulative << '\n';
   }
   cumulative += m.latency_buckets.back().load();

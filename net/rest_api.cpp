@@ -3,7 +3,7 @@
 #include "net/api_key.hpp"
 #include "net/http_util.hpp"
 #include "net/metrics.hpp"
-#include "net/node_failure.hpp"
+#include "gateway/node_failure.hpp"
 #include "net/rest_handlers.hpp"
 #include "net/static_files.hpp"
 
@@ -124,7 +124,7 @@ http_response demo_page(const http_request& req, const std::vector<std::string>&
 } // namespace
 
 http_response node_error(const http_request& req, const caf::error& e) {
-  auto failure = failure_of(e);
+  auto failure = gateway::failure_of(e);
   return error_response(req, static_cast<status>(failure.http_status), failure.http_code,
                         failure.http_message);
 }

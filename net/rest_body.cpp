@@ -1,9 +1,9 @@
 #include "net/rest_body.hpp"
 
 #include "net/http_util.hpp"
-#include "storage/json_exact.hpp"
-#include "storage/json_value_check.hpp"
-#include "storage/payload_codec.hpp"
+#include "protocol/json_exact.hpp"
+#include "protocol/json_value_check.hpp"
+#include "protocol/payload_codec.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -87,13 +87,13 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
       return std::string(bad->message);
     ne.id = std::move(std::get<std::string>(id));
     std::string error;
-    if (!(data ? storage::value_to_msgpack(*data, ne.data, error)
-               : storage::json_to_msgpack("null", ne.data, error)))
+    if (!(data ? protocol::value_to_msgpack(*data, ne.data, error)
+               : protocol::json_to_msgpack("null", ne.data, error)))
       return "\"data\": " + error;
     if (auto meta = e.FindMember("meta"); meta != e.MemberEnd()) {
       if (auto why = meta_problem(meta->value))
         return why;
-      if (!storage::value_to_msgpack(meta->value, ne.meta, error))
+      if (!protocol::value_to_msgpack(meta->value, ne.meta, error))
         return "\"meta\": " + error;
     }
     out.events.push_back(std::move(ne));
@@ -176,18 +176,18 @@ parsed<storage::append_request> parse_append(std::string_view stream, std::strin
                                              std::string_view default_type) {
   rapidjson::Document doc;
   auto parsed =
-    storage::parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+    protocol::parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
       doc, body);
   if (parsed.IsError() || !doc.IsObject())
     return bad_request{"the body must be a JSON object"};
   // Also what RapidJSON lets through but could not be written back as JSON
-  // (storage/json_value_check.hpp).
-  if (auto s = storage::check_json_value(doc, storage::max_payload_depth);
-      s != storage::json_value_status::ok)
-    return bad_request{s == storage::json_value_status::too_deep
-                         ? "nested deeper than " + std::to_string(storage::max_payload_depth)
+  // (protocol/json_value_check.hpp).
+  if (auto s = protocol::check_json_value(doc, protocol::max_payload_depth);
+      s != protocol::json_value_status::ok)
+    return bad_request{s == protocol::json_value_status::too_deep
+                         ? "nested deeper than " + std::to_string(protocol::max_payload_depth)
                              + " levels"
-                         : std::string(storage::json_value_problem(s))};
+                         : std::string(protocol::json_value_problem(s))};
   storage::append_request append{std::string(stream), {}, {}};
   if (auto why = build_append(doc, expected_header, default_type, append))
     return bad_request{std::move(*why)};

@@ -2,7 +2,7 @@
 #include "net/rest_handlers.hpp"
 
 #include "net/ask.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 namespace herald::net {
 

@@ -5,7 +5,8 @@
 #include "net/ask.hpp"
 #include "net/metrics.hpp"
 #include "protocol/append_outcome.hpp"
-#include "storage/payload_codec.hpp"
+#include "protocol/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <algorithm>
 
@@ -43,12 +44,12 @@ std::string events_json(const std::vector<storage::recorded_event>& events) {
 }
 
 /// websocket.max_data_bytes, on each event's data as subscribers will
-/// receive it (storage::data_within_limit), as every append path checks it.
+/// receive it (protocol::data_within_limit), as every append path checks it.
 std::optional<http_response>
 oversized_data(const http_request& req, const storage::append_request& append, int64_t max_bytes) {
   const auto max = static_cast<size_t>(max_bytes);
   for (size_t i = 0; i < append.events.size(); ++i) {
-    if (storage::data_within_limit(append.events[i].data, max))
+    if (protocol::data_within_limit(append.events[i].data, max))
       continue;
     std::string which = append.events.size() > 1 ? "event " + std::to_string(i + 1) + "'s " : "";
     return error_response(req, status::payload_too_large, "too_large",

@@ -121,7 +121,7 @@ private:
   std::shared_ptr<server_context> ctx_;
 };
 
-server::server(caf::actor_system& sys, std::shared_ptr<const actors::session_context> ctx)
+server::server(caf::actor_system& sys, std::shared_ptr<const gateway::session_context> ctx)
   : ctx_(std::make_shared<server_context>(sys, ctx, std::make_shared<connection_registry>())),
     ioc_(static_cast<int>(ctx->settings->server.io_threads)),
     thread_count_(static_cast<size_t>(ctx->settings->server.io_threads)) {
@@ -154,7 +154,7 @@ void server::stop(std::chrono::milliseconds grace) {
   stopped_ = true;
   ctx_->stopping = true;
   listener_->stop();
-  ctx_->connections->shut_down_all(3001, "shutdown");
+  ctx_->connections->shut_down_all(protocol::close_code::shutdown, "shutdown");
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (ctx_->connections->size() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -2,7 +2,7 @@
 // server.listen, run by server.io_threads threads.
 #pragma once
 
-#include "actors/session_actor.hpp"
+#include "gateway/session_actor.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,7 +25,7 @@ class server {
 public:
   /// Binds the listener; throws std::system_error when it cannot (address
   /// in use, no permission).
-  server(caf::actor_system& sys, std::shared_ptr<const actors::session_context> ctx);
+  server(caf::actor_system& sys, std::shared_ptr<const gateway::session_context> ctx);
   ~server();
 
   /// The address actually bound (a port of 0 picks a free one).

@@ -2,7 +2,7 @@
 // WebSocket connections.
 #pragma once
 
-#include "actors/session_actor.hpp"
+#include "gateway/session_actor.hpp"
 
 #include <atomic>
 #include <memory>
@@ -16,12 +16,12 @@ namespace herald::net {
 class connection_registry;
 
 struct server_context {
-  server_context(caf::actor_system& s, std::shared_ptr<const actors::session_context> ctx,
+  server_context(caf::actor_system& s, std::shared_ptr<const gateway::session_context> ctx,
                  std::shared_ptr<connection_registry> conns)
     : sys(s), session(std::move(ctx)), connections(std::move(conns)) {}
 
   caf::actor_system& sys;
-  std::shared_ptr<const actors::session_context> session;
+  std::shared_ptr<const gateway::session_context> session;
   std::shared_ptr<connection_registry> connections;
   /// /health answers 200 only while ready and not stopping.
   std::atomic<bool> ready{false};

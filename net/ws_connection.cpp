@@ -33,7 +33,7 @@ std::string remote_of(const beast::tcp_stream& s) {
 } // namespace
 
 ws_connection::ws_connection(beast::tcp_stream&& stream, caf::actor_system& sys,
-                             std::shared_ptr<const actors::session_context> ctx,
+                             std::shared_ptr<const gateway::session_context> ctx,
                              std::shared_ptr<connection_registry> registry)
   : ws_(std::move(stream)), sys_(sys), ctx_(std::move(ctx)), registry_(std::move(registry)),
     slot_(*registry_), close_timer_(ws_.get_executor()) {
@@ -113,8 +113,9 @@ void ws_connection::on_accept(beast::error_code ec) {
     return; // the handshake failed; dropping the connection is all there is
   if (registry_->size() >= static_cast<size_t>(ctx_->settings->websocket.max_connections)) {
     ++ctx_->metrics->refused_connections;
-    close(3504, "connection limit"); // terminal: the SDK does not retry
-    do_read();                       // to see the client's close reply
+    close(protocol::close_code::connection_limit,
+          "connection limit"); // terminal: the SDK does not retry
+    do_read();                 // to see the client's close reply
     return;
   }
   registry_->add(shared_from_this());
@@ -123,7 +124,7 @@ void ws_connection::on_accept(beast::error_code ec) {
   asio::socket_base::send_buffer_size size;
   sock.get_option(size, ec);
   send_buffer_ = ec ? 0 : static_cast<size_t>(size.value());
-  session_ = actors::spawn_session(sys_, ctx_, weak_from_this(), remote_);
+  session_ = gateway::spawn_session(sys_, ctx_, weak_from_this(), remote_);
   do_read();
 }
 
@@ -146,12 +147,13 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
     return;
   if (buffer_.size() > static_cast<size_t>(ctx_->settings->websocket.max_message_bytes)) {
     buffer_.consume(buffer_.size());
-    close(1009, "message too big"); // the SDK stops for good (spec §1.2)
+    close(protocol::close_code::message_too_big,
+          "message too big"); // the SDK stops for good (spec §1.2)
     return;
   }
   if (!ws_.got_text()) {
     buffer_.consume(buffer_.size());
-    close(3501, "bad request"); // the JSON protocol is text only
+    close(protocol::close_code::bad_request, "bad request"); // the JSON protocol is text only
     return;
   }
   if (!ws_.is_message_done())
@@ -314,7 +316,7 @@ void ws_connection::on_write(beast::error_code ec, std::size_t) {
     do_write();
 }
 
-void ws_connection::close(uint16_t code, std::string reason) {
+void ws_connection::close(protocol::close_code code, std::string reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
     if (self->finished_ || self->close_pending_)
       return;
@@ -345,12 +347,14 @@ void ws_connection::drop_slow_consumer() {
   queued_bytes_ = in_flight;
   queued_frames_ = writing_.size();
   if (session_)
-    caf::anon_send(session_, actors::close_atom_v, uint16_t{3008}, std::string("slow"));
-  close(3008, "slow");
+    caf::anon_send(session_, actors::close_atom_v, protocol::value(protocol::close_code::slow),
+                   std::string("slow"));
+  close(protocol::close_code::slow, "slow");
 }
 
 void ws_connection::do_close() {
-  websocket::close_reason reason(static_cast<websocket::close_code>(close_code_), close_reason_);
+  websocket::close_reason reason(static_cast<websocket::close_code>(protocol::value(close_code_)),
+                                 close_reason_);
   ws_.async_close(reason, [self = shared_from_this()](beast::error_code) { self->finish(); });
 }
 
@@ -376,10 +380,10 @@ size_t ws_connection::queued_frames() const {
   return queued_frames_.load();
 }
 
-void ws_connection::shut_down(uint16_t code, const std::string& reason) {
+void ws_connection::shut_down(protocol::close_code code, const std::string& reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] {
     if (self->session_)
-      caf::anon_send(self->session_, actors::close_atom_v, code, reason);
+      caf::anon_send(self->session_, actors::close_atom_v, protocol::value(code), reason);
     else
       self->close(code, reason);
   });
@@ -402,7 +406,7 @@ void connection_registry::remove(const ws_connection* c) {
   }
 }
 
-void connection_registry::shut_down_all(uint16_t code, const std::string& reason) {
+void connection_registry::shut_down_all(protocol::close_code code, const std::string& reason) {
   std::vector<std::shared_ptr<ws_connection>> all;
   {
     std::lock_guard<std::mutex> lock(mu_);

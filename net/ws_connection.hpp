@@ -1,5 +1,5 @@
 // One WebSocket client connection: owns the socket (on its own strand) and
-// implements actors::connection for its session actor.
+// implements gateway::connection for its session actor.
 //
 // Reading: each WebSocket message goes to the session actor as
 // (frame_atom, text). A binary message closes the connection with 3501, a
@@ -22,8 +22,8 @@
 // the connection weakly. When the socket closes, the actor is told to exit.
 #pragma once
 
-#include "actors/connection.hpp"
-#include "actors/session_actor.hpp"
+#include "gateway/connection.hpp"
+#include "gateway/session_actor.hpp"
 #include "protocol/ws_frame.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -56,29 +56,29 @@ private:
   connection_registry& registry_;
 };
 
-class ws_connection : public actors::connection,
+class ws_connection : public gateway::connection,
                       public std::enable_shared_from_this<ws_connection> {
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
   ws_connection(boost::beast::tcp_stream&& stream, caf::actor_system& sys,
-                std::shared_ptr<const actors::session_context> ctx,
+                std::shared_ptr<const gateway::session_context> ctx,
                 std::shared_ptr<connection_registry> registry);
   ~ws_connection() override;
 
   /// Completes the handshake for `req` and starts the session.
   void start(request req);
 
-  // actors::connection
+  // gateway::connection
   void send(std::vector<actors::frame_ptr> frames) override;
-  void close(uint16_t code, std::string reason) override;
+  void close(protocol::close_code code, std::string reason) override;
   size_t queued_bytes() const override;
   size_t queued_frames() const override;
   void when_drained(std::function<void()> fn) override;
   void connected() override;
 
   /// Asks the session to close with `code` (graceful shutdown).
-  void shut_down(uint16_t code, const std::string& reason);
+  void shut_down(protocol::close_code code, const std::string& reason);
 
 private:
   void on_accept(boost::beast::error_code ec);
@@ -100,10 +100,10 @@ private:
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
   caf::actor_system& sys_;
-  std::shared_ptr<const actors::session_context> ctx_;
+  std::shared_ptr<const gateway::session_context> ctx_;
   std::shared_ptr<connection_registry> registry_;
   socket_slot slot_;
-  actors::session_actor session_;
+  gateway::session_actor session_;
   std::string remote_;
   std::string address_;              ///< the peer's IP address, for the pending count
   std::atomic<bool> pending_{false}; ///< counted as pending for address_ (no connect yet)
@@ -118,7 +118,7 @@ private:
   std::function<void()> on_drained_;      ///< when_drained's callback, strand-only
   boost::asio::steady_timer close_timer_; ///< bounds how long a close may drain
   bool finished_ = false;
-  uint16_t close_code_ = 1000;
+  protocol::close_code close_code_ = protocol::close_code::normal;
   std::string close_reason_;
   // Frames handed over by send() from other threads since the last post:
   // one post to the strand carries all of them (posting per frame costs more
@@ -138,7 +138,7 @@ public:
   void add(const std::shared_ptr<ws_connection>& c);
   void remove(const ws_connection* c);
   /// Every open connection's session is asked to close with `code`.
-  void shut_down_all(uint16_t code, const std::string& reason);
+  void shut_down_all(protocol::close_code code, const std::string& reason);
   size_t size() const;
 
   /// Outgoing bytes waiting for sockets: in all, and on the fullest

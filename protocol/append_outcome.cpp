@@ -15,7 +15,7 @@ std::optional<append_refusal> refusal_of(const storage::append_result& r) {
                             "wrong_expected_version",
                             "the stream is at version " + actual,
                             r.actual_version,
-                            reply_code::conflict,
+                            error_code::conflict,
                             "wrong expected version (actual " + actual + ")"};
     }
     case append_status::duplicate_id:
@@ -24,13 +24,13 @@ std::optional<append_refusal> refusal_of(const storage::append_result& r) {
                             "duplicate_id",
                             r.message,
                             std::nullopt,
-                            reply_code::conflict,
+                            error_code::conflict,
                             "duplicate event id: " + r.message};
     case append_status::invalid:
       break;
   }
   return append_refusal{
-    false, 400, "bad_request", r.message, std::nullopt, reply_code::bad_request, r.message};
+    false, 400, "bad_request", r.message, std::nullopt, error_code::bad_request, r.message};
 }
 
 } // namespace herald::protocol

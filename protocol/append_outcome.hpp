@@ -4,6 +4,7 @@
 // apart on which outcome is a conflict.
 #pragma once
 
+#include "protocol/codes.hpp"
 #include "storage/event.hpp"
 
 #include <cstdint>
@@ -12,15 +13,6 @@
 #include <string_view>
 
 namespace herald::protocol {
-
-/// The reply error codes of the client protocol that the outcomes of
-/// appends and node errors use (docs/protocol.md).
-enum class reply_code : int {
-  internal = 100,
-  bad_request = 107,
-  too_many_requests = 111,
-  conflict = 409, ///< app range: an expected version or event id that did not hold
-};
 
 struct append_refusal {
   /// A conflict with what the stream holds (wrong expected version, an id
@@ -31,7 +23,7 @@ struct append_refusal {
   std::string http_message;
   /// Set for wrong_expected_version: REST adds it to the error object.
   std::optional<uint64_t> actual_version;
-  reply_code rpc_code = reply_code::bad_request;
+  error_code rpc_code = error_code::bad_request;
   std::string rpc_message;
 };
 

@@ -1,6 +1,6 @@
 #include "storage/event_meta.hpp"
 
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <msgpack.hpp>
 
@@ -38,9 +38,8 @@ std::string encode_meta(const event_meta& m) {
     k.push_back(static_cast<char>(0xa0 | key.size()));
     k.append(key);
     out += k;
-    std::string error;
     const size_t start = out.size();
-    if (!json_to_msgpack(*value, out, error)) {
+    if (!valid_json_to_msgpack(*value, out)) {
       out.resize(start); // drop what it wrote before failing: the map stays valid
       out.push_back(static_cast<char>(0xc0)); // nil: callers validate first
     }

@@ -2,7 +2,7 @@
 
 #include "config/channel_rules.hpp"
 #include "storage/event_meta.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 #include "storage/result.hpp"
 
 #include <sqlite3.h>

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "storage/journal_reader.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <rapidjson/document.h>
 

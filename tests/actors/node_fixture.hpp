@@ -6,7 +6,7 @@
 #include "actors/system_config.hpp"
 #include "config/loader.hpp"
 #include "storage/journal_reader.hpp"
-#include "storage/payload_codec.hpp"
+#include "protocol/payload_codec.hpp"
 #include "storage/projection_dir.hpp"
 #include "storage/sqlite.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -47,7 +47,7 @@ public:
   storage::append_result append(const std::string& stream, const std::string& type,
                                 const std::string& data_json, std::string id = "") {
     std::string data, error;
-    EXPECT_TRUE(storage::json_to_msgpack(data_json, data, error)) << error;
+    EXPECT_TRUE(protocol::json_to_msgpack(data_json, data, error)) << error;
     storage::append_result out;
     storage::append_request req{stream,
                                 storage::expected_version::any(),

@@ -37,7 +37,7 @@ config::settings crash_settings(const std::string& dir) {
   for (int i = 0;; ++i) {
     while (in_flight < 16) {
       std::string data, error;
-      storage::json_to_msgpack("{\"author\":\"a" + std::to_string(rng() % 5) + "\",\"text\":\"t"
+      protocol::json_to_msgpack("{\"author\":\"a" + std::to_string(rng() % 5) + "\",\"text\":\"t"
                                  + std::to_string(i) + "\"}",
                                data, error);
       h.self->send(h.node.journal, actors::append_atom_v,

@@ -1,11 +1,12 @@
-// Fuzz target: the client-frame decoder (actors/client_protocol.hpp). A
+// Fuzz target: the client-frame decoder (protocol/client_frame.hpp). A
 // WebSocket message is split into commands; each command's fields are read
 // with the typed accessors, and its "data" payload goes through the payload
 // codec, as session_actor.cpp does.
-#include "actors/client_protocol.hpp"
 #include "fuzz_entries.hpp"
 #include "json_checks.hpp"
-#include "storage/json_value_check.hpp"
+#include "protocol/client_frame.hpp"
+#include "protocol/json_value_check.hpp"
+#include "protocol/payload_codec.hpp"
 
 #include <string>
 #include <vector>
@@ -13,8 +14,6 @@
 namespace herald::fuzz {
 
 namespace {
-
-namespace protocol = actors::protocol;
 
 /// Keys the session actor reads from some command (or from rpc data, or
 /// from history's "since"), and a few the SDK sends that it ignores.
@@ -55,7 +54,7 @@ void check_accessors(const rapidjson::Value* obj, const char* key) {
 
   if (raw) {
     // Replies embed values as compact JSON: one line that parses back.
-    auto text = storage::json_text(*raw);
+    auto text = protocol::json_text(*raw);
     HERALD_FUZZ_CHECK(text.find('\n') == std::string::npos);
     rapidjson::Document doc;
     HERALD_FUZZ_CHECK(parse_json(text, doc));
@@ -72,9 +71,9 @@ void check_fields(const rapidjson::Value* obj) {
 /// msgpack for the journal. The frame was depth-checked, so the payload is
 /// within the codec's limit and must convert, and render back the same.
 void check_payload(const rapidjson::Value* data) {
-  std::string json = data ? storage::json_text(*data) : std::string("null");
+  std::string json = data ? protocol::json_text(*data) : std::string("null");
   std::string mp, error;
-  HERALD_FUZZ_CHECK(storage::json_to_msgpack(json, mp, error));
+  HERALD_FUZZ_CHECK(protocol::json_to_msgpack(json, mp, error));
   rapidjson::Value null_value;
   check_msgpack_holds(mp, data ? *data : null_value);
 }
@@ -107,9 +106,13 @@ void client_frame(std::string_view input) {
         check_fields(&sub.value);
     // Replies quote the method name and the client's strings.
     rapidjson::Document reply;
-    HERALD_FUZZ_CHECK(parse_json(protocol::error_reply(cmd.id, 107, cmd.name), reply));
+    HERALD_FUZZ_CHECK(parse_json(
+      protocol::error_reply(cmd.id, protocol::error_code::bad_request, cmd.name), reply));
     auto channel = protocol::get_string(cmd.body, "channel");
-    HERALD_FUZZ_CHECK(parse_json(protocol::unsubscribe_push(channel.value, 2500, cmd.name), reply));
+    HERALD_FUZZ_CHECK(
+      parse_json(protocol::unsubscribe_push(
+                   channel.value, protocol::unsubscribe_code::insufficient_state, cmd.name),
+                 reply));
   }
 }
 

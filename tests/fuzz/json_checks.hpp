@@ -3,7 +3,7 @@
 #pragma once
 
 #include "fuzz_entries.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <rapidjson/document.h>
 
@@ -27,7 +27,7 @@ inline bool parse_json(std::string_view text, rapidjson::Document& doc) {
 /// bits, which the server accepts.
 inline bool same_number(const rapidjson::Value& a, const rapidjson::Value& b) {
   // herald reads `-0` as negative zero, as JavaScript does, where RapidJSON
-  // reads the integer 0 (storage/json_exact.hpp).
+  // reads the integer 0 (protocol/json_exact.hpp).
   auto negative_zero = [](const rapidjson::Value& v) {
     return v.IsDouble() && v.GetDouble() == 0 && std::signbit(v.GetDouble());
   };

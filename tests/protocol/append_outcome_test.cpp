@@ -9,7 +9,7 @@ namespace herald::test {
 namespace {
 
 using protocol::refusal_of;
-using protocol::reply_code;
+using protocol::error_code;
 using storage::append_result;
 using storage::append_status;
 
@@ -34,7 +34,7 @@ TEST(append_outcome, a_wrong_expected_version_is_a_conflict_naming_the_version) 
   EXPECT_EQ(r->http_code, "wrong_expected_version");
   EXPECT_EQ(r->http_message, "the stream is at version 7");
   EXPECT_EQ(r->actual_version, 7u);
-  EXPECT_EQ(r->rpc_code, reply_code::conflict);
+  EXPECT_EQ(r->rpc_code, error_code::conflict);
   EXPECT_EQ(r->rpc_message, "wrong expected version (actual 7)");
 }
 
@@ -46,7 +46,7 @@ TEST(append_outcome, a_duplicate_id_is_a_conflict_with_the_journals_message) {
   EXPECT_EQ(r->http_code, "duplicate_id");
   EXPECT_EQ(r->http_message, "id e-1 holds another event");
   EXPECT_FALSE(r->actual_version);
-  EXPECT_EQ(r->rpc_code, reply_code::conflict);
+  EXPECT_EQ(r->rpc_code, error_code::conflict);
   EXPECT_EQ(r->rpc_message, "duplicate event id: id e-1 holds another event");
 }
 
@@ -57,15 +57,15 @@ TEST(append_outcome, an_invalid_append_is_a_bad_request) {
   EXPECT_EQ(r->http_status, 400);
   EXPECT_EQ(r->http_code, "bad_request");
   EXPECT_EQ(r->http_message, "empty type");
-  EXPECT_EQ(r->rpc_code, reply_code::bad_request);
+  EXPECT_EQ(r->rpc_code, error_code::bad_request);
   EXPECT_EQ(r->rpc_message, "empty type");
 }
 
-TEST(append_outcome, reply_codes_are_the_protocols) {
-  EXPECT_EQ(static_cast<int>(reply_code::internal), 100);
-  EXPECT_EQ(static_cast<int>(reply_code::bad_request), 107);
-  EXPECT_EQ(static_cast<int>(reply_code::too_many_requests), 111);
-  EXPECT_EQ(static_cast<int>(reply_code::conflict), 409);
+TEST(append_outcome, error_codes_are_the_protocols) {
+  EXPECT_EQ(static_cast<int>(error_code::internal), 100);
+  EXPECT_EQ(static_cast<int>(error_code::bad_request), 107);
+  EXPECT_EQ(static_cast<int>(error_code::too_many_requests), 111);
+  EXPECT_EQ(static_cast<int>(error_code::conflict), 409);
 }
 
 } // namespace

@@ -3,10 +3,12 @@
 // (tokens, permissions, expiry, server-side subscriptions).
 #pragma once
 
-#include "actors/client_protocol.hpp"
 #include "actors/counters.hpp"
-#include "actors/rate_limiter.hpp"
-#include "actors/session_actor.hpp"
+#include "gateway/rate_limiter.hpp"
+#include "gateway/session_actor.hpp"
+#include "gateway/session_policy.hpp"
+#include "protocol/client_frame.hpp"
+#include "protocol/codes.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -16,24 +18,11 @@
 #include <optional>
 #include <vector>
 
-namespace herald::actors {
+namespace herald::gateway {
 
-// Reply error codes of the protocol (spec §9.2).
-enum code : int {
-  internal = 100,
-  unauthorized = 101,
-  unknown_channel = 102,
-  permission_denied = 103,
-  method_not_found = 104,
-  already_subscribed = 105,
-  limit_exceeded = 106,
-  bad_request = 107,
-  not_available = 108,
-  token_expired = 109,
-  too_many_requests = 111,
-  unrecoverable = 112,
-  conflict = 409, // app range: an expected version that did not hold
-};
+using protocol::close_code;
+using protocol::error_code;
+using protocol::unsubscribe_code;
 
 struct subscription {
   caf::actor channel; ///< null while the subscribe is in flight
@@ -83,7 +72,7 @@ struct session_state {
   rate_limiter command_limit;
   rate_limiter publish_limit;
   rate_limiter subscribe_limit;
-  counters stats;
+  actors::counters stats;
   uint64_t commands = 0;
   uint64_t deliveries = 0;
 
@@ -91,6 +80,17 @@ struct session_state {
 
   const config::settings& settings() const {
     return *ctx->settings;
+  }
+
+  session_policy policy() const {
+    return session_policy(*ctx->settings);
+  }
+
+  /// The deadline of every request to a core actor (a subscribe, an
+  /// append, a history read, a presence query) before the client gets an
+  /// error: server.actor_request_timeout, as for the core actors.
+  caf::timespan request_timeout() const {
+    return settings().server.actor_request_timeout;
   }
 };
 
@@ -102,12 +102,21 @@ void emit(self_ptr self, std::string text);
 /// Hands what this turn produced to the connection, as one write.
 void flush(self_ptr self);
 
-void close_with(self_ptr self, uint16_t code, const std::string& reason);
+void close_with(self_ptr self, close_code code, const std::string& reason);
 
 /// Checks a channel name and its namespace; emits the error reply and
 /// returns nullptr when it is not usable.
 const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
                                              const protocol::string_field& channel);
+
+/// The policy's whole check of `what` on `channel` (name, namespace,
+/// feature switched off, permission and channel rules); emits the refusal
+/// and returns nullptr, or returns the channel's namespace.
+const config::namespace_settings* admit(self_ptr self, uint32_t id, channel_command what,
+                                        const protocol::string_field& channel);
+
+/// What this connection holds of `channel`, if anything.
+std::optional<channel_grant> grant_of(const session_state& st, const std::string& channel);
 
 client_info info_of(const session_state& st, const std::string& chan_info = "");
 
@@ -129,11 +138,6 @@ void arm_ping(self_ptr self);
 void end_subscription(self_ptr self, std::map<std::string, subscription>::iterator it);
 
 // -- session_auth.cpp ---------------------------------------------------------
-
-/// Whether this client may do what `p` guards on `channel` (publish,
-/// history, presence).
-bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
-             const std::string& channel);
 
 /// connect: token, anonymous rules, server-side subscriptions. Returns false
 /// when the connection cannot go on (the rest of the message is ignored).
@@ -167,4 +171,4 @@ void handle_sub_refresh(self_ptr self, const protocol::command& cmd);
 void on_connection_expiry(self_ptr self, uint64_t generation);
 void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t generation);
 
-} // namespace herald::actors
+} // namespace herald::gateway

@@ -18,7 +18,7 @@
 #include <cstdlib>
 #include <string_view>
 
-namespace herald::storage {
+namespace herald::protocol {
 
 /// A RapidJSON SAX handler that forwards to `Handler`, turning each number's
 /// text into an integer when it is one that fits, else a correctly rounded
@@ -126,4 +126,4 @@ rapidjson::ParseResult parse_exact(rapidjson::Document& doc, std::string_view te
   return result;
 }
 
-} // namespace herald::storage
+} // namespace herald::protocol

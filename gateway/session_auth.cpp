@@ -1,28 +1,25 @@
-// Who a session is and what it may do (docs/security.md): connection tokens
-// on connect and refresh, subscription tokens on subscribe and sub_refresh,
-// namespace permissions, private ($) and user-limited (#) channels, token
-// expiry, and the server-side subscriptions a connection token grants.
+// Who a session is (docs/security.md): connection tokens on connect and
+// refresh, subscription tokens on subscribe and sub_refresh, token expiry,
+// and the server-side subscriptions a connection token grants. What each
+// outcome means (permissions, channel rules, which code) is decided by
+// session_policy; this file carries it out.
 //
-// The codes follow Centrifugo (spec §3.4, §11): an expired token is error
-// 109 (the SDK fetches a new one); a forged or malformed connection token is
-// close 3500 (terminal); a bad subscription token is 103; a subscription
-// token for someone else's connection or another channel is close 3500.
-#include "actors/session_state.hpp"
-
-#include "config/channel_rules.hpp"
+// The codes follow Centrifugo: an expired token is error 109 (the SDK
+// fetches a new one); a forged or malformed connection token is close 3500
+// (terminal); a bad subscription token is 103; a subscription token for
+// someone else's connection or another channel is close 3500.
+#include "gateway/session_state.hpp"
 
 #include "storage/ids.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 namespace {
-
-using namespace std::chrono_literals;
 
 /// Seconds from now until `expires` (at least 1: the SDK needs a positive ttl).
 int64_t ttl_of(int64_t expires) {
@@ -52,23 +49,24 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
                                      const std::string& token, subscription& sub) {
   auto& st = self->state;
   auto r = st.ctx->tokens->verify(token, unix_now());
-  if (!r.ok()) {
+  auto outcome = session_policy::subscription_token(r, channel, st.user, st.client);
+  if (outcome == token_outcome::expired_reply || outcome == token_outcome::denied_reply) {
     ++st.ctx->metrics->auth_failures;
     spdlog::debug("session {} from {}: subscription token for {} refused: {}", st.client, st.remote,
                   loggable(channel, 64), r.reason);
-    if (r.status == token_status::expired)
-      emit(self, protocol::error_reply(id, token_expired, "token expired"));
+    if (outcome == token_outcome::expired_reply)
+      emit(self, protocol::error_reply(id, error_code::token_expired, "token expired"));
     else
-      emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+      emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
     return token_check::refused;
   }
   const auto& c = r.claims;
-  if (c.sub != st.user || c.channel != channel || (!c.client.empty() && c.client != st.client)) {
+  if (outcome != token_outcome::accepted) {
     ++st.ctx->metrics->auth_failures;
     spdlog::debug("session {} from {}: subscription token for {} is for another user, channel "
                   "or client",
                   st.client, st.remote, loggable(channel, 64));
-    close_with(self, 3500, "invalid token");
+    close_with(self, close_code::invalid_token, "invalid token");
     return token_check::refused;
   }
   sub.with_token = true;
@@ -79,10 +77,11 @@ token_check check_subscription_token(self_ptr self, uint32_t id, const std::stri
 
 /// Closes a connection whose credentials do not let it in (connect,
 /// refresh), counting and logging why: the client only sees `reason`.
-void refuse_connection(self_ptr self, uint16_t code, const char* reason, const std::string& why) {
+void refuse_connection(self_ptr self, close_code code, const char* reason, const std::string& why) {
   auto& st = self->state;
   ++st.ctx->metrics->auth_failures;
-  spdlog::info("connection from {} refused with {} \"{}\": {}", st.remote, code, reason, why);
+  spdlog::info("connection from {} refused with {} \"{}\": {}", st.remote, protocol::value(code),
+               reason, why);
   close_with(self, code, reason);
 }
 
@@ -114,69 +113,20 @@ std::string expiry_fields(const std::optional<int64_t>& expires) {
   return ",\"expires\":true,\"ttl\":" + std::to_string(ttl_of(*expires));
 }
 
-namespace {
-
-/// The subscription of `channel` this connection holds, if it is active.
-const subscription* active_subscription(const session_state& st, const std::string& channel) {
-  auto it = st.subs.find(channel);
-  return it != st.subs.end() && it->second.channel ? &it->second : nullptr;
-}
-
-/// The channel's own rules ($ private, # user-limited): a subscription with
-/// token rights (a subscription token, or server-side from the connection
-/// token) opens the channel to this connection; without one it must be open
-/// without a token to this user.
-bool channel_open(const session_state& st, const config::namespace_settings& ns,
-                  const std::string& channel, const subscription* sub) {
-  if (sub && (sub->with_token || sub->server_side))
-    return true;
-  return config::open_without_token(ns, channel, st.user);
-}
-
-/// The namespace's permission `p` for this connection.
-bool permitted(const session_state& st, const config::namespace_settings& ns, config::permission p,
-               const subscription* sub) {
-  using config::permission;
-  switch (p) {
-    case permission::off:
-    case permission::server:
-      return false;
-    case permission::any:
-      return !st.user.empty() || ns.anonymous;
-    case permission::subscriber:
-      return sub != nullptr;
-    case permission::token:
-      return sub && (sub->with_token || sub->server_side);
-  }
-  return false;
-}
-
-} // namespace
-
-bool allowed(const session_state& st, const config::namespace_settings& ns, config::permission p,
-             const std::string& channel) {
-  const subscription* sub = active_subscription(st, channel);
-  return channel_open(st, ns, channel, sub) && permitted(st, ns, p, sub);
-}
-
 bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
                         const config::namespace_settings& ns, const protocol::string_field& token,
                         subscription& sub) {
-  auto& st = self->state;
-  if (ns.subscribe == config::permission::off) {
-    emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+  if (!session_policy::subscribable(ns)) {
+    emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
     return false;
   }
   // A subscription token is the application's own word: it admits to any
   // channel of a namespace that is not switched off.
   if (token.present && !token.value.empty())
     return check_subscription_token(self, id, channel, token.value, sub) == token_check::ok;
-  // Without one, the same check as every other command on the channel (the
-  // connection holds no subscription of it yet): `any` admits where the
-  // channel is open to this user; `token` and `server` need a token.
-  if (allowed(st, ns, ns.subscribe, channel))
+  if (!self->state.policy().admit_without_token(ns, channel, self->state.user))
     return true;
-  emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
+  emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
   return false;
 }
 
@@ -191,21 +141,22 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   auto token = protocol::get_string(cmd.body, "token");
   const auto* known = protocol::get(cmd.body, "subs");
   if (!token.ok || (known && !known->IsObject())) {
-    close_with(self, 3501, "bad request");
+    close_with(self, close_code::bad_request, "bad request");
     return false;
   }
   token_claims claims;
   if (!token.value.empty()) {
     auto r = st.ctx->tokens->verify(token.value, unix_now());
-    if (r.status == token_status::expired) {
+    auto outcome = session_policy::connect_token(r);
+    if (outcome == token_outcome::expired_reply) {
       // The SDK fetches a new token and reconnects; until then the
       // connection is unusable (any other command: 3501).
       ++st.ctx->metrics->auth_failures;
-      emit(self, protocol::error_reply(cmd.id, token_expired, "token expired"));
+      emit(self, protocol::error_reply(cmd.id, error_code::token_expired, "token expired"));
       return false;
     }
-    if (!r.ok() || r.claims.for_subscription()) {
-      refuse_connection(self, 3500, "invalid token",
+    if (outcome != token_outcome::accepted) {
+      refuse_connection(self, close_code::invalid_token, "invalid token",
                         r.ok() ? std::string("a subscription token") : r.reason);
       return false;
     }
@@ -214,7 +165,7 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   if (claims.sub.empty() && !st.ctx->anonymous_allowed()) {
     // Terminal (3500-3999 with a reason): the SDK does not retry a
     // connection that cannot succeed without a token.
-    refuse_connection(self, 3500, "token required",
+    refuse_connection(self, close_code::invalid_token, "token required",
                       token.value.empty() ? "no token, and no namespace allows anonymous clients"
                                           : "a token without sub, and no namespace allows "
                                             "anonymous clients");
@@ -239,8 +190,7 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   for (const auto& name : claims.channels) {
     const auto* ns = st.settings().namespace_of(name);
     if (!ns || name.size() > static_cast<size_t>(st.settings().channels.max_name_length)
-        || st.subs.count(name)
-        || st.subs.size() >= static_cast<size_t>(st.settings().websocket.max_subscriptions)) {
+        || st.subs.count(name) || !st.policy().subscription_fits(st.subs.size())) {
       spdlog::warn("connection token of user {}: server-side channel {} skipped (unknown "
                    "namespace, too long, repeated or over the subscription limit)",
                    st.user, name);
@@ -289,17 +239,19 @@ void handle_refresh(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
   auto token = protocol::get_string(cmd.body, "token");
   if (!token.ok || token.value.empty()) {
-    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
   auto r = st.ctx->tokens->verify(token.value, unix_now());
-  if (r.status == token_status::expired) {
+  auto outcome = session_policy::refresh_token(r, st.user);
+  if (outcome == token_outcome::expired_close) {
     ++st.ctx->metrics->auth_failures;
-    close_with(self, 3005, "connection expired"); // reconnect with a fresh token
+    close_with(self, close_code::connection_expired,
+               "connection expired"); // reconnect with a fresh token
     return;
   }
-  if (!r.ok() || r.claims.sub != st.user || r.claims.for_subscription()) {
-    refuse_connection(self, 3500, "invalid token",
+  if (outcome != token_outcome::accepted) {
+    refuse_connection(self, close_code::invalid_token, "invalid token",
                       !r.ok()                        ? r.reason
                       : !r.claims.for_subscription() ? std::string("another user")
                                                      : std::string("a subscription token"));
@@ -320,20 +272,12 @@ void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
   auto channel = protocol::get_string(cmd.body, "channel");
   auto token = protocol::get_string(cmd.body, "token");
   if (!channel.ok || !channel.present || !token.ok || token.value.empty()) {
-    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
-  const auto* ns = channel_ns(self, cmd.id, channel);
-  if (!ns)
+  if (!admit(self, cmd.id, channel_command::sub_refresh, channel))
     return;
-  // Only what a subscription token granted can be renewed by one; a
-  // server-side subscription belongs to the connection token.
   auto it = st.subs.find(channel.value);
-  if (it == st.subs.end() || it->second.server_side
-      || !allowed(st, *ns, config::permission::token, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
-    return;
-  }
   subscription granted;
   if (check_subscription_token(self, cmd.id, channel.value, token.value, granted)
       != token_check::ok)
@@ -355,7 +299,7 @@ void on_connection_expiry(self_ptr self, uint64_t generation) {
     arm_expiry(self, *st.expires, generation); // the wall clock was set back
     return;
   }
-  close_with(self, 3005, "connection expired");
+  close_with(self, close_code::connection_expired, "connection expired");
 }
 
 void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t generation) {
@@ -369,13 +313,14 @@ void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t 
     return;
   }
   if (it->second.server_side) {
-    close_with(self, 3006, "subscription expired");
+    close_with(self, close_code::subscription_expired, "subscription expired");
     return;
   }
   end_subscription(self, it);
   // 2501: the client resubscribes with a fresh token.
-  emit(self, protocol::unsubscribe_push(channel, 2501, "subscription expired"));
+  emit(self,
+       protocol::unsubscribe_push(channel, unsubscribe_code::expired, "subscription expired"));
   flush(self);
 }
 
-} // namespace herald::actors
+} // namespace herald::gateway

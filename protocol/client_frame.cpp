@@ -1,14 +1,14 @@
-#include "actors/client_protocol.hpp"
+#include "protocol/client_frame.hpp"
 
-#include "storage/json_exact.hpp"
-#include "storage/json_value_check.hpp"
-#include "storage/payload_codec.hpp"
+#include "protocol/json_exact.hpp"
+#include "protocol/json_value_check.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace herald::actors::protocol {
+namespace herald::protocol {
 
 namespace {
 
@@ -36,7 +36,7 @@ bool parse_line(std::string_view line, command& cmd, std::string& error, size_t 
   auto doc = std::make_shared<rapidjson::Document>();
   // Publication data is carried unchanged: numbers are read exactly.
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  auto parsed = storage::parse_exact<flags>(*doc, line);
+  auto parsed = parse_exact<flags>(*doc, line);
   if (parsed.IsError()) {
     error = std::string("malformed JSON: ") + rapidjson::GetParseError_En(parsed.Code())
             + " at offset " + std::to_string(parsed.Offset());
@@ -47,11 +47,11 @@ bool parse_line(std::string_view line, command& cmd, std::string& error, size_t 
     return false;
   }
   // Also what RapidJSON lets through but could not be written back as JSON
-  // (storage/json_value_check.hpp).
-  if (auto s = storage::check_json_value(*doc, max_depth); s != storage::json_value_status::ok) {
-    error = s == storage::json_value_status::too_deep
+  // (protocol/json_value_check.hpp).
+  if (auto s = check_json_value(*doc, max_depth); s != json_value_status::ok) {
+    error = s == json_value_status::too_deep
               ? "nested deeper than " + std::to_string(max_depth) + " levels"
-              : std::string("malformed JSON: ") + storage::json_value_problem(s);
+              : std::string("malformed JSON: ") + json_value_problem(s);
     return false;
   }
   cmd.what = method::pong;
@@ -171,9 +171,9 @@ std::string reply(uint32_t id, std::string_view method, std::string_view result_
   return out;
 }
 
-std::string error_reply(uint32_t id, int code, std::string_view message, bool temporary) {
-  std::string out = "{\"id\":" + std::to_string(id) + ",\"error\":{\"code\":" + std::to_string(code)
-                    + ",\"message\":";
+std::string error_reply(uint32_t id, error_code code, std::string_view message, bool temporary) {
+  std::string out = "{\"id\":" + std::to_string(id)
+                    + ",\"error\":{\"code\":" + std::to_string(value(code)) + ",\"message\":";
   storage::append_json_string(out, message);
   if (temporary)
     out += ",\"temporary\":true";
@@ -181,13 +181,14 @@ std::string error_reply(uint32_t id, int code, std::string_view message, bool te
   return out;
 }
 
-std::string unsubscribe_push(std::string_view channel, int code, std::string_view reason) {
+std::string unsubscribe_push(std::string_view channel, unsubscribe_code code,
+                             std::string_view reason) {
   std::string out = "{\"push\":{\"channel\":";
   storage::append_json_string(out, channel);
-  out += ",\"unsubscribe\":{\"code\":" + std::to_string(code) + ",\"reason\":";
+  out += ",\"unsubscribe\":{\"code\":" + std::to_string(value(code)) + ",\"reason\":";
   storage::append_json_string(out, reason);
   out += "}}}";
   return out;
 }
 
-} // namespace herald::actors::protocol
+} // namespace herald::protocol

@@ -1,6 +1,6 @@
-// How node errors are answered (net/node_failure.hpp), to REST callers and
+// How node errors are answered (gateway/node_failure.hpp), to REST callers and
 // to WebSocket clients.
-#include "net/node_failure.hpp"
+#include "gateway/node_failure.hpp"
 
 #include <caf/sec.hpp>
 #include <gtest/gtest.h>
@@ -9,8 +9,8 @@ namespace herald::test {
 namespace {
 
 using actors::errc;
-using net::failure_of;
-using protocol::reply_code;
+using gateway::failure_of;
+using protocol::error_code;
 
 TEST(node_failure, rest_gets_a_status_and_the_errors_own_message) {
   struct row {
@@ -32,17 +32,17 @@ TEST(node_failure, rest_gets_a_status_and_the_errors_own_message) {
 
 TEST(node_failure, websocket_clients_learn_only_what_they_can_act_on) {
   auto busy = failure_of(errc::overloaded, "journal queue full");
-  EXPECT_EQ(busy.reply, reply_code::too_many_requests);
+  EXPECT_EQ(busy.reply, error_code::too_many_requests);
   EXPECT_EQ(busy.reply_message, "too many requests");
   EXPECT_TRUE(busy.temporary);
   auto bad = failure_of(errc::bad_request, "bad stream name");
-  EXPECT_EQ(bad.reply, reply_code::bad_request);
+  EXPECT_EQ(bad.reply, error_code::bad_request);
   EXPECT_EQ(bad.reply_message, "bad stream name");
   EXPECT_FALSE(bad.temporary);
   for (auto code :
        {errc::not_found, errc::timeout, errc::unavailable, errc::damaged, errc::internal}) {
     auto f = failure_of(code, "disk I/O error");
-    EXPECT_EQ(f.reply, reply_code::internal);
+    EXPECT_EQ(f.reply, error_code::internal);
     EXPECT_EQ(f.reply_message, "internal server error");
     EXPECT_TRUE(f.temporary);
   }
@@ -51,7 +51,7 @@ TEST(node_failure, websocket_clients_learn_only_what_they_can_act_on) {
 TEST(node_failure, errors_of_other_categories_are_internal) {
   auto f = failure_of(caf::make_error(caf::sec::unexpected_message));
   EXPECT_EQ(f.http_status, 500);
-  EXPECT_EQ(f.reply, reply_code::internal);
+  EXPECT_EQ(f.reply, error_code::internal);
 }
 
 } // namespace

@@ -1,11 +1,11 @@
-#include "storage/json_value_check.hpp"
+#include "protocol/json_value_check.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cmath>
 
-namespace herald::storage {
+namespace herald::protocol {
 
 std::string json_text(const rapidjson::Value& v) {
   rapidjson::StringBuffer buffer;
@@ -68,4 +68,4 @@ const char* json_value_problem(json_value_status s) {
   return "";
 }
 
-} // namespace herald::storage
+} // namespace herald::protocol

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 /// The keys and expectations tokens are checked against ([tokens] settings).
 struct token_keys {
@@ -106,4 +106,4 @@ std::chrono::milliseconds expiry_delay(int64_t expires, int64_t now,
 /// Seconds since the Unix epoch, now.
 int64_t unix_now();
 
-} // namespace herald::actors
+} // namespace herald::gateway

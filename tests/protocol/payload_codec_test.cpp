@@ -1,5 +1,6 @@
 // JSON <-> msgpack conversion of payloads: round trips, limits, bad input.
-#include "storage/payload_codec.hpp"
+#include "protocol/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace herald::storage {
+namespace herald::protocol {
 namespace {
+
+using storage::msgpack_to_json;
 
 std::string round_trip(std::string_view json) {
   std::string mp, error, out;
@@ -130,7 +133,7 @@ TEST(payload_codec, rejects_malformed_json) {
 }
 
 // RapidJSON 1.1.0 accepts both without an error; neither could be written
-// back as JSON (storage/json_value_check.hpp, found by tests/fuzz).
+// back as JSON (protocol/json_value_check.hpp, found by tests/fuzz).
 TEST(payload_codec, rejects_what_could_not_be_written_back) {
   EXPECT_NE(error_of("8e308").find("too big"), std::string::npos);
   EXPECT_NE(error_of("[1, -1.7976931348623159e308]").find("too big"), std::string::npos);
@@ -177,4 +180,4 @@ TEST(payload_codec, renders_empty_and_rejects_broken_msgpack) {
 }
 
 } // namespace
-} // namespace herald::storage
+} // namespace herald::protocol

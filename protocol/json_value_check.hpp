@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-namespace herald::storage {
+namespace herald::protocol {
 
 enum class json_value_status {
   ok,
@@ -39,4 +39,4 @@ bool has_encoded_surrogate(std::string_view text);
 /// The reason to give a client for a status other than ok.
 const char* json_value_problem(json_value_status s);
 
-} // namespace herald::storage
+} // namespace herald::protocol

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 class rate_limiter {
 public:
@@ -50,4 +50,4 @@ private:
   clock::time_point streak_start_{};
 };
 
-} // namespace herald::actors
+} // namespace herald::gateway

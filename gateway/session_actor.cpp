@@ -1,12 +1,16 @@
-#include "actors/session_actor.hpp"
+#include "gateway/session_actor.hpp"
 
 #include "actors/errors.hpp"
-#include "actors/push_frames.hpp"
-#include "actors/session_state.hpp"
+#include "gateway/node_failure.hpp"
+#include "gateway/session_state.hpp"
+#include "protocol/append_args.hpp"
+#include "protocol/append_outcome.hpp"
+#include "protocol/json_value_check.hpp"
+#include "protocol/payload_codec.hpp"
+#include "protocol/push_frames.hpp"
 #include "storage/event_meta.hpp"
 #include "storage/ids.hpp"
-#include "storage/json_value_check.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -16,16 +20,12 @@
 #include <limits>
 #include <map>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 bool session_context::anonymous_allowed() const {
-  for (const auto& [name, ns] : settings->namespaces)
-    if (ns.anonymous)
-      return true;
-  return false;
+  return session_policy(*settings).anonymous_allowed();
 }
 
-using namespace std::chrono_literals;
 using protocol::method;
 
 session_state::~session_state() {
@@ -42,7 +42,7 @@ session_state::~session_state() {
       --ctx->metrics->subscriptions;
       if (me)
         caf::anon_send(sub.channel, unsubscribe_atom_v, me);
-      caf::anon_send(ctx->handles.channels, left_atom_v, name);
+      caf::anon_send(ctx->handles.channels, actors::left_atom_v, name);
     }
 }
 
@@ -60,7 +60,7 @@ void flush(self_ptr self) {
   st.out.clear();
 }
 
-void close_with(self_ptr self, uint16_t code, const std::string& reason) {
+void close_with(self_ptr self, close_code code, const std::string& reason) {
   auto& st = self->state;
   if (st.closing)
     return;
@@ -69,23 +69,64 @@ void close_with(self_ptr self, uint16_t code, const std::string& reason) {
   ++st.ctx->metrics->disconnects;
   // Every refusal that ends a connection, for whoever wonders why a client
   // was let go (connect refusals are logged at info where they happen).
-  spdlog::debug("session {} from {} closed with {} \"{}\"", st.client, st.remote, code, reason);
+  spdlog::debug("session {} from {} closed with {} \"{}\"", st.client, st.remote,
+                protocol::value(code), reason);
   if (auto c = st.conn.lock())
     c->close(code, reason);
 }
 
-const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
-                                             const protocol::string_field& channel) {
-  auto& st = self->state;
-  if (!channel.present || !channel.ok || channel.value.empty()
-      || channel.value.size() > static_cast<size_t>(st.settings().channels.max_name_length)) {
-    emit(self, protocol::error_reply(id, bad_request, "bad request"));
+namespace {
+
+/// The message that goes with each refusal of the policy.
+const char* refusal_message(error_code code) {
+  switch (code) {
+    case error_code::bad_request:
+      return "bad request";
+    case error_code::unknown_channel:
+      return "unknown channel";
+    case error_code::not_available:
+      return "not available";
+    default:
+      return "permission denied";
+  }
+}
+
+/// The namespace of `access`; else its refusal is emitted and nullptr
+/// returned.
+const config::namespace_settings* granted(self_ptr self, uint32_t id,
+                                          const channel_access& access) {
+  if (const auto* code = std::get_if<error_code>(&access)) {
+    emit(self, protocol::error_reply(id, *code, refusal_message(*code)));
     return nullptr;
   }
-  const auto* ns = st.settings().namespace_of(channel.value);
-  if (!ns)
-    emit(self, protocol::error_reply(id, unknown_channel, "unknown channel"));
-  return ns;
+  return std::get<const config::namespace_settings*>(access);
+}
+
+} // namespace
+
+std::optional<channel_grant> grant_of(const session_state& st, const std::string& channel) {
+  auto it = st.subs.find(channel);
+  if (it == st.subs.end())
+    return std::nullopt;
+  const auto& sub = it->second;
+  return channel_grant{sub.channel != nullptr, sub.with_token, sub.server_side};
+}
+
+const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
+                                             const protocol::string_field& channel) {
+  if (!channel.present || !channel.ok)
+    return granted(self, id, error_code::bad_request);
+  return granted(self, id, self->state.policy().lookup(channel.value));
+}
+
+const config::namespace_settings* admit(self_ptr self, uint32_t id, channel_command what,
+                                        const protocol::string_field& channel) {
+  if (!channel.present || !channel.ok)
+    return granted(self, id, error_code::bad_request);
+  auto& st = self->state;
+  auto grant = grant_of(st, channel.value);
+  return granted(self, id,
+                 st.policy().check(what, channel.value, st.user, grant ? &*grant : nullptr));
 }
 
 client_info info_of(const session_state& st, const std::string& chan_info) {
@@ -93,13 +134,8 @@ client_info info_of(const session_state& st, const std::string& chan_info) {
 }
 
 void emit_node_error(self_ptr self, uint32_t id, const caf::error& e) {
-  auto code = code_of(e);
-  if (code == errc::overloaded)
-    emit(self, protocol::error_reply(id, too_many_requests, "too many requests", true));
-  else if (code == errc::bad_request)
-    emit(self, protocol::error_reply(id, bad_request, message_of(e)));
-  else
-    emit(self, protocol::error_reply(id, internal, "internal server error", true));
+  auto f = failure_of(e);
+  emit(self, protocol::error_reply(id, f.reply, f.reply_message, f.temporary));
 }
 
 void arm_ping(self_ptr self) {
@@ -127,7 +163,7 @@ void run_waiting(self_ptr self, const std::vector<protocol::command>& waiting) {
 /// (a subscribe/unsubscribe loop over new names leaves nothing behind).
 void leave_channel(self_ptr self, const caf::actor& channel, const std::string& name) {
   caf::anon_send(channel, unsubscribe_atom_v, caf::actor_cast<caf::actor>(self));
-  caf::anon_send(self->state.ctx->handles.channels, left_atom_v, name);
+  caf::anon_send(self->state.ctx->handles.channels, actors::left_atom_v, name);
 }
 
 } // namespace
@@ -145,7 +181,7 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
   req.epoch = std::move(epoch);
   req.paced = true;
   const bool recoverable = ns.recovery;
-  self->request(st.ctx->handles.channels, 30s, subscribe_atom_v, std::move(req))
+  self->request(st.ctx->handles.channels, st.request_timeout(), subscribe_atom_v, std::move(req))
     .then(
       [self, id, channel, recoverable, done](subscribe_reply& r) {
         auto& st = self->state;
@@ -160,7 +196,8 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
           leave_channel(self, r.channel, channel);
           st.subs.erase(it);
           if (id)
-            emit(self, protocol::error_reply(id, unrecoverable, "unrecoverable position"));
+            emit(self, protocol::error_reply(id, error_code::unrecoverable_position,
+                                             "unrecoverable position"));
           done(std::nullopt);
           run_waiting(self, waiting);
           return;
@@ -224,10 +261,11 @@ bool take_rate(self_ptr self, rate_limiter& limit, uint32_t id) {
       return true;
     case rate_limiter::verdict::refuse:
       ++self->state.ctx->metrics->rate_limited;
-      emit(self, protocol::error_reply(id, too_many_requests, "too many requests", true));
+      emit(self,
+           protocol::error_reply(id, error_code::too_many_requests, "too many requests", true));
       return false;
     case rate_limiter::verdict::close:
-      close_with(self, 3013, "too many requests");
+      close_with(self, close_code::too_many_requests, "too many requests");
       return false;
   }
   return false;
@@ -254,23 +292,23 @@ void handle_subscribe(self_ptr self, const protocol::command& cmd) {
   auto token = protocol::get_string(cmd.body, "token");
   if (!recover.ok || !offset.ok || !epoch.ok || !flag.ok || !type.ok || !token.ok
       || protocol::get(cmd.body, "tf")) {
-    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
   if (type.value != 0) {
-    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
+    emit(self, protocol::error_reply(cmd.id, error_code::permission_denied, "permission denied"));
     return;
   }
   if (st.subs.count(channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, already_subscribed, "already subscribed"));
+    emit(self, protocol::error_reply(cmd.id, error_code::already_subscribed, "already subscribed"));
     return;
   }
   subscription sub;
   sub.reject_unrecovered = (flag.value & 2) != 0;
   if (!admit_subscription(self, cmd.id, channel.value, *ns, token, sub))
     return;
-  if (st.subs.size() >= static_cast<size_t>(st.settings().websocket.max_subscriptions)) {
-    emit(self, protocol::error_reply(cmd.id, limit_exceeded, "limit exceeded"));
+  if (!st.policy().subscription_fits(st.subs.size())) {
+    emit(self, protocol::error_reply(cmd.id, error_code::limit_exceeded, "limit exceeded"));
     return;
   }
   st.subs[channel.value] = std::move(sub);
@@ -303,15 +341,15 @@ void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
 bool payload_of(self_ptr self, uint32_t id, const rapidjson::Value* data, std::string& out) {
   std::string error;
   if (!data)
-    return storage::json_to_msgpack("null", out, error);
-  if (!storage::value_to_msgpack(*data, out, error)) {
-    emit(self, protocol::error_reply(id, bad_request, "bad request"));
+    return protocol::json_to_msgpack("null", out, error);
+  if (!protocol::value_to_msgpack(*data, out, error)) {
+    emit(self, protocol::error_reply(id, error_code::bad_request, "bad request"));
     return false;
   }
   // The one data limit of every append path, on what subscribers receive.
-  if (!storage::data_within_limit(
+  if (!protocol::data_within_limit(
         out, static_cast<size_t>(self->state.settings().websocket.max_data_bytes))) {
-    emit(self, protocol::error_reply(id, limit_exceeded, "limit exceeded"));
+    emit(self, protocol::error_reply(id, error_code::limit_exceeded, "limit exceeded"));
     return false;
   }
   return true;
@@ -334,17 +372,16 @@ std::string meta_of(const session_state& st) {
 template <class OnResult>
 void append(self_ptr self, uint32_t id, storage::append_request req, OnResult on_result) {
   auto& st = self->state;
-  auto started = counters::clock::now();
-  self->request(st.ctx->handles.journal, 30s, append_atom_v, std::move(req))
+  auto started = actors::counters::clock::now();
+  self->request(st.ctx->handles.journal, st.request_timeout(), append_atom_v, std::move(req))
     .then(
       [self, id, started, on_result](storage::append_result& r) {
         auto& st = self->state;
-        st.ctx->metrics->observe_append(counters::clock::now() - started);
+        st.ctx->metrics->observe_append(actors::counters::clock::now() - started);
         if (r.succeeded())
           ++st.ctx->metrics->publishes;
         else
-          st.ctx->metrics->count_refused(r.status == storage::append_status::wrong_expected_version
-                                         || r.status == storage::append_status::duplicate_id);
+          st.ctx->metrics->count_refused(protocol::refusal_of(r)->conflict);
         on_result(r);
         flush(self);
       },
@@ -358,35 +395,25 @@ void append(self_ptr self, uint32_t id, storage::append_request req, OnResult on
 void handle_publish(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
   auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = channel_ns(self, cmd.id, channel);
+  const auto* ns = admit(self, cmd.id, channel_command::publish, channel);
   if (!ns)
     return;
-  if (!allowed(st, *ns, ns->publish, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
-    return;
-  }
   if (!take_publish(self, cmd.id))
     return;
   const auto* data = protocol::get(cmd.body, "data");
   std::string payload;
   if (!payload_of(self, cmd.id, data, payload))
     return;
-  // The event type: data.type when it is a string, else the namespace's.
-  std::string type = ns->default_type;
-  if (data && data->IsObject()) {
-    auto t = protocol::get_string(data, "type");
-    if (t.present && t.ok && !t.value.empty() && t.value.size() <= 128)
-      type = t.value;
-  }
   storage::append_request req{channel.value,
                               storage::expected_version::any(),
-                              {storage::new_event{type, "", meta_of(st), std::move(payload)}}};
+                              {storage::new_event{protocol::event_type_of(data, ns->default_type),
+                                                  "", meta_of(st), std::move(payload)}}};
   auto id = cmd.id;
   append(self, id, std::move(req), [self, id](const storage::append_result& r) {
     if (r.succeeded())
       emit(self, protocol::reply(id, "publish", "{}"));
     else
-      emit(self, protocol::error_reply(id, bad_request, r.message));
+      emit(self, protocol::error_reply(id, error_code::bad_request, r.message));
   });
 }
 
@@ -394,88 +421,55 @@ void handle_publish(self_ptr self, const protocol::command& cmd) {
 void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args) {
   auto& st = self->state;
   auto channel = protocol::get_string(args, "channel");
-  const auto* ns = channel_ns(self, id, channel);
+  const auto* ns = admit(self, id, channel_command::publish, channel);
   if (!ns)
     return;
-  if (!allowed(st, *ns, ns->publish, channel.value)) {
-    emit(self, protocol::error_reply(id, permission_denied, "permission denied"));
-    return;
-  }
   if (!take_publish(self, id))
     return;
-  auto type = protocol::get_string(args, "type");
-  auto event_id = protocol::get_string(args, "id");
-  const auto* expected = protocol::get(args, "expected_version");
-  storage::expected_version ev;
-  bool expected_ok = true;
-  if (expected) {
-    if (expected->IsUint64()) {
-      ev = storage::expected_version::exact(expected->GetUint64());
-    } else if (expected->IsString()) {
-      std::string_view s(expected->GetString(), expected->GetStringLength());
-      if (s == "any")
-        ev = storage::expected_version::any();
-      else if (s == "no_stream")
-        ev = storage::expected_version::no_stream();
-      else if (s == "exists")
-        ev = storage::expected_version::exists();
-      else
-        expected_ok = false;
-    } else {
-      expected_ok = false;
-    }
-  }
-  if (!type.ok || (type.present && (type.value.empty() || type.value.size() > 128)) || !event_id.ok
-      || event_id.value.size() > 256 || !expected_ok) {
-    emit(self, protocol::error_reply(id, bad_request, "bad request"));
+  auto ev = protocol::parse_expected_version(protocol::get(args, "expected_version"), "any",
+                                             protocol::number_strings::refused);
+  auto type = protocol::parse_event_type(protocol::get(args, "type"));
+  auto event_id = protocol::parse_event_id(protocol::get(args, "id"), protocol::empty_id::means_none);
+  const auto* type_value = std::get_if<std::optional<std::string>>(&type);
+  const auto* id_value = std::get_if<std::string>(&event_id);
+  const auto* ev_value = std::get_if<storage::expected_version>(&ev);
+  if (!type_value || !id_value || !ev_value) {
+    emit(self, protocol::error_reply(id, error_code::bad_request, "bad request"));
     return;
   }
   std::string payload;
   if (!payload_of(self, id, protocol::get(args, "data"), payload))
     return;
-  storage::append_request req{
-    channel.value,
-    ev,
-    {storage::new_event{type.present ? type.value : ns->default_type, event_id.value, meta_of(st),
-                        std::move(payload)}}};
+  storage::append_request req{channel.value,
+                              *ev_value,
+                              {storage::new_event{type_value->value_or(ns->default_type),
+                                                  *id_value, meta_of(st), std::move(payload)}}};
   append(self, id, std::move(req), [self, id](const storage::append_result& r) {
-    using storage::append_status;
-    switch (r.status) {
-      case append_status::ok:
-      case append_status::idempotent:
-        emit(self,
-             protocol::reply(
-               id, "rpc",
-               "{\"data\":{\"offset\":" + std::to_string(r.last_version)
-                 + ",\"position\":" + std::to_string(r.last_position)
-                 + (r.status == append_status::idempotent ? ",\"idempotent\":true" : "") + "}}"));
-        break;
-      case append_status::wrong_expected_version:
-        emit(self, protocol::error_reply(id, conflict,
-                                         "wrong expected version (actual "
-                                           + std::to_string(r.actual_version) + ")"));
-        break;
-      case append_status::duplicate_id:
-        emit(self, protocol::error_reply(id, conflict, "duplicate event id: " + r.message));
-        break;
-      case append_status::invalid:
-        emit(self, protocol::error_reply(id, bad_request, r.message));
-        break;
+    if (auto refused = protocol::refusal_of(r)) {
+      emit(self, protocol::error_reply(id, refused->rpc_code, refused->rpc_message));
+      return;
     }
+    emit(self, protocol::reply(id, "rpc",
+                               "{\"data\":{\"offset\":" + std::to_string(r.last_version)
+                                 + ",\"position\":" + std::to_string(r.last_position)
+                                 + (r.status == storage::append_status::idempotent
+                                      ? ",\"idempotent\":true"
+                                      : "")
+                                 + "}}"));
   });
 }
 
 void handle_rpc(self_ptr self, const protocol::command& cmd) {
   auto m = protocol::get_string(cmd.body, "method");
   if (!m.ok) {
-    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
   if (m.value == "append") {
     handle_append_rpc(self, cmd.id, protocol::get(cmd.body, "data"));
     return;
   }
-  emit(self, protocol::error_reply(cmd.id, method_not_found, "method not found"));
+  emit(self, protocol::error_reply(cmd.id, error_code::method_not_found, "method not found"));
 }
 
 // -- history and presence -----------------------------------------------------
@@ -496,7 +490,7 @@ void append_history_publications(std::string& result, const event_batch& events,
     const size_t before = result.size();
     if (i)
       result += ',';
-    append_publication(result, events[i]);
+    protocol::append_publication(result, events[i]);
     if (i > 0 && result.size() - start > max_bytes) {
       result.resize(before); // the reader counts stored bytes; JSON may be larger
       break;
@@ -508,17 +502,8 @@ void append_history_publications(std::string& result, const event_batch& events,
 void handle_history(self_ptr self, const protocol::command& cmd) {
   auto& st = self->state;
   auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = channel_ns(self, cmd.id, channel);
-  if (!ns)
+  if (!admit(self, cmd.id, channel_command::history, channel))
     return;
-  if (ns->history == config::permission::off) {
-    emit(self, protocol::error_reply(cmd.id, not_available, "not available"));
-    return;
-  }
-  if (!allowed(st, *ns, ns->history, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
-    return;
-  }
   auto limit = protocol::get_int(cmd.body, "limit");
   auto reverse = protocol::get_bool(cmd.body, "reverse");
   const auto* since = protocol::get(cmd.body, "since");
@@ -526,12 +511,13 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
   auto since_epoch = protocol::get_string(since, "epoch");
   if (!limit.ok || !reverse.ok || (since && !since->IsObject()) || !since_offset.ok
       || !since_epoch.ok) {
-    emit(self, protocol::error_reply(cmd.id, bad_request, "bad request"));
+    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
     return;
   }
   const auto& epoch = st.ctx->handles.epoch;
   if (!since_epoch.value.empty() && since_epoch.value != epoch) {
-    emit(self, protocol::error_reply(cmd.id, unrecoverable, "unrecoverable position"));
+    emit(self, protocol::error_reply(cmd.id, error_code::unrecoverable_position,
+                                     "unrecoverable position"));
     return;
   }
   const auto max = static_cast<uint64_t>(st.settings().websocket.history_limit);
@@ -547,7 +533,7 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
   bool none = reverse.value && since && since_offset.value == 0;
   const auto max_bytes = history_budget(st.settings().websocket);
   self
-    ->request(st.ctx->handles.readers, 30s, read_stream_atom_v, channel.value,
+    ->request(st.ctx->handles.readers, st.request_timeout(), read_stream_atom_v, channel.value,
               storage::stream_version{from}, !reverse.value, none ? uint64_t{0} : count,
               static_cast<uint64_t>(max_bytes))
     .then(
@@ -570,19 +556,10 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
 void handle_presence(self_ptr self, const protocol::command& cmd, bool stats) {
   auto& st = self->state;
   auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = channel_ns(self, cmd.id, channel);
-  if (!ns)
+  if (!admit(self, cmd.id, channel_command::presence, channel))
     return;
-  if (ns->presence == config::permission::off) {
-    emit(self, protocol::error_reply(cmd.id, not_available, "not available"));
-    return;
-  }
-  if (!allowed(st, *ns, ns->presence, channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, permission_denied, "permission denied"));
-    return;
-  }
   auto id = cmd.id;
-  self->request(st.ctx->handles.channels, 30s, presence_atom_v, channel.value)
+  self->request(st.ctx->handles.channels, st.request_timeout(), presence_atom_v, channel.value)
     .then(
       [self, id, stats](const presence_reply& p) {
         std::string result;
@@ -599,7 +576,7 @@ void handle_presence(self_ptr self, const protocol::command& cmd, bool stats) {
             first = false;
             storage::append_json_string(result, client);
             result += ':';
-            append_client_info(result, info);
+            protocol::append_client_info(result, info);
           }
           result += "}}";
           emit(self, protocol::reply(id, "presence", result));
@@ -660,7 +637,7 @@ void dispatch(self_ptr self, const protocol::command& cmd) {
       self->state.awaiting_pong = false;
       break;
     case method::connect:
-      close_with(self, 3501, "bad request");
+      close_with(self, close_code::bad_request, "bad request");
       break; // a second connect
     case method::subscribe:
       handle_subscribe(self, cmd);
@@ -692,7 +669,7 @@ void dispatch(self_ptr self, const protocol::command& cmd) {
       handle_sub_refresh(self, cmd);
       break;
     case method::unknown:
-      emit(self, protocol::error_reply(cmd.id, method_not_found, "method not found"));
+      emit(self, protocol::error_reply(cmd.id, error_code::method_not_found, "method not found"));
       break;
   }
 }
@@ -710,7 +687,7 @@ void on_message(self_ptr self, const std::string& text) {
   std::vector<protocol::command> commands;
   std::string error;
   if (!protocol::parse_frame(text, commands, error)) {
-    close_with(self, 3501, "bad request");
+    close_with(self, close_code::bad_request, "bad request");
     return;
   }
   for (auto& cmd : commands) {
@@ -720,7 +697,7 @@ void on_message(self_ptr self, const std::string& text) {
       continue;
     if (!st.connected) {
       if (cmd.what != method::connect) {
-        close_with(self, 3501, "bad request");
+        close_with(self, close_code::bad_request, "bad request");
         break;
       }
       if (!handle_connect(self, cmd))
@@ -841,14 +818,15 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
         return;
       if (it->second.server_side) {
         // 3010: the client reconnects and recovers its server-side channels.
-        close_with(self, 3010, "insufficient state");
+        close_with(self, close_code::insufficient_state, "insufficient state");
         return;
       }
       if (it->second.channel)
         --st.ctx->metrics->subscriptions;
       st.subs.erase(it);
       // 2500: the client resubscribes and recovers.
-      emit(self, protocol::unsubscribe_push(r.channel, 2500, "insufficient state"));
+      emit(self, protocol::unsubscribe_push(r.channel, unsubscribe_code::insufficient_state,
+                                            "insufficient state"));
       flush(self);
     },
     [self](expire_atom, uint64_t generation) { on_connection_expiry(self, generation); },
@@ -856,14 +834,14 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
       on_subscription_expiry(self, channel, generation);
     },
     [self](close_atom, uint16_t code, const std::string& reason) {
-      close_with(self, code, reason);
+      close_with(self, static_cast<close_code>(code), reason);
     },
     [self](tick_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation != st.ping_generation || st.closing)
         return;
       if (st.awaiting_pong) {
-        close_with(self, 3012, "no pong");
+        close_with(self, close_code::no_pong, "no pong");
         return;
       }
       emit(self, std::string(protocol::ping));
@@ -878,7 +856,7 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
     },
     [self](loaded_atom) {
       if (!self->state.connected)
-        close_with(self, 3502, "stale");
+        close_with(self, close_code::stale, "stale");
     },
     [self](stats_atom) -> actor_stats {
       auto& st = self->state;
@@ -902,4 +880,4 @@ session_actor spawn_session(caf::actor_system& sys, std::shared_ptr<const sessio
   return sys.spawn(session_impl, std::move(ctx), std::move(conn), std::move(remote));
 }
 
-} // namespace herald::actors
+} // namespace herald::gateway

@@ -4,6 +4,8 @@
 // session actor and the fuzz target both use them.
 #pragma once
 
+#include "protocol/codes.hpp"
+
 #include <rapidjson/document.h>
 
 #include <cstdint>
@@ -13,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace herald::actors::protocol {
+namespace herald::protocol {
 
 enum class method : uint8_t {
   pong, ///< `{}`: no id, no method
@@ -43,7 +45,7 @@ struct command {
 /// skipped). Returns false, with a reason, for anything malformed: text that
 /// is not JSON objects, an id that is not a uint32, several method keys,
 /// nesting deeper than `max_depth`, a number beyond the range of a double or
-/// an unpaired surrogate escape (storage/json_value_check.hpp).
+/// an unpaired surrogate escape (protocol/json_value_check.hpp).
 bool parse_frame(std::string_view message, std::vector<command>& out, std::string& error,
                  size_t max_depth = 64);
 
@@ -84,12 +86,14 @@ const rapidjson::Value* get(const rapidjson::Value* obj, const char* key);
 std::string reply(uint32_t id, std::string_view method, std::string_view result_json);
 
 /// {"id":ID,"error":{"code":C,"message":M[,"temporary":true]}}
-std::string error_reply(uint32_t id, int code, std::string_view message, bool temporary = false);
+std::string error_reply(uint32_t id, error_code code, std::string_view message,
+                        bool temporary = false);
 
 /// {"push":{"channel":C,"unsubscribe":{"code":N,"reason":R}}}
-std::string unsubscribe_push(std::string_view channel, int code, std::string_view reason);
+std::string unsubscribe_push(std::string_view channel, unsubscribe_code code,
+                             std::string_view reason);
 
 /// The server ping: {}
 inline constexpr std::string_view ping = "{}";
 
-} // namespace herald::actors::protocol
+} // namespace herald::protocol

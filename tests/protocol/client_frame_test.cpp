@@ -1,12 +1,12 @@
-// The client-frame decoder (actors/client_protocol.hpp): what the fuzz target
+// The client-frame decoder (protocol/client_frame.hpp): what the fuzz target
 // found, pinned as plain unit tests. The fuzz target
 // (tests/fuzz/client_frame_fuzz.cpp) checks the same rules on arbitrary input.
-#include "actors/client_protocol.hpp"
-#include "storage/json_value_check.hpp"
+#include "protocol/client_frame.hpp"
+#include "protocol/json_value_check.hpp"
 
 #include <gtest/gtest.h>
 
-namespace herald::actors::protocol {
+namespace herald::protocol {
 namespace {
 
 std::string error_of(std::string_view frame) {
@@ -40,9 +40,9 @@ TEST(client_protocol, accepts_the_largest_double_and_surrogate_pairs) {
     R"({"publish":{"channel":"c","data":[1.7976931348623157e308,"\ud83d\ude00"]},"id":1})",
     commands, error))
     << error;
-  EXPECT_EQ(storage::json_text(*get(commands.at(0).body, "data")),
+  EXPECT_EQ(protocol::json_text(*get(commands.at(0).body, "data")),
             "[1.7976931348623157e308,\"\xf0\x9f\x98\x80\"]");
 }
 
 } // namespace
-} // namespace herald::actors::protocol
+} // namespace herald::protocol

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 struct session_metrics {
   std::atomic<int64_t> connections{0}; ///< open now
@@ -50,4 +50,4 @@ struct session_metrics {
   }
 };
 
-} // namespace herald::actors
+} // namespace herald::gateway

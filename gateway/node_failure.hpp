@@ -1,8 +1,8 @@
 // How an error of the node's actors (actors/errors.hpp) is answered: to a
 // REST caller and to a WebSocket client. One table for both APIs.
 //
-// It needs only actors/ and protocol/, so it can sit with the session actor
-// in the gateway layer, which net/ builds on.
+// It needs only actors/ and protocol/, so it sits with the session actor in
+// the gateway layer, where net/ (REST) reaches it too.
 #pragma once
 
 #include "actors/errors.hpp"
@@ -11,13 +11,13 @@
 #include <string>
 #include <string_view>
 
-namespace herald::net {
+namespace herald::gateway {
 
 struct node_failure {
   int http_status = 500;
   std::string_view http_code; ///< "overloaded", "not_found", "timeout", ...
   std::string http_message;   ///< the error's own message
-  protocol::reply_code reply = protocol::reply_code::internal;
+  protocol::error_code reply = protocol::error_code::internal;
   std::string reply_message;
   bool temporary = false; ///< the client may retry the command
 };
@@ -29,4 +29,4 @@ node_failure failure_of(actors::errc code, std::string message);
 /// other categories).
 node_failure failure_of(const caf::error& e);
 
-} // namespace herald::net
+} // namespace herald::gateway

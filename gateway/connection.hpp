@@ -3,7 +3,8 @@
 // work for the connection's own executor and returns at once.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "protocol/codes.hpp"
+#include "protocol/frame.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -11,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 class connection {
 public:
@@ -19,10 +20,10 @@ public:
 
   /// Queues frames to go out in order. Frames queued together, or while a
   /// write is in flight, leave in one WebSocket message (joined by '\n').
-  virtual void send(std::vector<frame_ptr> frames) = 0;
+  virtual void send(std::vector<protocol::frame_ptr> frames) = 0;
 
   /// Sends what is queued, then a close frame with `code` and `reason`.
-  virtual void close(uint16_t code, std::string reason) = 0;
+  virtual void close(protocol::close_code code, std::string reason) = 0;
 
   /// Bytes queued and not written yet (for the slow-consumer policy).
   virtual size_t queued_bytes() const = 0;
@@ -40,4 +41,4 @@ public:
   virtual void connected() {}
 };
 
-} // namespace herald::actors
+} // namespace herald::gateway

@@ -1,6 +1,6 @@
-#include "actors/tokens.hpp"
+#include "gateway/tokens.hpp"
 
-#include "storage/json_value_check.hpp"
+#include "protocol/json_value_check.hpp"
 
 #include <jwt.h>
 #include <openssl/evp.h>
@@ -10,7 +10,7 @@
 #include <chrono>
 #include <stdexcept>
 
-namespace herald::actors {
+namespace herald::gateway {
 
 namespace {
 
@@ -207,7 +207,7 @@ token_result token_verifier::verify(std::string_view token, int64_t now) const {
       || !read_time(claims, "expire_at", c.expire_at) || !read_time(claims, "nbf", nbf))
     return fail(token_status::bad_claims, "a claim has the wrong type");
   if (auto it = claims.FindMember("info"); it != claims.MemberEnd())
-    c.info = storage::json_text(it->value);
+    c.info = protocol::json_text(it->value);
   if (auto it = claims.FindMember("channels"); it != claims.MemberEnd()) {
     if (!it->value.IsArray())
       return fail(token_status::bad_claims, "channels is not an array");
@@ -278,4 +278,4 @@ int64_t unix_now() {
     .count();
 }
 
-} // namespace herald::actors
+} // namespace herald::gateway

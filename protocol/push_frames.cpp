@@ -1,9 +1,9 @@
-#include "actors/push_frames.hpp"
+#include "protocol/push_frames.hpp"
 
 #include "storage/event_meta.hpp"
-#include "storage/payload_codec.hpp"
+#include "storage/msgpack_json.hpp"
 
-namespace herald::actors {
+namespace herald::protocol {
 
 void append_client_info(std::string& out, const client_info& info) {
   out += '{';
@@ -68,4 +68,4 @@ frame_ptr join_leave_frame(const std::string& channel, const client_info& info, 
   return out;
 }
 
-} // namespace herald::actors
+} // namespace herald::protocol

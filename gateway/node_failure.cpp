@@ -1,22 +1,22 @@
-#include "net/node_failure.hpp"
+#include "gateway/node_failure.hpp"
 
-namespace herald::net {
+namespace herald::gateway {
 
 namespace {
 
-using protocol::reply_code;
+using protocol::error_code;
 
 /// WebSocket clients learn only what they can act on: slow down, fix the
 /// request, or retry later; the node's internals stay behind "internal".
 node_failure with_reply(int status, std::string_view code, std::string message,
-                        reply_code reply = reply_code::internal) {
+                        error_code reply = error_code::internal) {
   switch (reply) {
-    case reply_code::too_many_requests:
+    case error_code::too_many_requests:
       return {status, code, std::move(message), reply, "too many requests", true};
-    case reply_code::bad_request:
+    case error_code::bad_request:
       return {status, code, message, reply, message, false};
     default:
-      return {status, code, std::move(message), reply_code::internal, "internal server error",
+      return {status, code, std::move(message), error_code::internal, "internal server error",
               true};
   }
 }
@@ -27,9 +27,9 @@ node_failure failure_of(actors::errc code, std::string message) {
   using actors::errc;
   switch (code) {
     case errc::overloaded:
-      return with_reply(429, "overloaded", std::move(message), reply_code::too_many_requests);
+      return with_reply(429, "overloaded", std::move(message), error_code::too_many_requests);
     case errc::bad_request:
-      return with_reply(400, "bad_request", std::move(message), reply_code::bad_request);
+      return with_reply(400, "bad_request", std::move(message), error_code::bad_request);
     case errc::not_found:
       return with_reply(404, "not_found", std::move(message));
     case errc::timeout:
@@ -48,4 +48,4 @@ node_failure failure_of(const caf::error& e) {
   return failure_of(actors::code_of(e), actors::message_of(e));
 }
 
-} // namespace herald::net
+} // namespace herald::gateway

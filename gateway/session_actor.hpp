@@ -1,7 +1,7 @@
 // A session: one actor per client connection, holding the protocol state of
 // the Centrifugo client protocol v2 (JSON) that the `centrifuge` SDK speaks.
 // It never touches the socket: net/ hands it each WebSocket message as
-// (frame_atom, text) and it answers through an actors::connection.
+// (frame_atom, text) and it answers through an gateway::connection.
 //
 // What it does, per the spec's checklist (docs/protocol.md):
 // - connect (3501 for any other command first, 3502 when none comes in
@@ -22,20 +22,65 @@
 // socket closes, and channels notice through their monitors.
 #pragma once
 
-#include "actors/connection.hpp"
 #include "actors/node.hpp"
-#include "actors/session_metrics.hpp"
-#include "actors/tokens.hpp"
 #include "actors/type_ids.hpp"
 #include "config/settings.hpp"
+#include "gateway/connection.hpp"
+#include "gateway/session_metrics.hpp"
+#include "gateway/tokens.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
-namespace herald::actors {
+namespace herald::gateway {
+
+// The core's vocabulary, as the gateway speaks it: the atoms and messages
+// of the actors a session talks to.
+using actors::actor_stats;
+using actors::append_atom;
+using actors::append_atom_v;
+using actors::catch_up_atom;
+using actors::catch_up_atom_v;
+using actors::client_info;
+using actors::close_atom;
+using actors::close_atom_v;
+using actors::deliver_atom;
+using actors::deliver_atom_v;
+using actors::delivery;
+using actors::drain_atom;
+using actors::drain_atom_v;
+using actors::event_batch;
+using actors::expire_atom;
+using actors::expire_atom_v;
+using actors::frame_atom;
+using actors::frame_atom_v;
+using actors::frame_ptr;
+using actors::loaded_atom;
+using actors::loaded_atom_v;
+using actors::node;
+using actors::presence_atom;
+using actors::presence_atom_v;
+using actors::presence_reply;
+using actors::read_stream_atom;
+using actors::read_stream_atom_v;
+using actors::resync;
+using actors::resync_atom;
+using actors::resync_atom_v;
+using actors::stats_atom;
+using actors::stats_atom_v;
+using actors::stream_events;
+using actors::subscribe_atom;
+using actors::subscribe_atom_v;
+using actors::subscribe_reply;
+using actors::subscribe_request;
+using actors::tick_atom;
+using actors::tick_atom_v;
+using actors::unsubscribe_atom;
+using actors::unsubscribe_atom_v;
 
 using session_actor =
   caf::typed_actor<caf::reacts_to<frame_atom, std::string>, caf::reacts_to<deliver_atom, delivery>,
@@ -66,4 +111,4 @@ struct session_context {
 session_actor spawn_session(caf::actor_system& sys, std::shared_ptr<const session_context> ctx,
                             std::weak_ptr<connection> conn, std::string remote);
 
-} // namespace herald::actors
+} // namespace herald::gateway

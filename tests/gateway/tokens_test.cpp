@@ -1,8 +1,8 @@
 // The token verifier against real tokens of every accepted family, and
 // against every way a token can be wrong: expired, forged, re-keyed, alg
 // "none", claims of the wrong type, wrong audience or issuer.
-#include "actors/tokens.hpp"
-#include "tests/actors/token_signer.hpp"
+#include "gateway/tokens.hpp"
+#include "tests/gateway/token_signer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,9 +11,9 @@
 namespace herald::test {
 namespace {
 
-using actors::token_keys;
-using actors::token_status;
-using actors::token_verifier;
+using gateway::token_keys;
+using gateway::token_status;
+using gateway::token_verifier;
 
 const int64_t now = 1'800'000'000;
 
@@ -111,10 +111,10 @@ TEST(tokens, an_unknown_alg_is_logged_escaped_and_cut) {
 }
 
 TEST(tokens, loggable_text) {
-  EXPECT_EQ(actors::loggable("HS256"), R"("HS256")");
-  EXPECT_EQ(actors::loggable("a\r\nb\\"), R"("a\x0d\x0ab\x5c")");
-  EXPECT_EQ(actors::loggable("\xc3\xa9"), R"("\xc3\xa9")");
-  EXPECT_EQ(actors::loggable("abcdef", 3), R"("abc"...)");
+  EXPECT_EQ(gateway::loggable("HS256"), R"("HS256")");
+  EXPECT_EQ(gateway::loggable("a\r\nb\\"), R"("a\x0d\x0ab\x5c")");
+  EXPECT_EQ(gateway::loggable("\xc3\xa9"), R"("\xc3\xa9")");
+  EXPECT_EQ(gateway::loggable("abcdef", 3), R"("abc"...)");
 }
 
 // A subscription token names its channel; connect and refresh refuse it as
@@ -138,8 +138,8 @@ TEST(tokens, far_future_expiry) {
       v.verify(sign_hmac("HS256", std::string(R"({"sub":"1","exp":)") + exp + "}", "s3cret"), now);
     ASSERT_TRUE(r.ok()) << exp << ": " << r.reason;
     ASSERT_TRUE(r.claims.expires_at());
-    auto delay = actors::expiry_delay(*r.claims.expires_at(), now, std::chrono::seconds(25));
-    EXPECT_EQ(delay, actors::max_expiry_delay + std::chrono::seconds(25)) << exp;
+    auto delay = gateway::expiry_delay(*r.claims.expires_at(), now, std::chrono::seconds(25));
+    EXPECT_EQ(delay, gateway::max_expiry_delay + std::chrono::seconds(25)) << exp;
     // What the timer does with it: nanoseconds, positive.
     EXPECT_GT(std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(), 0) << exp;
   }
@@ -147,11 +147,11 @@ TEST(tokens, far_future_expiry) {
 
 TEST(tokens, expiry_delay) {
   using namespace std::chrono_literals;
-  EXPECT_EQ(actors::expiry_delay(now + 10, now, 25s), 35s);
-  EXPECT_EQ(actors::expiry_delay(now - 10, now, 25s), 25s);
-  EXPECT_EQ(actors::expiry_delay(std::numeric_limits<int64_t>::min(), now, 1s), 1s);
-  EXPECT_EQ(actors::expiry_delay(std::numeric_limits<int64_t>::max(), now, 0s),
-            actors::max_expiry_delay);
+  EXPECT_EQ(gateway::expiry_delay(now + 10, now, 25s), 35s);
+  EXPECT_EQ(gateway::expiry_delay(now - 10, now, 25s), 25s);
+  EXPECT_EQ(gateway::expiry_delay(std::numeric_limits<int64_t>::min(), now, 1s), 1s);
+  EXPECT_EQ(gateway::expiry_delay(std::numeric_limits<int64_t>::max(), now, 0s),
+            gateway::max_expiry_delay);
 }
 
 TEST(tokens, malformed_tokens) {
