@@ -429,7 +429,8 @@ void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args)
   auto ev = protocol::parse_expected_version(protocol::get(args, "expected_version"), "any",
                                              protocol::number_strings::refused);
   auto type = protocol::parse_event_type(protocol::get(args, "type"));
-  auto event_id = protocol::parse_event_id(protocol::get(args, "id"), protocol::empty_id::means_none);
+  auto event_id =
+    protocol::parse_event_id(protocol::get(args, "id"), protocol::empty_id::means_none);
   const auto* type_value = std::get_if<std::optional<std::string>>(&type);
   const auto* id_value = std::get_if<std::string>(&event_id);
   const auto* ev_value = std::get_if<storage::expected_version>(&ev);
@@ -442,20 +443,19 @@ void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args)
     return;
   storage::append_request req{channel.value,
                               *ev_value,
-                              {storage::new_event{type_value->value_or(ns->default_type),
-                                                  *id_value, meta_of(st), std::move(payload)}}};
+                              {storage::new_event{type_value->value_or(ns->default_type), *id_value,
+                                                  meta_of(st), std::move(payload)}}};
   append(self, id, std::move(req), [self, id](const storage::append_result& r) {
     if (auto refused = protocol::refusal_of(r)) {
       emit(self, protocol::error_reply(id, refused->rpc_code, refused->rpc_message));
       return;
     }
-    emit(self, protocol::reply(id, "rpc",
-                               "{\"data\":{\"offset\":" + std::to_string(r.last_version)
-                                 + ",\"position\":" + std::to_string(r.last_position)
-                                 + (r.status == storage::append_status::idempotent
-                                      ? ",\"idempotent\":true"
-                                      : "")
-                                 + "}}"));
+    emit(self, protocol::reply(
+                 id, "rpc",
+                 "{\"data\":{\"offset\":" + std::to_string(r.last_version)
+                   + ",\"position\":" + std::to_string(r.last_position)
+                   + (r.status == storage::append_status::idempotent ? ",\"idempotent\":true" : "")
+                   + "}}"));
   });
 }
 

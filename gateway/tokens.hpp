@@ -1,4 +1,4 @@
-// Verifying the JWTs clients present (spec §11): connection tokens on
+// Verifying the JWTs clients present (docs/security.md): connection tokens on
 // connect and refresh, subscription tokens on subscribe and sub_refresh.
 //
 // libjwt checks signatures. What herald adds is the choice of key: it is

@@ -148,7 +148,7 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
   if (buffer_.size() > static_cast<size_t>(ctx_->settings->websocket.max_message_bytes)) {
     buffer_.consume(buffer_.size());
     close(protocol::close_code::message_too_big,
-          "message too big"); // the SDK stops for good (spec §1.2)
+          "message too big"); // the SDK stops for good (docs/protocol.md, "Codes")
     return;
   }
   if (!ws_.got_text()) {

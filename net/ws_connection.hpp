@@ -7,9 +7,9 @@
 //
 // Writing: frames from the session queue up; one write is in flight at a
 // time, and everything queued when it starts leaves in that one WebSocket
-// message, joined by '\n' (the protocol allows it, spec §1.2). This is the
-// per-connection coalescing that fan-out speed depends on: one write per
-// connection per turn, however many publications are waiting.
+// message, joined by '\n' (the protocol allows it: docs/protocol.md, "Connection rules"). This is
+// the per-connection coalescing that fan-out speed depends on: one write per connection per turn,
+// however many publications are waiting.
 //
 // Slow consumers: what waits for the socket (handed over, queued, in flight)
 // is bounded by websocket.max_queued_bytes and max_queued_messages. Past

@@ -17,17 +17,17 @@
 #include <cerrno>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 
 namespace herald::protocol {
 
-/// A RapidJSON SAX handler that forwards to `Handler`, turning each number's
-/// text into an integer when it is one that fits, else a correctly rounded
-/// double.
-template <class Handler>
-class exact_numbers {
+/// A RapidJSON SAX handler that passes every event on to `next_` (a
+/// handler, or a reference to one). Filters derive from it and hide only
+/// the events they look at: RapidJSON calls handlers on their static type.
+template <class Next>
+class sax_forwarder {
 public:
   using Ch = char;
-  explicit exact_numbers(Handler& next) : next_(next) {}
 
   bool Null() {
     return next_.Null();
@@ -69,6 +69,23 @@ public:
     return next_.EndArray(n);
   }
 
+protected:
+  template <class... Args>
+  explicit sax_forwarder(Args&&... args) : next_(std::forward<Args>(args)...) {}
+
+  Next next_;
+};
+
+/// A RapidJSON SAX handler that forwards to `Handler`, turning each number's
+/// text into an integer when it is one that fits, else a correctly rounded
+/// double.
+template <class Handler>
+class exact_numbers : public sax_forwarder<Handler&> {
+public:
+  using Ch = char;
+
+  explicit exact_numbers(Handler& next) : sax_forwarder<Handler&>(next) {}
+
   /// `s` is NUL-terminated (the reader copies it to its stack).
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool) {
     std::string_view text(s, n);
@@ -94,7 +111,7 @@ public:
   }
 
 private:
-  Handler& next_;
+  using sax_forwarder<Handler&>::next_;
 };
 
 /// Parses `text` with `Flags` into `handler`, numbers read exactly.

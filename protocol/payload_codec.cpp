@@ -14,32 +14,14 @@ namespace {
 /// A SAX filter in front of the journal's msgpack encoder: it refuses what
 /// must not be stored (nesting deeper than the bound, a number read as
 /// infinity, a lone surrogate) and forwards everything else.
-class msgpack_writer : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, msgpack_writer> {
+class msgpack_writer : public sax_forwarder<storage::msgpack_sax_writer> {
 public:
-  msgpack_writer(std::string& out, size_t max_depth) : next_(out), max_depth_(max_depth) {}
+  msgpack_writer(std::string& out, size_t max_depth) : sax_forwarder(out), max_depth_(max_depth) {}
 
   bool too_deep = false;
   bool not_finite = false;
   bool bad_surrogate = false;
 
-  bool Null() {
-    return next_.Null();
-  }
-  bool Bool(bool b) {
-    return next_.Bool(b);
-  }
-  bool Int(int i) {
-    return next_.Int(i);
-  }
-  bool Uint(unsigned u) {
-    return next_.Uint(u);
-  }
-  bool Int64(int64_t i) {
-    return next_.Int64(i);
-  }
-  bool Uint64(uint64_t u) {
-    return next_.Uint64(u);
-  }
   bool Double(double d) {
     // A number past the double range arrives as infinity (json_exact.hpp);
     // stored, it would never render back as JSON.
@@ -85,7 +67,6 @@ private:
     return true;
   }
 
-  storage::msgpack_sax_writer next_;
   size_t max_depth_;
   size_t depth_ = 0;
 };

@@ -1,6 +1,6 @@
 // Named queries: bound parameters (an injection attempt is just data), the
-// chat demo's `rooms` and `messages` per CONTRACT.md, row limits, timeouts,
-// and clear errors for bad parameters and unknown queries.
+// chat demo's `rooms` and `messages` as docs/rest.md and the embedded default config describe them,
+// row limits, timeouts, and clear errors for bad parameters and unknown queries.
 #include "tests/actors/node_fixture.hpp"
 
 #include "actors/errors.hpp"

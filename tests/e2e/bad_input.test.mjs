@@ -1,7 +1,7 @@
 // The bad-input suite: malformed, truncated, mistyped, huge, deep and
 // hostile input against the real binary, over WebSocket, raw TCP and REST.
 //
-// Every case checks the exact reaction: a close code (spec §9.1) with a
+// Every case checks the exact reaction: a close code (docs/protocol.md, "Codes") with a
 // non-empty, non-JSON reason, an error reply code (§9.2), or an HTTP status
 // with a JSON error. After every case (afterEach) each node answers /health,
 // and its bystander (the real SDK, subscribed from the start to a channel a
@@ -242,7 +242,7 @@ function expectReply(reply, expect, what) {
   if (typeof expect === 'number') {
     assert.equal(reply.error && reply.error.code, expect, text);
     assert.ok(typeof reply.error.message === 'string' && reply.error.message.length > 0, text);
-    // 100 and 111 are temporary (spec §9.2): the client retries them.
+    // 100 and 111 are temporary (docs/protocol.md, "Codes"): the client retries them.
     assert.equal(reply.error.temporary, expect === 100 || expect === 111 ? true : undefined, text);
   } else {
     assert.equal(reply.error, undefined, text);
@@ -355,7 +355,7 @@ test('one bad line refuses the whole message: nothing of it is done', async () =
   const answered = c.frames.flatMap((f) => f.text.split('\n')).map((l) => JSON.parse(l));
   assert.deepEqual(answered, [{ id: 2, unsubscribe: {} }]);
   assert.equal(await streamVersion('chat:half'), 0);
-  // Blank lines between commands are skipped (spec §1.2).
+  // Blank lines between commands are skipped (docs/protocol.md, "Connection rules").
   const d = await connected();
   d.send('\n{"presence_stats":{"channel":"chat:half"},"id":2}\n\n \r\n{"presence_stats":{"channel":"chat:half"},"id":3}\n');
   const got = await replies(d, [2, 3]);
@@ -367,12 +367,12 @@ test('one bad line refuses the whole message: nothing of it is done', async () =
 // -- the envelope: ids and methods ---------------------------------------------
 
 test('a bad id closes with 3501; every id from 1 to 2^32-1 is answered', async () => {
-  // Ids are uint32 (spec §2.1), and 0 is no id.
+  // Ids are uint32 (docs/protocol.md, "Connection rules"), and 0 is no id.
   for (const v of Object.keys(VALUES).filter((k) => k !== 'number')) {
     await closes(`{"connect":{},"id":${VALUES[v]}}`, 3501, `connect with id ${v}`, { connect: false });
     await closes(`{"presence_stats":{"channel":"chat:ids"},"id":${VALUES[v]}}`, 3501, `id ${v}`);
   }
-  // No id at all: only send and the pong {} go without one (spec §2.1).
+  // No id at all: only send and the pong {} go without one (docs/protocol.md, "Connection rules").
   await closes('{"connect":{}}', 3501, 'connect without an id', { connect: false });
   await closes('{"presence_stats":{"channel":"chat:ids"}}', 3501, 'presence_stats without an id');
   const c = await connected();
@@ -445,7 +445,7 @@ const FIELDS = [
   ['subscribe', (i) => ({ channel: `chat:wt-${i}`, recoverable: 'RAW' }), 'bool', 'subscribe'],
   ['subscribe', (i) => ({ channel: `chat:wt-${i}`, join_leave: 'RAW' }), 'bool', 'subscribe'],
   ['subscribe', (i) => ({ channel: `chat:wt-${i}`, delta: 'RAW' }), 'string', 'subscribe'],
-  ['unsubscribe', () => ({ channel: 'RAW' }), 'string', 'unsubscribe'], // always succeeds (spec §4)
+  ['unsubscribe', () => ({ channel: 'RAW' }), 'string', 'unsubscribe'], // always succeeds (docs/protocol.md, "Commands")
   ['publish', () => ({ channel: 'RAW', data: {} }), 'string', 107, 'channel'],
   ['presence', () => ({ channel: 'RAW' }), 'string', 107, 'channel'],
   ['presence_stats', () => ({ channel: 'RAW' }), 'string', 107, 'channel'],
@@ -541,7 +541,7 @@ test('malformed tokens: connect and refresh close with 3500, subscribe gets 103'
   c.close();
 });
 
-test('a tags filter or a subscription type herald does not have: 107 and 103 (spec §5.1)', async () => {
+test('a tags filter or a subscription type herald does not have: 107 and 103', async () => {
   const c = await connected();
   c.send('{"subscribe":{"channel":"chat:tf","tf":{"op":1}},"id":2}\n{"subscribe":{"channel":"chat:tf","type":1},"id":3}');
   const got = await replies(c, [2, 3]);

@@ -1,4 +1,4 @@
-// Crash safety through the whole stack (invariants 1-3 of DESIGN.md): WebSocket
+// Crash safety through the whole stack (invariants 1-3 of docs/architecture.md): WebSocket
 // clients (the real centrifuge SDK) and REST clients publish concurrently to a
 // few channels while the node is killed with SIGKILL at random moments. After
 // every restart:

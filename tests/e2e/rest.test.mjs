@@ -1,4 +1,4 @@
-// The REST API of CONTRACT.md against the real binary: every endpoint, its
+// The REST API of docs/rest.md against the real binary: every endpoint, its
 // errors and status codes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
