@@ -431,10 +431,7 @@ void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args)
   auto type = protocol::parse_event_type(protocol::get(args, "type"));
   auto event_id =
     protocol::parse_event_id(protocol::get(args, "id"), protocol::empty_id::means_none);
-  const auto* type_value = std::get_if<std::optional<std::string>>(&type);
-  const auto* id_value = std::get_if<std::string>(&event_id);
-  const auto* ev_value = std::get_if<storage::expected_version>(&ev);
-  if (!type_value || !id_value || !ev_value) {
+  if (!type || !event_id || !ev) {
     emit(self, protocol::error_reply(id, error_code::bad_request, "bad request"));
     return;
   }
@@ -442,8 +439,8 @@ void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args)
   if (!payload_of(self, id, protocol::get(args, "data"), payload))
     return;
   storage::append_request req{channel.value,
-                              *ev_value,
-                              {storage::new_event{type_value->value_or(ns->default_type), *id_value,
+                              *ev,
+                              {storage::new_event{type->value_or(ns->default_type), *event_id,
                                                   meta_of(st), std::move(payload)}}};
   append(self, id, std::move(req), [self, id](const storage::append_result& r) {
     if (auto refused = protocol::refusal_of(r)) {

@@ -69,23 +69,23 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
   auto expected = protocol::parse_expected_version(member(body, "expected_version"),
                                                    expected_header.value_or("any"),
                                                    protocol::number_strings::taken);
-  if (const auto* bad = std::get_if<protocol::bad_append_arg>(&expected))
-    return std::string(bad->message);
-  out.expected = std::get<storage::expected_version>(expected);
+  if (!expected)
+    return std::string(expected.error().message);
+  out.expected = *expected;
   auto add = [&](const rapidjson::Value& e) -> std::optional<std::string> {
     if (!e.IsObject())
       return std::string("an event is a JSON object");
     storage::new_event ne;
     const auto* data = member(e, "data");
     auto type = protocol::parse_event_type(member(e, "type"));
-    if (const auto* bad = std::get_if<protocol::bad_append_arg>(&type))
-      return std::string(bad->message);
-    auto& named_type = std::get<std::optional<std::string>>(type);
+    if (!type)
+      return std::string(type.error().message);
+    auto& named_type = *type;
     ne.type = named_type ? std::move(*named_type) : protocol::event_type_of(data, default_type);
     auto id = protocol::parse_event_id(member(e, "id"), protocol::empty_id::refused);
-    if (const auto* bad = std::get_if<protocol::bad_append_arg>(&id))
-      return std::string(bad->message);
-    ne.id = std::move(std::get<std::string>(id));
+    if (!id)
+      return std::string(id.error().message);
+    ne.id = std::move(*id);
     std::string error;
     if (!(data ? protocol::value_to_msgpack(*data, ne.data, error)
                : protocol::json_to_msgpack("null", ne.data, error)))
@@ -144,7 +144,7 @@ parsed<stream_read_args> parse_stream_read(const query_args& query) {
   auto from =
     uint_param(query, "from", reverse && *reverse ? std::numeric_limits<uint64_t>::max() : 1);
   if (!reverse || !limit || !from || *reverse > 1)
-    return bad_request{"from and limit are numbers, reverse is 0 or 1"};
+    return storage::unexpected{bad_request{"from and limit are numbers, reverse is 0 or 1"}};
   return stream_read_args{*from, *limit, *reverse == 1};
 }
 
@@ -152,7 +152,7 @@ parsed<log_read_args> parse_log_read(const query_args& query) {
   auto from = uint_param(query, "from", 1);
   auto limit = uint_param(query, "limit", 100);
   if (!from || !limit)
-    return bad_request{"from and limit are numbers"};
+    return storage::unexpected{bad_request{"from and limit are numbers"}};
   return log_read_args{*from, *limit};
 }
 
@@ -179,18 +179,18 @@ parsed<storage::append_request> parse_append(std::string_view stream, std::strin
     protocol::parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
       doc, body);
   if (parsed.IsError() || !doc.IsObject())
-    return bad_request{"the body must be a JSON object"};
+    return storage::unexpected{bad_request{"the body must be a JSON object"}};
   // Also what RapidJSON lets through but could not be written back as JSON
   // (protocol/json_value_check.hpp).
   if (auto s = protocol::check_json_value(doc, protocol::max_payload_depth);
       s != protocol::json_value_status::ok)
-    return bad_request{s == protocol::json_value_status::too_deep
-                         ? "nested deeper than " + std::to_string(protocol::max_payload_depth)
-                             + " levels"
-                         : std::string(protocol::json_value_problem(s))};
+    return storage::unexpected{bad_request{
+      s == protocol::json_value_status::too_deep
+        ? "nested deeper than " + std::to_string(protocol::max_payload_depth) + " levels"
+        : std::string(protocol::json_value_problem(s))}};
   storage::append_request append{std::string(stream), {}, {}};
   if (auto why = build_append(doc, expected_header, default_type, append))
-    return bad_request{std::move(*why)};
+    return storage::unexpected{bad_request{std::move(*why)}};
   return append;
 }
 

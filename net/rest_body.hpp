@@ -7,6 +7,7 @@
 
 #include "protocol/append_args.hpp"
 #include "storage/event.hpp"
+#include "storage/result.hpp"
 
 #include <rapidjson/document.h>
 
@@ -15,7 +16,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 namespace herald::net {
@@ -27,7 +27,7 @@ struct bad_request {
 
 /// What a request part describes, or why it is malformed.
 template <class T>
-using parsed = std::variant<T, bad_request>;
+using parsed = storage::result<T, bad_request>;
 
 using query_args = std::map<std::string, std::string>;
 

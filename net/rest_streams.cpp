@@ -94,9 +94,10 @@ void read_stream(const rest_call& call) {
     return call.answer(std::move(*refused));
   const uint64_t max = static_cast<uint64_t>(ctx->settings().http.max_read_events);
   auto args = parse_stream_read(call.query);
-  if (const auto* bad = std::get_if<bad_request>(&args))
-    return call.answer(error_response(req, status::bad_request, "bad_request", bad->message));
-  const auto [from, limit, reverse] = std::get<stream_read_args>(args);
+  if (!args)
+    return call.answer(
+      error_response(req, status::bad_request, "bad_request", args.error().message));
+  const auto [from, limit, reverse] = *args;
   auto epoch = ctx->node().epoch;
   auto respond = call.respond;
   ask<actors::stream_events>(
@@ -118,9 +119,10 @@ void read_log(const rest_call& call) {
   const auto& req = call.req;
   const uint64_t max = static_cast<uint64_t>(ctx->settings().http.max_read_events);
   auto args = parse_log_read(call.query);
-  if (const auto* bad = std::get_if<bad_request>(&args))
-    return call.answer(error_response(req, status::bad_request, "bad_request", bad->message));
-  const auto [from, limit] = std::get<log_read_args>(args);
+  if (!args)
+    return call.answer(
+      error_response(req, status::bad_request, "bad_request", args.error().message));
+  const auto [from, limit] = *args;
   const bool anonymous = caller_of(*ctx, req) == caller::anonymous;
   const auto start = std::max<uint64_t>(from, 1);
   auto respond = call.respond;
@@ -164,9 +166,10 @@ void append_to_stream(const rest_call& call) {
     expected_header = std::string_view(h->value().data(), h->value().size());
   auto parsed_append = parse_append(stream, req.body(), expected_header,
                                     ctx->settings().namespace_of(stream)->default_type);
-  if (const auto* bad = std::get_if<bad_request>(&parsed_append))
-    return call.answer(error_response(req, status::bad_request, "bad_request", bad->message));
-  auto append = std::move(std::get<storage::append_request>(parsed_append));
+  if (!parsed_append)
+    return call.answer(
+      error_response(req, status::bad_request, "bad_request", parsed_append.error().message));
+  auto append = std::move(*parsed_append);
   if (auto too_large = oversized_data(req, append, ctx->settings().websocket.max_data_bytes))
     return call.answer(std::move(*too_large));
   auto metrics = ctx->session->metrics;

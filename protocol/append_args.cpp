@@ -48,7 +48,7 @@ append_arg<storage::expected_version> parse_expected_version(const rapidjson::Va
   else if (field->IsString() && (numbers == number_strings::taken || is_word(text_of(*field))))
     expected = expected_version_from_text(text_of(*field));
   if (!expected)
-    return bad_append_arg{bad_expected_version};
+    return storage::unexpected{bad_append_arg{bad_expected_version}};
   return *expected;
 }
 
@@ -57,7 +57,7 @@ append_arg<std::optional<std::string>> parse_event_type(const rapidjson::Value* 
     return std::optional<std::string>();
   if (!field->IsString() || field->GetStringLength() == 0
       || field->GetStringLength() > max_type_length)
-    return bad_append_arg{"\"type\" is a string of 1 to 128 characters"};
+    return storage::unexpected{bad_append_arg{"\"type\" is a string of 1 to 128 characters"}};
   return std::optional<std::string>(text_of(*field));
 }
 
@@ -66,7 +66,7 @@ append_arg<std::string> parse_event_id(const rapidjson::Value* field, empty_id e
     return std::string();
   if (!field->IsString() || (field->GetStringLength() == 0 && empty == empty_id::refused)
       || field->GetStringLength() > max_event_id_length)
-    return bad_append_arg{"\"id\" is a string of 1 to 256 characters"};
+    return storage::unexpected{bad_append_arg{"\"id\" is a string of 1 to 256 characters"}};
   return std::string(text_of(*field));
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "storage/event.hpp"
+#include "storage/result.hpp"
 
 #include <rapidjson/document.h>
 
@@ -16,7 +17,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace herald::protocol {
 
@@ -33,7 +33,7 @@ struct bad_append_arg {
 
 /// An argument's value, or why it is malformed.
 template <class T>
-using append_arg = std::variant<T, bad_append_arg>;
+using append_arg = storage::result<T, bad_append_arg>;
 
 /// Whether `name` may name a stream: 1 to `max_length` bytes
 /// (channels.max_name_length).

@@ -45,6 +45,9 @@ public:
   T& operator*() & {
     return value();
   }
+  const T& operator*() const& {
+    return value();
+  }
   T* operator->() {
     return &value();
   }

@@ -14,15 +14,14 @@ using net::parse_append;
 
 std::string error_of(std::string_view body) {
   auto r = parse_append("s", body, std::nullopt, "message");
-  const auto* bad = std::get_if<bad_request>(&r);
-  EXPECT_NE(bad, nullptr) << body;
-  return bad ? bad->message : "";
+  EXPECT_FALSE(r) << body;
+  return r ? "" : r.error().message;
 }
 
 TEST(rest_body, strings_keep_an_escaped_nul) {
   auto r = parse_append("s", R"({"type":"a\u0000b","id":"i\u0000d"})", std::nullopt, "message");
-  ASSERT_TRUE(std::holds_alternative<storage::append_request>(r));
-  const auto& e = std::get<storage::append_request>(r).events.at(0);
+  ASSERT_TRUE(r);
+  const auto& e = r->events.at(0);
   EXPECT_EQ(e.type, std::string("a\0b", 3));
   EXPECT_EQ(e.id, std::string("i\0d", 3));
 }
@@ -44,7 +43,7 @@ TEST(rest_body, rejects_what_could_not_be_written_back) {
 /// The types of the events `body` appends with default type "note".
 std::vector<std::string> types_of(std::string_view body) {
   auto r = parse_append("s", body, std::nullopt, "note");
-  const auto* append = std::get_if<storage::append_request>(&r);
+  const auto* append = r ? &*r : nullptr;
   EXPECT_NE(append, nullptr) << body;
   std::vector<std::string> types;
   if (append)
@@ -84,13 +83,13 @@ TEST(rest_body, meta_may_not_set_the_publisher_identity) {
 TEST(rest_body, read_positions_past_int64_are_bad) {
   for (const char* v :
        {"9223372036854775808", "18446744073709551615", "-1", "99999999999999999999"}) {
-    EXPECT_TRUE(std::holds_alternative<bad_request>(net::parse_log_read({{"from", v}}))) << v;
-    EXPECT_TRUE(std::holds_alternative<bad_request>(net::parse_log_read({{"limit", v}}))) << v;
-    EXPECT_TRUE(std::holds_alternative<bad_request>(net::parse_stream_read({{"from", v}}))) << v;
+    EXPECT_FALSE(net::parse_log_read({{"from", v}})) << v;
+    EXPECT_FALSE(net::parse_log_read({{"limit", v}})) << v;
+    EXPECT_FALSE(net::parse_stream_read({{"from", v}})) << v;
   }
   auto log = net::parse_log_read({{"from", "9223372036854775807"}});
-  ASSERT_TRUE(std::holds_alternative<net::log_read_args>(log));
-  EXPECT_EQ(std::get<net::log_read_args>(log).from, 9223372036854775807ULL);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->from, 9223372036854775807ULL);
 }
 
 TEST(rest_body, only_json_is_json) {
