@@ -1,5 +1,6 @@
-// Every atom and message type of herald, in one CAF type-id block (the
-// CAF 0.17.5+ idiom). Each node registers the block at start
+// Every atom and message type of the core, in one CAF type-id block (the
+// CAF 0.17.5+ idiom); the gateway's own atoms follow in a block of their
+// own (gateway/type_ids.hpp). Each node registers the block at start
 // (actor_system_config::add_message_types<caf::id_block::herald>()), so the
 // serialisable types can cross nodes. Atom names are at most 10 characters.
 // Each atom has one meaning: an actor that routes a request on (the registry
@@ -46,7 +47,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, presence_atom, "h_presence")
   CAF_ADD_ATOM(herald, herald::actors, idle_atom, "h_idle")
   CAF_ADD_ATOM(herald, herald::actors, stop_atom, "h_stop")
-  CAF_ADD_ATOM(herald, herald::actors, loaded_atom, "h_loaded")
   // Projections and queries
   CAF_ADD_ATOM(herald, herald::actors, status_atom, "h_status")
   CAF_ADD_ATOM(herald, herald::actors, rebuild_atom, "h_rebuild")
@@ -59,11 +59,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, file_atom, "h_file")
   CAF_ADD_ATOM(herald, herald::actors, file_status_atom, "h_fstatus")
   CAF_ADD_ATOM(herald, herald::actors, query_atom, "h_query")
-  // Sessions
-  CAF_ADD_ATOM(herald, herald::actors, frame_atom, "h_frame")
-  CAF_ADD_ATOM(herald, herald::actors, close_atom, "h_close")
-  CAF_ADD_ATOM(herald, herald::actors, expire_atom, "h_expire")
-  CAF_ADD_ATOM(herald, herald::actors, drain_atom, "h_drain")
   // Every actor
   CAF_ADD_ATOM(herald, herald::actors, stats_atom, "h_stats")
   CAF_ADD_ATOM(herald, herald::actors, tick_atom, "h_tick")

@@ -1,8 +1,9 @@
 #include "app/serve.hpp"
 
 #include "actors/node.hpp"
-#include "gateway/session_actor.hpp"
 #include "actors/system_config.hpp"
+#include "gateway/session_actor.hpp"
+#include "gateway/type_ids.hpp"
 #include "net/server.hpp"
 
 #include <caf/actor_system.hpp>
@@ -111,6 +112,7 @@ int serve(const config::settings& s) {
   auto signals = block_stop_signals();
   auto settings = std::make_shared<const config::settings>(s);
   actors::system_config cfg(*settings);
+  cfg.add_message_types<caf::id_block::herald_gateway>(); // the sessions' own atoms
   caf::actor_system sys(cfg);
   auto ctx = std::make_shared<gateway::session_context>();
   ctx->settings = settings;

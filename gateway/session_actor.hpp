@@ -23,7 +23,7 @@
 #pragma once
 
 #include "actors/node.hpp"
-#include "actors/type_ids.hpp"
+#include "gateway/type_ids.hpp"
 #include "config/settings.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/session_metrics.hpp"
@@ -46,21 +46,11 @@ using actors::append_atom_v;
 using actors::catch_up_atom;
 using actors::catch_up_atom_v;
 using actors::client_info;
-using actors::close_atom;
-using actors::close_atom_v;
 using actors::deliver_atom;
 using actors::deliver_atom_v;
 using actors::delivery;
-using actors::drain_atom;
-using actors::drain_atom_v;
 using actors::event_batch;
-using actors::expire_atom;
-using actors::expire_atom_v;
-using actors::frame_atom;
-using actors::frame_atom_v;
 using actors::frame_ptr;
-using actors::loaded_atom;
-using actors::loaded_atom_v;
 using actors::node;
 using actors::presence_atom;
 using actors::presence_atom_v;

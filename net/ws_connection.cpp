@@ -158,7 +158,7 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
   }
   if (!ws_.is_message_done())
     return do_read();
-  caf::anon_send(session_, actors::frame_atom_v, beast::buffers_to_string(buffer_.data()));
+  caf::anon_send(session_, gateway::frame_atom_v, beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
   do_read();
 }
@@ -347,7 +347,7 @@ void ws_connection::drop_slow_consumer() {
   queued_bytes_ = in_flight;
   queued_frames_ = writing_.size();
   if (session_)
-    caf::anon_send(session_, actors::close_atom_v, protocol::value(protocol::close_code::slow),
+    caf::anon_send(session_, gateway::close_atom_v, protocol::value(protocol::close_code::slow),
                    std::string("slow"));
   close(protocol::close_code::slow, "slow");
 }
@@ -383,7 +383,7 @@ size_t ws_connection::queued_frames() const {
 void ws_connection::shut_down(protocol::close_code code, const std::string& reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] {
     if (self->session_)
-      caf::anon_send(self->session_, actors::close_atom_v, protocol::value(code), reason);
+      caf::anon_send(self->session_, gateway::close_atom_v, protocol::value(code), reason);
     else
       self->close(code, reason);
   });
