@@ -95,11 +95,11 @@ const char* refusal_message(error_code code) {
 /// returned.
 const config::namespace_settings* granted(self_ptr self, uint32_t id,
                                           const channel_access& access) {
-  if (const auto* code = std::get_if<error_code>(&access)) {
-    emit(self, protocol::error_reply(id, *code, refusal_message(*code)));
+  if (!access) {
+    emit(self, protocol::error_reply(id, access.error(), refusal_message(access.error())));
     return nullptr;
   }
-  return std::get<const config::namespace_settings*>(access);
+  return *access;
 }
 
 } // namespace
@@ -113,20 +113,19 @@ std::optional<channel_grant> grant_of(const session_state& st, const std::string
 }
 
 const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
-                                             const protocol::string_field& channel) {
-  if (!channel.present || !channel.ok)
-    return granted(self, id, error_code::bad_request);
-  return granted(self, id, self->state.policy().lookup(channel.value));
+                                             const std::string* channel) {
+  if (!channel)
+    return granted(self, id, storage::unexpected{error_code::bad_request});
+  return granted(self, id, self->state.policy().lookup(*channel));
 }
 
 const config::namespace_settings* admit(self_ptr self, uint32_t id, channel_command what,
-                                        const protocol::string_field& channel) {
-  if (!channel.present || !channel.ok)
-    return granted(self, id, error_code::bad_request);
+                                        const std::string* channel) {
+  if (!channel)
+    return granted(self, id, storage::unexpected{error_code::bad_request});
   auto& st = self->state;
-  auto grant = grant_of(st, channel.value);
-  return granted(self, id,
-                 st.policy().check(what, channel.value, st.user, grant ? &*grant : nullptr));
+  auto grant = grant_of(st, *channel);
+  return granted(self, id, st.policy().check(what, *channel, st.user, grant ? &*grant : nullptr));
 }
 
 client_info info_of(const session_state& st, const std::string& chan_info) {
@@ -169,16 +168,16 @@ void leave_channel(self_ptr self, const caf::actor& channel, const std::string& 
 } // namespace
 
 void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
-                        const config::namespace_settings& ns, bool recover, uint64_t offset,
-                        std::string epoch, subscribed_fn done) {
+                        const config::namespace_settings& ns, bool recover,
+                        protocol::commands::stream_position from, subscribed_fn done) {
   auto& st = self->state;
   subscribe_request req;
   req.channel = channel;
   req.subscriber = caf::actor_cast<caf::actor>(self);
   req.info = info_of(st, st.subs[channel].chan_info);
   req.recover = recover;
-  req.offset = storage::stream_version{offset};
-  req.epoch = std::move(epoch);
+  req.offset = storage::stream_version{from.offset};
+  req.epoch = std::move(from.epoch);
   req.paced = true;
   const bool recoverable = ns.recovery;
   self->request(st.ctx->handles.channels, st.request_timeout(), subscribe_atom_v, std::move(req))
@@ -273,47 +272,47 @@ bool take_rate(self_ptr self, rate_limiter& limit, uint32_t id) {
 
 // -- subscribe / unsubscribe -------------------------------------------------
 
-void handle_subscribe(self_ptr self, const protocol::command& cmd) {
+/// Answers a malformed command; false when `request` is one.
+template <class T>
+bool well_formed(self_ptr self, uint32_t id, const protocol::decoded<T>& request) {
+  if (request)
+    return true;
+  const auto& e = request.error();
+  emit(self, protocol::error_reply(id, e.code, refusal_message(e.code)));
+  return false;
+}
+
+void handle_subscribe(self_ptr self, uint32_t id,
+                      const protocol::decoded<protocol::commands::subscribe>& request) {
   auto& st = self->state;
   // websocket.subscribe_rate, before any work: each subscribe may start a
   // channel actor (and a token check), so a subscribe/unsubscribe loop is
   // what this bounds.
-  if (!take_rate(self, st.subscribe_limit, cmd.id))
+  if (!take_rate(self, st.subscribe_limit, id))
     return;
-  auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = channel_ns(self, cmd.id, channel);
-  if (!ns)
+  // The channel's namespace is checked before the other fields.
+  const auto* ns = channel_ns(self, id, protocol::channel_of(request));
+  if (!ns || !well_formed(self, id, request))
     return;
-  auto recover = protocol::get_bool(cmd.body, "recover");
-  auto offset = protocol::get_uint(cmd.body, "offset");
-  auto epoch = protocol::get_string(cmd.body, "epoch");
-  auto flag = protocol::get_uint(cmd.body, "flag");
-  auto type = protocol::get_uint(cmd.body, "type");
-  auto token = protocol::get_string(cmd.body, "token");
-  if (!recover.ok || !offset.ok || !epoch.ok || !flag.ok || !type.ok || !token.ok
-      || protocol::get(cmd.body, "tf")) {
-    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
+  const auto& s = *request;
+  if (s.type != 0) {
+    emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
     return;
   }
-  if (type.value != 0) {
-    emit(self, protocol::error_reply(cmd.id, error_code::permission_denied, "permission denied"));
-    return;
-  }
-  if (st.subs.count(channel.value)) {
-    emit(self, protocol::error_reply(cmd.id, error_code::already_subscribed, "already subscribed"));
+  if (st.subs.count(s.channel)) {
+    emit(self, protocol::error_reply(id, error_code::already_subscribed, "already subscribed"));
     return;
   }
   subscription sub;
-  sub.reject_unrecovered = (flag.value & 2) != 0;
-  if (!admit_subscription(self, cmd.id, channel.value, *ns, token, sub))
+  sub.reject_unrecovered = s.rejects_unrecovered();
+  if (!admit_subscription(self, id, s.channel, *ns, s.token, sub))
     return;
   if (!st.policy().subscription_fits(st.subs.size())) {
-    emit(self, protocol::error_reply(cmd.id, error_code::limit_exceeded, "limit exceeded"));
+    emit(self, protocol::error_reply(id, error_code::limit_exceeded, "limit exceeded"));
     return;
   }
-  st.subs[channel.value] = std::move(sub);
-  auto id = cmd.id;
-  start_subscription(self, id, channel.value, *ns, recover.value, offset.value, epoch.value,
+  st.subs[s.channel] = std::move(sub);
+  start_subscription(self, id, s.channel, *ns, s.recover, s.position,
                      [self, id](std::optional<std::string> result) {
                        if (result)
                          emit(self, protocol::reply(id, "subscribe", *result));
@@ -321,17 +320,17 @@ void handle_subscribe(self_ptr self, const protocol::command& cmd) {
                      });
 }
 
-void handle_unsubscribe(self_ptr self, const protocol::command& cmd) {
+void handle_unsubscribe(self_ptr self, uint32_t id,
+                        const protocol::commands::unsubscribe& request) {
   auto& st = self->state;
-  auto channel = protocol::get_string(cmd.body, "channel");
-  if (channel.ok && channel.present) {
-    auto it = st.subs.find(channel.value);
+  if (request.channel) {
+    auto it = st.subs.find(*request.channel);
     // Server-side subscriptions belong to the token, not to the client.
     if (it != st.subs.end() && !it->second.server_side)
       end_subscription(self, it);
   }
-  // Always success: an error would make the client reconnect (spec §4).
-  emit(self, protocol::reply(cmd.id, "unsubscribe", "{}"));
+  // Always success: an error would make the client reconnect.
+  emit(self, protocol::reply(id, "unsubscribe", "{}"));
 }
 
 // -- publish and append ------------------------------------------------------
@@ -392,23 +391,21 @@ void append(self_ptr self, uint32_t id, storage::append_request req, OnResult on
       });
 }
 
-void handle_publish(self_ptr self, const protocol::command& cmd) {
+void handle_publish(self_ptr self, uint32_t id, const protocol::commands::publish& request) {
   auto& st = self->state;
-  auto channel = protocol::get_string(cmd.body, "channel");
-  const auto* ns = admit(self, cmd.id, channel_command::publish, channel);
+  const auto* ns = admit(self, id, channel_command::publish, &request.channel);
   if (!ns)
     return;
-  if (!take_publish(self, cmd.id))
+  if (!take_publish(self, id))
     return;
-  const auto* data = protocol::get(cmd.body, "data");
   std::string payload;
-  if (!payload_of(self, cmd.id, data, payload))
+  if (!payload_of(self, id, request.data, payload))
     return;
-  storage::append_request req{channel.value,
-                              storage::expected_version::any(),
-                              {storage::new_event{protocol::event_type_of(data, ns->default_type),
-                                                  "", meta_of(st), std::move(payload)}}};
-  auto id = cmd.id;
+  storage::append_request req{
+    request.channel,
+    storage::expected_version::any(),
+    {storage::new_event{protocol::event_type_of(request.data, ns->default_type), "", meta_of(st),
+                        std::move(payload)}}};
   append(self, id, std::move(req), [self, id](const storage::append_result& r) {
     if (r.succeeded())
       emit(self, protocol::reply(id, "publish", "{}"));
@@ -418,29 +415,23 @@ void handle_publish(self_ptr self, const protocol::command& cmd) {
 }
 
 /// rpc method "append": {channel, type, data, id?, expected_version?}.
-void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args) {
+void handle_append_rpc(self_ptr self, uint32_t id,
+                       const protocol::decoded<protocol::commands::append>& request) {
   auto& st = self->state;
-  auto channel = protocol::get_string(args, "channel");
-  const auto* ns = admit(self, id, channel_command::publish, channel);
+  // The channel's permission and the publish rate come before the other
+  // arguments.
+  const auto* ns = admit(self, id, channel_command::publish, protocol::channel_of(request));
   if (!ns)
     return;
-  if (!take_publish(self, id))
+  if (!take_publish(self, id) || !well_formed(self, id, request))
     return;
-  auto ev = protocol::parse_expected_version(protocol::get(args, "expected_version"), "any",
-                                             protocol::number_strings::refused);
-  auto type = protocol::parse_event_type(protocol::get(args, "type"));
-  auto event_id =
-    protocol::parse_event_id(protocol::get(args, "id"), protocol::empty_id::means_none);
-  if (!type || !event_id || !ev) {
-    emit(self, protocol::error_reply(id, error_code::bad_request, "bad request"));
-    return;
-  }
+  const auto& a = *request;
   std::string payload;
-  if (!payload_of(self, id, protocol::get(args, "data"), payload))
+  if (!payload_of(self, id, a.data, payload))
     return;
-  storage::append_request req{channel.value,
-                              *ev,
-                              {storage::new_event{type->value_or(ns->default_type), *event_id,
+  storage::append_request req{a.channel,
+                              a.expected,
+                              {storage::new_event{a.type.value_or(ns->default_type), a.event_id,
                                                   meta_of(st), std::move(payload)}}};
   append(self, id, std::move(req), [self, id](const storage::append_result& r) {
     if (auto refused = protocol::refusal_of(r)) {
@@ -456,17 +447,12 @@ void handle_append_rpc(self_ptr self, uint32_t id, const rapidjson::Value* args)
   });
 }
 
-void handle_rpc(self_ptr self, const protocol::command& cmd) {
-  auto m = protocol::get_string(cmd.body, "method");
-  if (!m.ok) {
-    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
+void handle_rpc(self_ptr self, uint32_t id, const protocol::commands::rpc& request) {
+  if (request.method == "append") {
+    handle_append_rpc(self, id, protocol::decode_append(request.data));
     return;
   }
-  if (m.value == "append") {
-    handle_append_rpc(self, cmd.id, protocol::get(cmd.body, "data"));
-    return;
-  }
-  emit(self, protocol::error_reply(cmd.id, error_code::method_not_found, "method not found"));
+  emit(self, protocol::error_reply(id, error_code::method_not_found, "method not found"));
 }
 
 // -- history and presence -----------------------------------------------------
@@ -496,42 +482,34 @@ void append_history_publications(std::string& result, const event_batch& events,
   result += "],";
 }
 
-void handle_history(self_ptr self, const protocol::command& cmd) {
+void handle_history(self_ptr self, uint32_t id,
+                    const protocol::decoded<protocol::commands::history>& request) {
   auto& st = self->state;
-  auto channel = protocol::get_string(cmd.body, "channel");
-  if (!admit(self, cmd.id, channel_command::history, channel))
+  // The channel's permission is checked before the other fields.
+  if (!admit(self, id, channel_command::history, protocol::channel_of(request))
+      || !well_formed(self, id, request))
     return;
-  auto limit = protocol::get_int(cmd.body, "limit");
-  auto reverse = protocol::get_bool(cmd.body, "reverse");
-  const auto* since = protocol::get(cmd.body, "since");
-  auto since_offset = protocol::get_uint(since, "offset");
-  auto since_epoch = protocol::get_string(since, "epoch");
-  if (!limit.ok || !reverse.ok || (since && !since->IsObject()) || !since_offset.ok
-      || !since_epoch.ok) {
-    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
-    return;
-  }
+  const auto& h = *request;
   const auto& epoch = st.ctx->handles.epoch;
-  if (!since_epoch.value.empty() && since_epoch.value != epoch) {
-    emit(self, protocol::error_reply(cmd.id, error_code::unrecoverable_position,
-                                     "unrecoverable position"));
+  if (h.since && !h.since->epoch.empty() && h.since->epoch != epoch) {
+    emit(self,
+         protocol::error_reply(id, error_code::unrecoverable_position, "unrecoverable position"));
     return;
   }
   const auto max = static_cast<uint64_t>(st.settings().websocket.history_limit);
-  uint64_t count =
-    limit.value < 0 ? max : std::min<uint64_t>(static_cast<uint64_t>(limit.value), max);
+  uint64_t count = h.limit < 0 ? max : std::min<uint64_t>(static_cast<uint64_t>(h.limit), max);
+  const uint64_t since_offset = h.since ? h.since->offset : 0;
   uint64_t from = 1;
-  if (reverse.value)
-    from = since ? (since_offset.value == 0 ? 0 : since_offset.value - 1)
-                 : std::numeric_limits<uint64_t>::max();
+  if (h.reverse)
+    from =
+      h.since ? (since_offset == 0 ? 0 : since_offset - 1) : std::numeric_limits<uint64_t>::max();
   else
-    from = since ? since_offset.value + 1 : 1;
-  auto id = cmd.id;
-  bool none = reverse.value && since && since_offset.value == 0;
+    from = h.since ? since_offset + 1 : 1;
+  bool none = h.reverse && h.since && since_offset == 0;
   const auto max_bytes = history_budget(st.settings().websocket);
   self
-    ->request(st.ctx->handles.readers, st.request_timeout(), read_stream_atom_v, channel.value,
-              storage::stream_version{from}, !reverse.value, none ? uint64_t{0} : count,
+    ->request(st.ctx->handles.readers, st.request_timeout(), read_stream_atom_v, h.channel,
+              storage::stream_version{from}, !h.reverse, none ? uint64_t{0} : count,
               static_cast<uint64_t>(max_bytes))
     .then(
       [self, id, epoch, max_bytes](const stream_events& read) {
@@ -550,13 +528,11 @@ void handle_history(self_ptr self, const protocol::command& cmd) {
       });
 }
 
-void handle_presence(self_ptr self, const protocol::command& cmd, bool stats) {
+void handle_presence(self_ptr self, uint32_t id, const std::string& channel, bool stats) {
   auto& st = self->state;
-  auto channel = protocol::get_string(cmd.body, "channel");
-  if (!admit(self, cmd.id, channel_command::presence, channel))
+  if (!admit(self, id, channel_command::presence, &channel))
     return;
-  auto id = cmd.id;
-  self->request(st.ctx->handles.channels, st.request_timeout(), presence_atom_v, channel.value)
+  self->request(st.ctx->handles.channels, st.request_timeout(), presence_atom_v, channel)
     .then(
       [self, id, stats](const presence_reply& p) {
         std::string result;
@@ -590,38 +566,25 @@ void handle_presence(self_ptr self, const protocol::command& cmd, bool stats) {
 
 /// A command on a channel whose subscribe is still in flight waits for it:
 /// a connection's commands on a channel take effect in the order sent (a
-/// publish right after a subscribe reaches the new subscriber, spec §1.2).
+/// publish right after a subscribe reaches the new subscriber). rpc append
+/// names its channel in its data; it waits like publish, so that it is
+/// checked against the subscription it follows.
 bool wait_for_subscribe(self_ptr self, const protocol::command& cmd) {
-  switch (cmd.what) {
-    case method::subscribe:
-    case method::unsubscribe:
-    case method::publish:
-    case method::history:
-    case method::presence:
-    case method::presence_stats:
-    case method::sub_refresh:
-    case method::rpc:
-      break;
-    default:
-      return false;
-  }
-  // rpc append names its channel in its data; it waits like publish, so
-  // that it is checked against the subscription it follows.
-  const rapidjson::Value* body = cmd.body;
-  if (cmd.what == method::rpc) {
-    auto m = protocol::get_string(cmd.body, "method");
-    if (!m.ok || m.value != "append")
-      return false;
-    body = protocol::get(cmd.body, "data");
-  }
-  auto channel = protocol::get_string(body, "channel");
-  if (!channel.ok || !channel.present)
+  auto channel = protocol::channel_named(cmd);
+  if (!channel)
     return false;
-  auto it = self->state.subs.find(channel.value);
+  auto it = self->state.subs.find(*channel);
   if (it == self->state.subs.end() || it->second.channel)
     return false;
   it->second.waiting.push_back(cmd);
   return true;
+}
+
+/// Runs `handle` on a well-formed command; answers a malformed one.
+template <class T, class Handler>
+void run(self_ptr self, uint32_t id, const protocol::decoded<T>& request, Handler handle) {
+  if (well_formed(self, id, request))
+    handle(self, id, *request);
 }
 
 void dispatch(self_ptr self, const protocol::command& cmd) {
@@ -637,33 +600,39 @@ void dispatch(self_ptr self, const protocol::command& cmd) {
       close_with(self, close_code::bad_request, "bad request");
       break; // a second connect
     case method::subscribe:
-      handle_subscribe(self, cmd);
+      handle_subscribe(self, cmd.id, protocol::decode_subscribe(cmd));
       break;
     case method::unsubscribe:
-      handle_unsubscribe(self, cmd);
+      run(self, cmd.id, protocol::decode_unsubscribe(cmd), handle_unsubscribe);
       break;
     case method::publish:
-      handle_publish(self, cmd);
+      run(self, cmd.id, protocol::decode_publish(cmd), handle_publish);
       break;
     case method::history:
-      handle_history(self, cmd);
+      handle_history(self, cmd.id, protocol::decode_history(cmd));
       break;
     case method::presence:
-      handle_presence(self, cmd, false);
+      run(self, cmd.id, protocol::decode_presence(cmd),
+          [](self_ptr self, uint32_t id, const protocol::commands::presence& p) {
+            handle_presence(self, id, p.channel, false);
+          });
       break;
     case method::presence_stats:
-      handle_presence(self, cmd, true);
+      run(self, cmd.id, protocol::decode_presence_stats(cmd),
+          [](self_ptr self, uint32_t id, const protocol::commands::presence_stats& p) {
+            handle_presence(self, id, p.channel, true);
+          });
       break;
     case method::rpc:
-      handle_rpc(self, cmd);
+      run(self, cmd.id, protocol::decode_rpc(cmd), handle_rpc);
       break;
     case method::send:
       break; // fire-and-forget messages: accepted, ignored
     case method::refresh:
-      handle_refresh(self, cmd);
+      run(self, cmd.id, protocol::decode_refresh(cmd), handle_refresh);
       break;
     case method::sub_refresh:
-      handle_sub_refresh(self, cmd);
+      run(self, cmd.id, protocol::decode_sub_refresh(cmd), handle_sub_refresh);
       break;
     case method::unknown:
       emit(self, protocol::error_reply(cmd.id, error_code::method_not_found, "method not found"));
@@ -697,7 +666,7 @@ void on_message(self_ptr self, const std::string& text) {
         close_with(self, close_code::bad_request, "bad request");
         break;
       }
-      if (!handle_connect(self, cmd))
+      if (!handle_connect(self, cmd.id, protocol::decode_connect(cmd)))
         break; // the rest of the message is ignored, as Centrifugo does
       if (auto c = st.conn.lock())
         c->connected(); // no longer pending for its address

@@ -3,7 +3,7 @@
 // It never touches the socket: net/ hands it each WebSocket message as
 // (frame_atom, text) and it answers through an gateway::connection.
 //
-// What it does, per the spec's checklist (docs/protocol.md):
+// What it does (docs/protocol.md):
 // - connect (3501 for any other command first, 3502 when none comes in
 //   websocket.connect_timeout), client ids, pings every
 //   websocket.ping_interval and 3012 when pongs stop;
@@ -23,11 +23,11 @@
 #pragma once
 
 #include "actors/node.hpp"
-#include "gateway/type_ids.hpp"
 #include "config/settings.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/session_metrics.hpp"
 #include "gateway/tokens.hpp"
+#include "gateway/type_ids.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>

@@ -114,7 +114,7 @@ std::string expiry_fields(const std::optional<int64_t>& expires) {
 }
 
 bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
-                        const config::namespace_settings& ns, const protocol::string_field& token,
+                        const config::namespace_settings& ns, const std::string& token,
                         subscription& sub) {
   if (!session_policy::subscribable(ns)) {
     emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
@@ -122,8 +122,8 @@ bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
   }
   // A subscription token is the application's own word: it admits to any
   // channel of a namespace that is not switched off.
-  if (token.present && !token.value.empty())
-    return check_subscription_token(self, id, channel, token.value, sub) == token_check::ok;
+  if (!token.empty())
+    return check_subscription_token(self, id, channel, token, sub) == token_check::ok;
   if (!self->state.policy().admit_without_token(ns, channel, self->state.user))
     return true;
   emit(self, protocol::error_reply(id, error_code::permission_denied, "permission denied"));
@@ -136,23 +136,24 @@ void arm_subscription_expiry(self_ptr self, const std::string& channel, subscrip
     arm_expiry(self, *sub.expires, channel, sub.expiry_generation);
 }
 
-bool handle_connect(self_ptr self, const protocol::command& cmd) {
+bool handle_connect(self_ptr self, uint32_t id,
+                    const protocol::decoded<protocol::commands::connect>& request) {
   auto& st = self->state;
-  auto token = protocol::get_string(cmd.body, "token");
-  const auto* known = protocol::get(cmd.body, "subs");
-  if (!token.ok || (known && !known->IsObject())) {
+  const auto* c = request ? &*request : nullptr;
+  if (!c) {
     close_with(self, close_code::bad_request, "bad request");
     return false;
   }
+  const auto& token = c->token;
   token_claims claims;
-  if (!token.value.empty()) {
-    auto r = st.ctx->tokens->verify(token.value, unix_now());
+  if (!token.empty()) {
+    auto r = st.ctx->tokens->verify(token, unix_now());
     auto outcome = session_policy::connect_token(r);
     if (outcome == token_outcome::expired_reply) {
       // The SDK fetches a new token and reconnects; until then the
       // connection is unusable (any other command: 3501).
       ++st.ctx->metrics->auth_failures;
-      emit(self, protocol::error_reply(cmd.id, error_code::token_expired, "token expired"));
+      emit(self, protocol::error_reply(id, error_code::token_expired, "token expired"));
       return false;
     }
     if (outcome != token_outcome::accepted) {
@@ -166,9 +167,9 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
     // Terminal (3500-3999 with a reason): the SDK does not retry a
     // connection that cannot succeed without a token.
     refuse_connection(self, close_code::invalid_token, "token required",
-                      token.value.empty() ? "no token, and no namespace allows anonymous clients"
-                                          : "a token without sub, and no namespace allows "
-                                            "anonymous clients");
+                      token.empty() ? "no token, and no namespace allows anonymous clients"
+                                    : "a token without sub, and no namespace allows "
+                                      "anonymous clients");
     return false;
   }
   st.user = claims.sub;
@@ -202,26 +203,23 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
     channels.emplace_back(name, ns);
   }
   if (channels.empty()) {
-    emit(self, protocol::reply(cmd.id, "connect", head + "}"));
+    emit(self, protocol::reply(id, "connect", head + "}"));
     arm_ping(self);
     arm_connection_expiry(self);
     return true;
   }
   pending_connect pc;
-  pc.id = cmd.id;
+  pc.id = id;
   pc.result_head = std::move(head);
   pc.waiting = channels.size();
   st.connecting = std::move(pc);
   for (const auto& [name, ns] : channels) {
     // The client sends the positions of recoverable server-side channels.
-    const rapidjson::Value* position = protocol::get(known, name.c_str());
-    auto recover = protocol::get_bool(position, "recover");
-    auto offset = protocol::get_uint(position, "offset");
-    auto epoch = protocol::get_string(position, "epoch");
-    bool usable = position && position->IsObject() && recover.ok && offset.ok && epoch.ok;
+    auto known = c->subs.find(name);
+    auto from =
+      known == c->subs.end() ? protocol::commands::connect::known_position{} : known->second;
     auto channel = name;
-    start_subscription(self, 0, name, *ns, usable && recover.value, usable ? offset.value : 0,
-                       usable ? epoch.value : std::string(),
+    start_subscription(self, 0, name, *ns, from.recover, std::move(from.position),
                        [self, channel](std::optional<std::string> result) {
                          auto& st = self->state;
                          if (!st.connecting || st.closing)
@@ -235,14 +233,9 @@ bool handle_connect(self_ptr self, const protocol::command& cmd) {
   return true;
 }
 
-void handle_refresh(self_ptr self, const protocol::command& cmd) {
+void handle_refresh(self_ptr self, uint32_t id, const protocol::commands::refresh& request) {
   auto& st = self->state;
-  auto token = protocol::get_string(cmd.body, "token");
-  if (!token.ok || token.value.empty()) {
-    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
-    return;
-  }
-  auto r = st.ctx->tokens->verify(token.value, unix_now());
+  auto r = st.ctx->tokens->verify(request.token, unix_now());
   auto outcome = session_policy::refresh_token(r, st.user);
   if (outcome == token_outcome::expired_close) {
     ++st.ctx->metrics->auth_failures;
@@ -264,28 +257,22 @@ void handle_refresh(self_ptr self, const protocol::command& cmd) {
   std::string result = "{\"client\":\"" + st.client + "\",\"version\":";
   storage::append_json_string(result, st.ctx->version);
   result += expiry_fields(st.expires) + "}";
-  emit(self, protocol::reply(cmd.id, "refresh", result));
+  emit(self, protocol::reply(id, "refresh", result));
 }
 
-void handle_sub_refresh(self_ptr self, const protocol::command& cmd) {
+void handle_sub_refresh(self_ptr self, uint32_t id,
+                        const protocol::commands::sub_refresh& request) {
   auto& st = self->state;
-  auto channel = protocol::get_string(cmd.body, "channel");
-  auto token = protocol::get_string(cmd.body, "token");
-  if (!channel.ok || !channel.present || !token.ok || token.value.empty()) {
-    emit(self, protocol::error_reply(cmd.id, error_code::bad_request, "bad request"));
+  const auto& channel = request.channel;
+  if (!admit(self, id, channel_command::sub_refresh, &channel))
     return;
-  }
-  if (!admit(self, cmd.id, channel_command::sub_refresh, channel))
-    return;
-  auto it = st.subs.find(channel.value);
   subscription granted;
-  if (check_subscription_token(self, cmd.id, channel.value, token.value, granted)
-      != token_check::ok)
+  if (check_subscription_token(self, id, channel, request.token, granted) != token_check::ok)
     return;
-  it = st.subs.find(channel.value); // still there: checking does not unsubscribe
+  auto it = st.subs.find(channel); // still there: checking does not unsubscribe
   it->second.expires = granted.expires;
-  arm_subscription_expiry(self, channel.value, it->second);
-  emit(self, protocol::reply(cmd.id, "sub_refresh",
+  arm_subscription_expiry(self, channel, it->second);
+  emit(self, protocol::reply(id, "sub_refresh",
                              granted.expires ? "{\"expires\":true,\"ttl\":"
                                                  + std::to_string(ttl_of(*granted.expires)) + "}"
                                              : std::string("{}")));

@@ -41,10 +41,10 @@ bool permitted(const config::namespace_settings& ns, permission p, std::string_v
 channel_access session_policy::lookup(std::string_view channel) const {
   if (!protocol::valid_stream_name(channel,
                                    static_cast<size_t>(settings_.channels.max_name_length)))
-    return error_code::bad_request;
+    return storage::unexpected{error_code::bad_request};
   if (const auto* ns = settings_.namespace_of(channel))
     return ns;
-  return error_code::unknown_channel;
+  return storage::unexpected{error_code::unknown_channel};
 }
 
 bool session_policy::allowed(const config::namespace_settings& ns, permission p,
@@ -58,10 +58,9 @@ bool session_policy::allowed(const config::namespace_settings& ns, permission p,
 channel_access session_policy::check(channel_command what, std::string_view channel,
                                      std::string_view user, const channel_grant* grant) const {
   auto access = lookup(channel);
-  const auto* const* found = std::get_if<const config::namespace_settings*>(&access);
-  if (!found)
+  if (!access)
     return access;
-  const auto& ns = **found;
+  const auto& ns = **access;
   permission p = permission::off;
   switch (what) {
     case channel_command::publish:
@@ -69,24 +68,24 @@ channel_access session_policy::check(channel_command what, std::string_view chan
       break;
     case channel_command::history:
       if (ns.history == permission::off)
-        return error_code::not_available;
+        return storage::unexpected{error_code::not_available};
       p = ns.history;
       break;
     case channel_command::presence:
       if (ns.presence == permission::off)
-        return error_code::not_available;
+        return storage::unexpected{error_code::not_available};
       p = ns.presence;
       break;
     case channel_command::sub_refresh:
       // Only what a subscription token granted can be renewed by one; a
       // server-side subscription belongs to the connection token.
       if (!grant || grant->server_side)
-        return error_code::permission_denied;
+        return storage::unexpected{error_code::permission_denied};
       p = permission::token;
       break;
   }
   if (!allowed(ns, p, channel, user, grant))
-    return error_code::permission_denied;
+    return storage::unexpected{error_code::permission_denied};
   return access;
 }
 

@@ -10,11 +10,11 @@
 #include "config/settings.hpp"
 #include "gateway/tokens.hpp"
 #include "protocol/codes.hpp"
+#include "storage/result.hpp"
 
 #include <cstddef>
 #include <optional>
 #include <string_view>
-#include <variant>
 
 namespace herald::gateway {
 
@@ -40,7 +40,7 @@ enum class channel_command {
 };
 
 /// A channel's namespace, or the error code that refuses the command.
-using channel_access = std::variant<const config::namespace_settings*, protocol::error_code>;
+using channel_access = storage::result<const config::namespace_settings*, protocol::error_code>;
 
 /// What a verified connection or subscription token means for the command
 /// that carried it.

@@ -9,6 +9,7 @@
 #include "gateway/session_policy.hpp"
 #include "protocol/client_frame.hpp"
 #include "protocol/codes.hpp"
+#include "protocol/commands.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -105,15 +106,16 @@ void flush(self_ptr self);
 void close_with(self_ptr self, close_code code, const std::string& reason);
 
 /// Checks a channel name and its namespace; emits the error reply and
-/// returns nullptr when it is not usable.
+/// returns nullptr when it is not usable (107 when the command named no
+/// well-formed channel: `channel` is nullptr).
 const config::namespace_settings* channel_ns(self_ptr self, uint32_t id,
-                                             const protocol::string_field& channel);
+                                             const std::string* channel);
 
 /// The policy's whole check of `what` on `channel` (name, namespace,
 /// feature switched off, permission and channel rules); emits the refusal
 /// and returns nullptr, or returns the channel's namespace.
 const config::namespace_settings* admit(self_ptr self, uint32_t id, channel_command what,
-                                        const protocol::string_field& channel);
+                                        const std::string* channel);
 
 /// What this connection holds of `channel`, if anything.
 std::optional<channel_grant> grant_of(const session_state& st, const std::string& channel);
@@ -128,8 +130,8 @@ void emit_node_error(self_ptr self, uint32_t id, const caf::error& e);
 /// reply was emitted (for id != 0).
 using subscribed_fn = std::function<void(std::optional<std::string> result)>;
 void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
-                        const config::namespace_settings& ns, bool recover, uint64_t offset,
-                        std::string epoch, subscribed_fn done);
+                        const config::namespace_settings& ns, bool recover,
+                        protocol::commands::stream_position from, subscribed_fn done);
 
 /// Schedules the next server ping (websocket.ping_interval).
 void arm_ping(self_ptr self);
@@ -141,7 +143,8 @@ void end_subscription(self_ptr self, std::map<std::string, subscription>::iterat
 
 /// connect: token, anonymous rules, server-side subscriptions. Returns false
 /// when the connection cannot go on (the rest of the message is ignored).
-bool handle_connect(self_ptr self, const protocol::command& cmd);
+bool handle_connect(self_ptr self, uint32_t id,
+                    const protocol::decoded<protocol::commands::connect>& request);
 
 /// After the connect reply went out (or at once without server-side
 /// subscriptions): deliveries held meanwhile, then the deferred commands.
@@ -157,7 +160,7 @@ void wait_for_drain(self_ptr self);
 /// subscribe's permission and token check. Returns false after emitting the
 /// error reply (or closing); on success fills the token's grants into `sub`.
 bool admit_subscription(self_ptr self, uint32_t id, const std::string& channel,
-                        const config::namespace_settings& ns, const protocol::string_field& token,
+                        const config::namespace_settings& ns, const std::string& token,
                         subscription& sub);
 
 /// ",\"expires\":true,\"ttl\":N" for an expiry, or "".
@@ -166,8 +169,8 @@ std::string expiry_fields(const std::optional<int64_t>& expires);
 /// Arms the subscription's expiry timer, if it has an expiry.
 void arm_subscription_expiry(self_ptr self, const std::string& channel, subscription& sub);
 
-void handle_refresh(self_ptr self, const protocol::command& cmd);
-void handle_sub_refresh(self_ptr self, const protocol::command& cmd);
+void handle_refresh(self_ptr self, uint32_t id, const protocol::commands::refresh& request);
+void handle_sub_refresh(self_ptr self, uint32_t id, const protocol::commands::sub_refresh& request);
 void on_connection_expiry(self_ptr self, uint64_t generation);
 void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t generation);
 

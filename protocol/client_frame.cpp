@@ -77,8 +77,9 @@ bool parse_line(std::string_view line, command& cmd, std::string& error, size_t 
     error = "the request of " + cmd.name + " must be a JSON object";
     return false;
   }
-  // Only send and the pong go without an id: a reply to id 0 would look
-  // like a ping to the client (spec §2.2).
+  // Only send and the pong go without an id: the client reads a message
+  // without an id (id 0) as a push or a ping, so a reply to id 0 would be
+  // lost on it.
   if (cmd.id == 0 && cmd.what != method::pong && cmd.what != method::send) {
     error = cmd.name + " needs an id";
     return false;

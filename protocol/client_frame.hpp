@@ -1,7 +1,8 @@
 // The client protocol's wire format (Centrifugo protocol v2, JSON; see
-// docs/protocol.md and the spec it follows): splitting a WebSocket message
-// into commands, and encoding replies. Pure functions, no actors: the
-// session actor and the fuzz target both use them.
+// docs/protocol.md): splitting a WebSocket message into commands, and
+// encoding replies. The commands' fields are decoded into typed structs by
+// protocol/commands.hpp. Pure functions, no actors: the session actor and
+// the fuzz target both use them.
 #pragma once
 
 #include "protocol/codes.hpp"

@@ -499,6 +499,24 @@ test('every field of every command with a value of every wrong type', async () =
   c.close();
 });
 
+test('a channel that cannot be served is refused before the other fields of its command are read', async () => {
+  // The order of the checks: the channel's namespace (102) comes before a
+  // malformed field (107) of subscribe, history and rpc append.
+  const c = await connected();
+  c.send([
+    '{"subscribe":{"channel":"nowhere:a","recover":5},"id":2}',
+    '{"history":{"channel":"nowhere:a","limit":"x"},"id":3}',
+    '{"rpc":{"method":"append","data":{"channel":"nowhere:a","type":5}},"id":4}',
+    '{"subscribe":{"channel":"chat:order","recover":5},"id":5}',
+  ].join('\n'));
+  const got = await replies(c, [2, 3, 4, 5]);
+  expectReply(got.get(2), 102, 'subscribe to an unknown namespace with a malformed recover');
+  expectReply(got.get(3), 102, 'history of an unknown namespace with a malformed limit');
+  expectReply(got.get(4), 102, 'append to an unknown namespace with a malformed type');
+  expectReply(got.get(5), 107, 'subscribe to a known namespace with a malformed recover');
+  c.close();
+});
+
 test('connect: a token or subs of a wrong type close with 3501; fields herald has no use for are ignored', async () => {
   for (const v of wrongFor('string')) {
     await closes(`{"connect":{"token":${VALUES[v]}},"id":1}`, 3501, `connect token ${v}`, { connect: false });

@@ -1,13 +1,16 @@
 // Fuzz target: the client-frame decoder (protocol/client_frame.hpp). A
 // WebSocket message is split into commands; each command's fields are read
-// with the typed accessors, and its "data" payload goes through the payload
+// with the typed accessors and each command goes through its typed decoder
+// (protocol/commands.hpp), and its "data" payload goes through the payload
 // codec, as session_actor.cpp does.
 #include "fuzz_entries.hpp"
 #include "json_checks.hpp"
 #include "protocol/client_frame.hpp"
+#include "protocol/commands.hpp"
 #include "protocol/json_value_check.hpp"
 #include "protocol/payload_codec.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +81,81 @@ void check_payload(const rapidjson::Value* data) {
   check_msgpack_holds(mp, data ? *data : null_value);
 }
 
+/// A decoder either decodes or answers 107 (bad request).
+template <class T>
+void check_decoded(const protocol::decoded<T>& d) {
+  if (!d)
+    HERALD_FUZZ_CHECK(d.error().code == protocol::error_code::bad_request);
+}
+
+/// A channel command's decoder reports the channel the command names (also
+/// when another field is malformed), and only that one.
+template <class T>
+void check_channel(const protocol::command& cmd, const protocol::decoded<T>& d) {
+  check_decoded(d);
+  auto raw = protocol::get_string(cmd.body, "channel");
+  const std::string* channel = protocol::channel_of(d);
+  HERALD_FUZZ_CHECK((channel != nullptr) == (raw.present && raw.ok));
+  if (channel)
+    HERALD_FUZZ_CHECK(*channel == raw.value);
+  HERALD_FUZZ_CHECK(protocol::channel_named(cmd)
+                    == (channel ? std::optional(*channel) : std::nullopt));
+}
+
+/// What the session decodes of each command.
+void check_commands(const protocol::command& cmd) {
+  using protocol::method;
+  switch (cmd.what) {
+    case method::connect:
+      check_decoded(protocol::decode_connect(cmd));
+      break;
+    case method::subscribe:
+      check_channel(cmd, protocol::decode_subscribe(cmd));
+      break;
+    case method::unsubscribe:
+      check_decoded(protocol::decode_unsubscribe(cmd));
+      break;
+    case method::publish:
+      check_channel(cmd, protocol::decode_publish(cmd));
+      break;
+    case method::presence:
+      check_channel(cmd, protocol::decode_presence(cmd));
+      break;
+    case method::presence_stats:
+      check_channel(cmd, protocol::decode_presence_stats(cmd));
+      break;
+    case method::history:
+      check_channel(cmd, protocol::decode_history(cmd));
+      break;
+    case method::rpc: {
+      auto r = protocol::decode_rpc(cmd);
+      check_decoded(r);
+      const auto* call = r ? &*r : nullptr;
+      if (call && call->method == "append") {
+        auto args = protocol::decode_append(call->data);
+        check_decoded(args);
+        const std::string* channel = protocol::channel_of(args);
+        HERALD_FUZZ_CHECK(protocol::channel_named(cmd)
+                          == (channel ? std::optional(*channel) : std::nullopt));
+      }
+      break;
+    }
+    case method::send:
+      check_decoded(protocol::decode_send(cmd));
+      break;
+    case method::refresh:
+      check_decoded(protocol::decode_refresh(cmd));
+      break;
+    case method::sub_refresh:
+      check_channel(cmd, protocol::decode_sub_refresh(cmd));
+      break;
+    case method::pong:
+    case method::unknown:
+      HERALD_FUZZ_CHECK(!protocol::channel_named(cmd));
+      break;
+  }
+}
+
 } // namespace
 
 void client_frame(std::string_view input) {
@@ -93,6 +171,7 @@ void client_frame(std::string_view input) {
     // A pong ({} or only an id) has no method object; every other command has one.
     HERALD_FUZZ_CHECK((cmd.what == protocol::method::pong) == (cmd.body == nullptr));
     check_fields(cmd.body);
+    check_commands(cmd);
     check_payload(protocol::get(cmd.body, "data"));
     // history's "since", rpc's "data" (the append rpc's arguments, whose own
     // "data" is the event payload) and connect's per-channel "subs".

@@ -13,8 +13,8 @@ using protocol::error_code;
 
 /// The refusal of `access`, or nullopt when it grants a namespace.
 std::optional<error_code> refusal(const channel_access& access) {
-  if (const auto* code = std::get_if<error_code>(&access))
-    return *code;
+  if (!access)
+    return access.error();
   return std::nullopt;
 }
 
@@ -59,7 +59,7 @@ TEST_F(SessionPolicy, LookupRefusesBadNamesAndUnknownNamespaces) {
   EXPECT_EQ(refusal(policy.lookup("nowhere:x")), error_code::unknown_channel);
   auto found = policy.lookup("chat:lobby");
   ASSERT_FALSE(refusal(found));
-  EXPECT_EQ(std::get<const config::namespace_settings*>(found), &settings.namespaces["chat"]);
+  EXPECT_EQ(*found, &settings.namespaces["chat"]);
   // A private channel's namespace is the one after the '$'.
   EXPECT_FALSE(refusal(policy.lookup("$chat:x")));
 }
