@@ -98,14 +98,53 @@ private:
   /// `}`, `,` or `#`, testing each character for whitespace, so a quote in
   /// it starts no string ("5\"...") and a non-ASCII character is refused.
   void bare_value() {
+    const size_t start = i_;
+    if (!bare_characters())
+      return;
+    // A date followed by a space and a digit may be a date-time written
+    // with a space ("1979-05-27 07:32:00"): toml++ then takes the space,
+    // the digit and the next character whatever they are, and reads on
+    // to the next terminator, testing each character for whitespace.
+    if (date_then_space_digit(start)) {
+      copy(2);
+      if (i_ >= in_.size() || one_of(in_[i_], " \t\n\v\f\r]},#")) {
+        refuse("a date followed by a space and a digit that is no date-time");
+        return;
+      }
+      if (!bare_characters())
+        return;
+    }
+    next_ = next::after;
+  }
+
+  /// Copies characters up to the next terminator; false (refused) at a
+  /// non-ASCII one.
+  bool bare_characters() {
     while (i_ < in_.size() && !one_of(in_[i_], " \t\n\v\f\r]},#")) {
       if (!ascii(in_[i_])) {
         refuse(outside);
-        return;
+        return false;
       }
       copy();
     }
-    next_ = next::after;
+    return true;
+  }
+
+  /// Whether the bare value from `start` to here is what toml++ takes for
+  /// a date (ten characters besides `_`, digits and `-`, a digit first and
+  /// `-` at the fifth and eighth) and is followed by a space and a digit.
+  bool date_then_space_digit(size_t start) const {
+    std::string chars;
+    for (size_t k = start; k < i_; ++k)
+      if (in_[k] != '_')
+        chars += in_[k];
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (chars.size() != 10 || !digit(chars[0]) || chars[4] != '-' || chars[7] != '-')
+      return false;
+    for (char c : chars)
+      if (!digit(c) && c != '-')
+        return false;
+    return i_ + 1 < in_.size() && in_[i_] == ' ' && digit(in_[i_ + 1]);
   }
 
   /// `[`, `]`, `{`, `}`, `=`, `,` and the characters of bare keys.

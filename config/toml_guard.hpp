@@ -4,8 +4,10 @@
 // U+FBFE..U+FEFE) are whitespace; fixed upstream after 3.3.0. It asks that
 // outside strings and comments (also of each character of a bare value such
 // as a number, up to the next whitespace), of the character right after a
-// backslash in a multi-line basic string, and after a line-ending backslash
-// (which trims the whitespace that follows) of the first character it keeps.
+// backslash in a multi-line basic string, after a line-ending backslash
+// (which trims the whitespace that follows) of the first character it keeps,
+// and past a date followed by a space and a digit (where a date-time may
+// go on) up to the next terminator, whatever comes in between.
 // Found by the config fuzz target (tests/fuzz/regressions/config/). The pass
 // keeps toml++ from meeting a non-ASCII character in those places, without
 // changing what a valid document means: there TOML allows none, except after
