@@ -2,8 +2,8 @@
 
 #include "actors/counters.hpp"
 #include "actors/errors.hpp"
-#include "protocol/push_frames.hpp"
 #include "actors/shared_send.hpp"
+#include "protocol/push_frames.hpp"
 #include "storage/msgpack_json.hpp"
 
 #include <caf/actor_system.hpp>

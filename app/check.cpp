@@ -10,8 +10,8 @@ namespace herald::app {
 std::string check_settings(const config::settings& s) {
   try {
     gateway::token_verifier keys(gateway::token_keys{s.tokens.hmac_secret, s.tokens.rsa_public_key,
-                                                   s.tokens.ecdsa_public_key, s.tokens.audience,
-                                                   s.tokens.issuer});
+                                                     s.tokens.ecdsa_public_key, s.tokens.audience,
+                                                     s.tokens.issuer});
   } catch (const std::invalid_argument& e) {
     return s.source + ": " + e.what();
   }

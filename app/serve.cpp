@@ -104,7 +104,7 @@ int serve(const config::settings& s) {
   try {
     tokens = std::make_shared<const gateway::token_verifier>(
       gateway::token_keys{s.tokens.hmac_secret, s.tokens.rsa_public_key, s.tokens.ecdsa_public_key,
-                         s.tokens.audience, s.tokens.issuer});
+                          s.tokens.audience, s.tokens.issuer});
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "herald: %s: %s\n", s.source.c_str(), e.what());
     return 2;

@@ -12,9 +12,9 @@
 #include "actors/node.hpp"
 #include "actors/system_config.hpp"
 #include "config/loader.hpp"
+#include "protocol/payload_codec.hpp"
 #include "storage/journal.hpp"
 #include "storage/journal_reader.hpp"
-#include "protocol/payload_codec.hpp"
 #include "storage/msgpack_json.hpp"
 #include "storage/sqlite.hpp"
 
@@ -45,9 +45,9 @@ struct options {
 std::string chat_data(std::mt19937& rng, size_t i) {
   std::string mp, error;
   protocol::json_to_msgpack("{\"author\":\"user" + std::to_string(rng() % 50)
-                             + "\",\"text\":\"message " + std::to_string(i)
-                             + " with some text in it\"}",
-                           mp, error);
+                              + "\",\"text\":\"message " + std::to_string(i)
+                              + " with some text in it\"}",
+                            mp, error);
   return mp;
 }
 

@@ -1,9 +1,9 @@
 #include "net/rest_api.hpp"
 
+#include "gateway/node_failure.hpp"
 #include "net/api_key.hpp"
 #include "net/http_util.hpp"
 #include "net/metrics.hpp"
-#include "gateway/node_failure.hpp"
 #include "net/rest_handlers.hpp"
 #include "net/static_files.hpp"
 

@@ -38,8 +38,8 @@ config::settings crash_settings(const std::string& dir) {
     while (in_flight < 16) {
       std::string data, error;
       protocol::json_to_msgpack("{\"author\":\"a" + std::to_string(rng() % 5) + "\",\"text\":\"t"
-                                 + std::to_string(i) + "\"}",
-                               data, error);
+                                  + std::to_string(i) + "\"}",
+                                data, error);
       h.self->send(h.node.journal, actors::append_atom_v,
                    storage::append_request{
                      "chat:r" + std::to_string(rng() % 9),

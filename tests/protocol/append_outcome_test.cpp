@@ -8,8 +8,8 @@
 namespace herald::test {
 namespace {
 
-using protocol::refusal_of;
 using protocol::error_code;
+using protocol::refusal_of;
 using storage::append_result;
 using storage::append_status;
 
