@@ -130,9 +130,14 @@ private:
     return true;
   }
 
-  /// Whether the bare value from `start` to here is what toml++ takes for
-  /// a date (ten characters besides `_`, digits and `-`, a digit first and
-  /// `-` at the fifth and eighth) and is followed by a space and a digit.
+  /// Whether the bare value from `start` to here may be what toml++ takes
+  /// for a date and is followed by a space and a digit. toml++ looks at
+  /// ten characters besides `_`, a digit first and `-` at the fifth and
+  /// eighth, and at traits only: most punctuation and letters add none, so
+  /// "1979-05-&7" passes too (found by fuzzing). This test is wider still
+  /// (any other characters): a bare value followed by a space and a digit
+  /// is no TOML unless it is a date-time, so reading on as toml++ might
+  /// refuses nothing valid.
   bool date_then_space_digit(size_t start) const {
     std::string chars;
     for (size_t k = start; k < i_; ++k)
@@ -141,9 +146,6 @@ private:
     auto digit = [](char c) { return c >= '0' && c <= '9'; };
     if (chars.size() != 10 || !digit(chars[0]) || chars[4] != '-' || chars[7] != '-')
       return false;
-    for (char c : chars)
-      if (!digit(c) && c != '-')
-        return false;
     return i_ + 1 < in_.size() && in_[i_] == ' ' && digit(in_[i_ + 1]);
   }
 
