@@ -50,8 +50,12 @@ run() {
   read -r line <&"${LOAD[0]}"
   sleep 1
   after=$(rss)
+  # Per connection subscribed (all of them unless ws_load gave up).
+  local got
+  got=$(awk '{print $4}' <<<"$line")
+  ((got > 0)) || got=1
   printf '%-10s %s; RSS +%d KiB = %d.%d KiB per connection\n' "$name" "$line" \
-    "$((after - before))" "$(((after - before) / n))" "$((((after - before) * 10 / n) % 10))"
+    "$((after - before))" "$(((after - before) / got))" "$((((after - before) * 10 / got) % 10))"
   kill "$load_pid" 2>/dev/null || true
   wait "$load_pid" 2>/dev/null || true
   kill "$herald_pid"
