@@ -59,6 +59,10 @@ struct channel_state {
   uint64_t deliveries = 0;
   uint64_t catch_ups = 0;
   uint64_t resyncs = 0;
+  /// Join/leave pushes gathered since the last flush_atom: every subscriber
+  /// gets them as one delivery, so a burst of subscribes costs one message
+  /// per subscriber rather than one per subscriber per join.
+  std::vector<frame_ptr> join_leave;
 };
 
 using self_ptr = channel_actor::stateful_pointer<channel_state>;
@@ -118,13 +122,33 @@ void arm_idle_timer(self_ptr self) {
     self->delayed_send(self, st.options.idle_stop, tick_atom_v, generation);
 }
 
-void broadcast(self_ptr self, const frame_ptr& frame) {
+/// Sends the gathered join/leave pushes to every live subscriber, in one
+/// shared message.
+void flush_join_leave(self_ptr self) {
   auto& st = self->state;
-  std::vector<frame_ptr> frames{frame};
-  auto msg = caf::make_message(deliver_atom_v, delivery{st.name, 0, std::move(frames)});
+  if (st.join_leave.empty())
+    return;
+  auto msg = caf::make_message(deliver_atom_v, delivery{st.name, 0, std::move(st.join_leave)});
+  st.join_leave.clear();
   for (auto& [addr, sub] : st.subscribers)
     if (sub.at == phase::live)
       send_shared(self, sub.handle, msg);
+}
+
+/// Gathers a join/leave push until the messages already in the mailbox (a
+/// burst of subscribes, say) are handled: the flush_atom queues behind them.
+void push_join_leave(self_ptr self, frame_ptr frame) {
+  auto& st = self->state;
+  if (st.join_leave.empty())
+    self->send(self, flush_atom_v);
+  st.join_leave.push_back(std::move(frame));
+}
+
+/// Whether a join or leave in a channel of `subscribers` (counting the one
+/// who joins or leaves) is pushed: past the limit the pushes would cost
+/// O(N^2), so large channels keep only presence.
+bool pushes_join_leave(const channel_state& st, size_t subscribers) {
+  return st.options.join_leave && subscribers <= st.options.join_leave_max_subscribers;
 }
 
 void drop_subscriber(self_ptr self, const caf::actor_addr& addr, bool tell_others) {
@@ -133,14 +157,15 @@ void drop_subscriber(self_ptr self, const caf::actor_addr& addr, bool tell_other
   if (it == st.subscribers.end())
     return;
   auto info = it->second.info;
+  const bool push_leave = tell_others && pushes_join_leave(st, st.subscribers.size());
   if (it->second.at == phase::live)
     --st.live;
   else if (it->second.at == phase::waiting)
     --st.waiting;
   self->demonitor(it->second.handle);
   st.subscribers.erase(it);
-  if (tell_others && st.options.join_leave)
-    broadcast(self, join_leave_frame(st.name, info, false));
+  if (push_leave)
+    push_join_leave(self, join_leave_frame(st.name, info, false));
   arm_idle_timer(self);
 }
 
@@ -294,6 +319,7 @@ void on_committed(self_ptr self, const event_batch& events) {
   }
   if (frames.empty())
     return;
+  flush_join_leave(self); // joins and leaves before the publications after them
   if (st.live > 0) {
     count_deliveries(st, frames.size() * st.live);
     auto msg = caf::make_message(deliver_atom_v, delivery{st.name, first, std::move(frames)});
@@ -357,8 +383,8 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
   } else {
     promise.deliver(reply);
   }
-  if (st.options.join_leave)
-    broadcast(self, join_leave_frame(st.name, st.subscribers[addr].info, true));
+  if (pushes_join_leave(st, st.subscribers.size()))
+    push_join_leave(self, join_leave_frame(st.name, st.subscribers[addr].info, true));
 }
 
 channel_actor::behavior_type channel_impl(self_ptr self, std::string name, channel_options options,
@@ -465,6 +491,10 @@ channel_actor::behavior_type channel_impl(self_ptr self, std::string name, chann
       auto& st = self->state;
       if (generation == st.idle_generation && st.subscribers.empty())
         self->send(st.registry, idle_atom_v, st.name, st.subscribes_seen);
+    },
+    [self](flush_atom) {
+      auto scope = self->state.stats.measure();
+      flush_join_leave(self);
     },
     [self](stop_atom) { self->quit(); },
   };

@@ -19,6 +19,10 @@
 // - (unsubscribe_atom, subscriber); subscribers are also monitored
 // - (presence_atom) -> presence_reply
 // - (stats_atom) -> actor_stats: subscribers, published, deliveries, top
+//
+// Join/leave pushes (namespaces with join_leave, channels of at most
+// join_leave_max_subscribers) are gathered while the mailbox holds more
+// messages and go to each subscriber as one delivery.
 #pragma once
 
 #include "actors/reader_actor.hpp"
@@ -41,6 +45,7 @@ using channel_actor =
                    caf::replies_to<presence_atom>::with<presence_reply>,
                    caf::replies_to<stats_atom>::with<actor_stats>,
                    caf::reacts_to<tick_atom, uint64_t>, // internal: idle timer
+                   caf::reacts_to<flush_atom>, // internal: send the gathered join/leave pushes
                    caf::reacts_to<stop_atom>>;
 
 /// Who a channel reports idleness to: (idle_atom, name, subscribes seen).
@@ -54,6 +59,8 @@ struct channel_options {
   /// How long a read from the journal readers may take (server.actor_request_timeout).
   config::duration request_timeout = std::chrono::seconds(30);
   bool join_leave = false;
+  /// Past this many subscribers no join/leave pushes (presence stays exact).
+  size_t join_leave_max_subscribers = 1000;
   bool recovery = true;
   size_t catch_up_chunk = 1000;
   /// Most bytes of one paced catch-up delivery (see subscribe_request).

@@ -47,6 +47,8 @@ active_channel& channel_for(self_ptr self, const std::string& name) {
   o.epoch = st.epoch;
   o.ring_size = static_cast<size_t>(st.settings.channels.ring_size);
   o.idle_stop = st.settings.channels.idle_stop;
+  o.join_leave_max_subscribers =
+    static_cast<size_t>(st.settings.channels.join_leave_max_subscribers);
   o.request_timeout = st.settings.server.actor_request_timeout;
   o.deliveries_total = st.deliveries;
   // Half the outbound queue a session may hold, so a paced piece never

@@ -7,6 +7,12 @@
 //   ws_load --port P [--protocol herald|plain] [--connections 1000] [--channels 10]
 //           [--publishers 10] [--rate 1000] [--size 100] [--seconds 5] [--drain 2]
 //   ws_load --port P --idle N      open N idle connections, hold them, report
+//   ws_load --port P --join N [--prefix chat:join] [--in-flight 200]
+//                                  N connections all subscribing to one
+//                                  channel, at most --in-flight handshakes
+//                                  (connect + subscribe) at a time; reports
+//                                  the time until all are subscribed, then
+//                                  holds them like --idle
 //
 // --protocol herald speaks the centrifuge JSON protocol; plain speaks the
 // yardstick's {"sub":C} / {"pub":C,"data":...} relay protocol
@@ -22,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +54,8 @@ struct options {
   double seconds = 5;
   double drain = 2;
   size_t idle = 0;
+  size_t join = 0;
+  size_t in_flight = 200;
 };
 
 int64_t now_ns() {
@@ -230,6 +239,44 @@ void raise_fd_limit() {
   }
 }
 
+/// Holds the connections until stdin closes (the caller measures memory
+/// meanwhile).
+void hold_until_stdin_closes(asio::io_context& ioc) {
+  char buf[16];
+  asio::posix::stream_descriptor in(ioc, ::dup(0));
+  bool done = false;
+  in.async_read_some(asio::buffer(buf), [&](beast::error_code, size_t) { done = true; });
+  while (!done)
+    ioc.run_for(std::chrono::milliseconds(100));
+}
+
+/// --join: every connection subscribes to one channel; a new one starts
+/// each time one is subscribed, so at most o.in_flight handshakes are under
+/// way at a time.
+int run_join(asio::io_context& ioc, const options& o, stats& s) {
+  std::vector<std::shared_ptr<conn>> all;
+  all.reserve(o.join);
+  std::function<void()> start_next = [&] {
+    if (all.size() == o.join)
+      return;
+    auto c = std::make_shared<conn>(ioc, o, s, o.channel_prefix, false);
+    all.push_back(c);
+    c->start(start_next);
+  };
+  const auto start = clock_type::now();
+  for (size_t i = 0; i < o.in_flight; ++i)
+    start_next();
+  auto deadline = start + std::chrono::seconds(60);
+  while (s.ready < o.join && clock_type::now() < deadline)
+    ioc.run_for(std::chrono::milliseconds(10));
+  const double took = std::chrono::duration<double>(clock_type::now() - start).count();
+  std::printf("join %zu subscribed %zu in %.2f s (in flight %zu) errors %llu\n", o.join, s.ready,
+              took, o.in_flight, static_cast<unsigned long long>(s.errors));
+  std::fflush(stdout);
+  hold_until_stdin_closes(ioc);
+  return s.ready == o.join ? 0 : 1;
+}
+
 double pct(std::vector<uint32_t>& v, double p) {
   if (v.empty())
     return 0;
@@ -268,6 +315,10 @@ int main(int argc, char** argv) {
       o.drain = std::stod(v);
     else if (f == "--idle")
       o.idle = std::stoul(v);
+    else if (f == "--join")
+      o.join = std::stoul(v);
+    else if (f == "--in-flight")
+      o.in_flight = std::max<size_t>(1, std::stoul(v));
     else {
       std::fprintf(stderr, "ws_load: unknown flag %s\n", argv[i]);
       return 2;
@@ -277,6 +328,8 @@ int main(int argc, char** argv) {
   asio::io_context ioc(1);
   stats s;
   std::vector<std::shared_ptr<conn>> subs, pubs;
+  if (o.join > 0)
+    return run_join(ioc, o, s);
   if (o.idle > 0) {
     for (size_t i = 0; i < o.idle; ++i) {
       auto c = std::make_shared<conn>(ioc, o, s, std::string(), false);
@@ -291,13 +344,7 @@ int main(int argc, char** argv) {
     std::printf("idle %zu ready %zu errors %llu\n", o.idle, s.ready,
                 static_cast<unsigned long long>(s.errors));
     std::fflush(stdout);
-    // Hold them until stdin closes (the caller measures memory meanwhile).
-    char buf[16];
-    asio::posix::stream_descriptor in(ioc, ::dup(0));
-    bool done = false;
-    in.async_read_some(asio::buffer(buf), [&](beast::error_code, size_t) { done = true; });
-    while (!done)
-      ioc.run_for(std::chrono::milliseconds(100));
+    hold_until_stdin_closes(ioc);
     return s.ready == o.idle ? 0 : 1;
   }
   for (size_t i = 0; i < o.connections; ++i) {

@@ -227,6 +227,10 @@ std::vector<setting<settings>> make_node_settings() {
                "Channels without subscribers kept for channels.idle_stop; past this many live "
                "channels, one stops as soon as its last subscriber leaves",
                0, 100000000, at(&S::channels, &channel_settings::max_idle)),
+    integer<S>("channels.join_leave_max_subscribers",
+               "Past this many subscribers a channel sends no join/leave pushes (presence stays "
+               "exact)",
+               0, 100000000, at(&S::channels, &channel_settings::join_leave_max_subscribers)),
     // [websocket]
     time_span<S>("websocket.ping_interval", "How often the server pings each client (0ms: never)",
                  duration(0), std::chrono::hours(1),

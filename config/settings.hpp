@@ -65,6 +65,9 @@ struct channel_settings {
   int64_t max_name_length = 255;
   /// Past this many live channels, one stops when its last subscriber leaves.
   int64_t max_idle = 1000;
+  /// Past this many subscribers a channel sends no join/leave pushes:
+  /// pushing every join to every subscriber costs O(N^2).
+  int64_t join_leave_max_subscribers = 1000;
 };
 
 struct projection_settings {

@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -98,15 +99,45 @@ caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_regi
   };
 }
 
+/// The frames a scoped actor receives, one at a time, whether they came
+/// alone or several in one delivery (gathered join/leave pushes).
+class frame_reader {
+public:
+  explicit frame_reader(caf::scoped_actor& who) : who_(who) {}
+
+  std::string next() {
+    if (frames_.empty())
+      who_->receive(
+        [&](actors::deliver_atom, const actors::delivery& d) {
+          ++deliveries;
+          for (const auto& f : d.frames)
+            frames_.push_back(*f);
+        },
+        caf::after(5s) >> [] { ADD_FAILURE() << "no delivery"; });
+    if (frames_.empty())
+      return {};
+    auto frame = std::move(frames_.front());
+    frames_.pop_front();
+    return frame;
+  }
+
+  size_t deliveries = 0;
+
+private:
+  caf::scoped_actor& who_;
+  std::deque<std::string> frames_;
+};
+
 class channel_test : public actor_fixture {
 protected:
   void start(int64_t ring_size, config::duration idle_stop = std::chrono::seconds(30),
-             int64_t max_queued_bytes = 1 << 20) {
+             int64_t max_queued_bytes = 1 << 20, int64_t join_leave_max_subscribers = 1000) {
     start_journal();
     config::settings s;
     s.websocket.max_queued_bytes = max_queued_bytes;
     s.channels.ring_size = ring_size;
     s.channels.idle_stop = idle_stop;
+    s.channels.join_leave_max_subscribers = join_leave_max_subscribers;
     s.namespaces["chat"].join_leave = true;
     registry = actors::spawn_channel_registry(sys, s, readers, journal_file->id(),
                                               storage::journal_position{0});
@@ -404,12 +435,8 @@ TEST_F(channel_test, presence_and_join_leave) {
   caf::scoped_actor ann(sys), bob(sys);
   auto reply = subscribe(ann, "ann");
   subscribe(bob, "bob");
-  auto next_frame = [&](caf::scoped_actor& who) {
-    std::string frame;
-    who->receive([&](actors::deliver_atom, const actors::delivery& d) { frame = *d.frames[0]; },
-                 caf::after(5s) >> [] { ADD_FAILURE() << "no delivery"; });
-    return frame;
-  };
+  frame_reader ann_frames(ann);
+  auto next_frame = [&](caf::scoped_actor&) { return ann_frames.next(); };
   // Ann sees her own join, then Bob's.
   EXPECT_NE(next_frame(ann).find("\"join\":{\"info\":{\"user\":\"ann\""), std::string::npos);
   EXPECT_NE(next_frame(ann).find("\"join\":{\"info\":{\"user\":\"bob\""), std::string::npos);
@@ -432,6 +459,87 @@ TEST_F(channel_test, presence_and_join_leave) {
   self->request(registry, 5s, actors::presence_atom_v, std::string("nobody:here"))
     .receive([&](const actors::presence_reply& p) { EXPECT_TRUE(p.clients.empty()); },
              [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+// Past channels.join_leave_max_subscribers a channel pushes no join or
+// leave (each would go to every subscriber: O(N^2)); presence stays exact.
+TEST_F(channel_test, join_leave_stops_past_the_subscriber_limit_and_presence_stays_exact) {
+  start(16, std::chrono::seconds(30), 1 << 20, 3);
+  const std::string channel = "chat:big";
+  std::vector<std::unique_ptr<caf::scoped_actor>> clients;
+  actors::subscribe_reply last;
+  auto subscribe = [&] {
+    clients.push_back(std::make_unique<caf::scoped_actor>(sys));
+    auto& who = *clients.back();
+    std::string user = "user-" + std::to_string(clients.size());
+    actors::subscribe_request req;
+    req.channel = channel;
+    req.subscriber = caf::actor_cast<caf::actor>(who);
+    req.info = actors::client_info{user, "client-" + user, "", ""};
+    who->request(registry, 5s, actors::subscribe_atom_v, req)
+      .receive([&](const actors::subscribe_reply& r) { last = r; },
+               [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  };
+  std::unique_ptr<frame_reader> first_frames;
+  auto next_frame = [&](caf::scoped_actor&) { return first_frames->next(); };
+  for (int i = 0; i < 3; ++i)
+    subscribe();
+  first_frames = std::make_unique<frame_reader>(*clients[0]);
+  // Up to the limit (3 subscribers) the first one hears every join.
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_NE(next_frame(*clients[0])
+                .find("\"join\":{\"info\":{\"user\":\"user-" + std::to_string(i) + "\""),
+              std::string::npos);
+  // Past it, neither joins nor leaves: the next thing it gets is the publication.
+  subscribe();
+  subscribe();
+  auto& leaver = *clients.back();
+  leaver->send(last.channel, actors::unsubscribe_atom_v, caf::actor_cast<caf::actor>(leaver));
+  append(channel, storage::expected_version::any(), "\xa1x");
+  EXPECT_NE(next_frame(*clients[0]).find("\"pub\":"), std::string::npos);
+  // Presence still lists everyone subscribed.
+  self->request(registry, 5s, actors::presence_atom_v, channel)
+    .receive(
+      [&](const actors::presence_reply& p) {
+        EXPECT_EQ(p.clients.size(), 4u);
+        EXPECT_EQ(p.clients.count("client-user-4"), 1u);
+        EXPECT_EQ(p.clients.count("client-user-5"), 0u);
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+// A burst of subscribes reaches the channel faster than it handles them;
+// the joins it gathers meanwhile go to each subscriber as one delivery, not
+// one each (which made a filling channel cost O(N^2) messages).
+TEST_F(channel_test, joins_of_a_burst_of_subscribes_are_gathered_into_few_deliveries) {
+  start(16);
+  const std::string channel = "chat:burst";
+  caf::scoped_actor first(sys);
+  actors::subscribe_request req;
+  req.channel = channel;
+  req.subscriber = caf::actor_cast<caf::actor>(first);
+  req.info = actors::client_info{"first", "client-first", "", ""};
+  actors::subscribe_reply reply;
+  first->request(registry, 5s, actors::subscribe_atom_v, req)
+    .receive([&](const actors::subscribe_reply& r) { reply = r; },
+             [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  frame_reader frames(first);
+  EXPECT_NE(frames.next().find("\"user\":\"first\""), std::string::npos);
+  const size_t deliveries_before = frames.deliveries;
+  // Straight to the channel, without waiting for the replies.
+  constexpr int burst = 200;
+  std::vector<std::unique_ptr<caf::scoped_actor>> others;
+  for (int i = 0; i < burst; ++i) {
+    auto& who = *others.emplace_back(std::make_unique<caf::scoped_actor>(sys));
+    req.subscriber = caf::actor_cast<caf::actor>(who);
+    req.info = actors::client_info{"u" + std::to_string(i), "c" + std::to_string(i), "", ""};
+    self->send(reply.channel, actors::subscribe_atom_v, req);
+  }
+  // Every join arrives, in the order of the subscribes, in fewer deliveries.
+  for (int i = 0; i < burst; ++i)
+    EXPECT_NE(frames.next().find("\"user\":\"u" + std::to_string(i) + "\""), std::string::npos)
+      << i;
+  EXPECT_LT(frames.deliveries - deliveries_before, static_cast<size_t>(burst) / 2);
 }
 
 TEST_F(channel_test, an_idle_channel_stops_and_a_new_one_takes_over) {

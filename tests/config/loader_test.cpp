@@ -116,6 +116,16 @@ anonymous = true
   EXPECT_TRUE(s.projection_defs.empty()); // a file replaces the demo entirely
 }
 
+// Large channels send no join/leave by default (each join would go to
+// every subscriber); the limit can be moved either way.
+TEST(loader, join_leave_has_a_subscriber_limit) {
+  EXPECT_EQ(load({}).channels.join_leave_max_subscribers, 1000);
+  settings s = parse_toml("[channels]\njoin_leave_max_subscribers = 50\n", "h.toml");
+  EXPECT_EQ(s.channels.join_leave_max_subscribers, 50);
+  apply_override(s, {"channels.join_leave_max_subscribers", "20000"});
+  EXPECT_EQ(s.channels.join_leave_max_subscribers, 20000);
+}
+
 TEST(loader, command_line_overrides_win) {
   settings s = parse_toml("[journal]\ndurability = \"normal\"\n", "h.toml");
   apply_override(s, {"journal.durability", "full"});
@@ -272,6 +282,8 @@ INSTANTIATE_TEST_SUITE_P(
     bad_file{"[journal]\nmax_batch_bytes = \"8 parsecs\"\n",
              "h.toml:2: journal.max_batch_bytes: \"8 parsecs\" has an unknown unit (use B, "
              "KiB, MiB or GiB)"},
+    bad_file{"[channels]\njoin_leave_max_subscribers = -1\n",
+             "h.toml:2: channels.join_leave_max_subscribers: -1 is out of range (0..100000000)"},
     bad_file{"[channels]\nidle_stop = 30\n",
              "h.toml:2: channels.idle_stop: expected a string (0ms..24h), found an integer"},
     bad_file{"[channels]\nidle_stop = \"30 fortnights\"\n",
