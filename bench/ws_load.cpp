@@ -4,7 +4,7 @@
 // loss and publish-to-delivery latency (coordinated-omission safe: latency
 // counts from the *scheduled* send time).
 //
-//   ws_load --port P [--protocol herald|plain] [--connections 1000] [--channels 10]
+//   ws_load --port P [--protocol herald|plain|raw] [--connections 1000] [--channels 10]
 //           [--publishers 10] [--rate 1000] [--size 100] [--seconds 5] [--drain 2]
 //   ws_load --port P --idle N      open N idle connections, hold them, report
 //   ws_load --port P --join N [--prefix chat:join] [--in-flight 200]
@@ -16,7 +16,9 @@
 //
 // --protocol herald speaks the centrifuge JSON protocol; plain speaks the
 // yardstick's {"sub":C} / {"pub":C,"data":...} relay protocol
-// (bench/yardstick/server.mjs). Everything runs on one thread.
+// (bench/yardstick/server.mjs); raw sends the payload alone, for the
+// minimal C++ broadcast server (refserver: every message goes to every
+// connection, one channel). Everything runs on one thread.
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -75,7 +77,7 @@ struct stats {
 class conn : public std::enable_shared_from_this<conn> {
 public:
   conn(asio::io_context& ioc, const options& o, stats& s, std::string channel, bool publisher)
-    : ws_(asio::make_strand(ioc)), resolver_(ioc), o_(o), s_(s), channel_(std::move(channel)),
+    : ws_(ioc), resolver_(ioc), o_(o), s_(s), channel_(std::move(channel)),
       publisher_(publisher) {}
 
   void start(std::function<void()> on_ready) {
@@ -91,6 +93,8 @@ public:
     if (o_.protocol == "herald")
       queue_.push_back("{\"publish\":{\"channel\":\"" + channel + "\",\"data\":" + data
                        + "},\"id\":" + std::to_string(++id_) + "}");
+    else if (o_.protocol == "raw")
+      queue_.push_back(data);
     else
       queue_.push_back("{\"pub\":\"" + channel + "\",\"data\":" + data + "}");
     ++s_.published;
@@ -121,7 +125,7 @@ private:
         hello += "\n{\"subscribe\":{\"channel\":\"" + channel_ + "\"},\"id\":2}";
       queue_.push_back(hello);
       id_ = 2;
-    } else if (!publisher_ && !channel_.empty()) {
+    } else if (o_.protocol == "plain" && !publisher_ && !channel_.empty()) {
       queue_.push_back("{\"sub\":\"" + channel_ + "\"}");
     }
     if (!queue_.empty())
@@ -140,37 +144,80 @@ private:
       on_ready_();
   }
 
+  // Reading is this generator's hot path (up to a million deliveries per
+  // second on one thread), so after the handshake it reads the socket
+  // itself and parses the server's frames (unmasked, RFC 6455 5.2): one
+  // read per readable socket, no per-message allocation. Writes still go
+  // through Beast (they are few).
   void do_read() {
-    ws_.async_read(
-      buffer_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    if (in_.size() - in_len_ < 64 * 1024)
+      in_.resize(std::max(in_.size() * 2, in_len_ + 64 * 1024));
+    beast::get_lowest_layer(ws_).socket().async_read_some(
+      asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->on_read(ec, n); });
   }
 
-  void on_read(beast::error_code ec) {
+  void on_read(beast::error_code ec, size_t n) {
     if (ec)
       return fail("read", ec);
-    auto data = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
+    in_len_ += n;
     const int64_t now = now_ns();
-    // Every delivery carries "ts":N; count them all (a frame may hold many).
     size_t at = 0;
-    while ((at = data.find("\"ts\":", at)) != std::string::npos) {
-      at += 5;
-      int64_t ts = std::strtoll(data.c_str() + at, nullptr, 10);
-      ++s_.delivered;
-      auto us = (now - ts) / 1000;
-      s_.latencies_us.push_back(static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX)));
+    while (in_len_ - at >= 2) {
+      const auto* b = reinterpret_cast<const unsigned char*>(in_.data() + at);
+      const unsigned opcode = b[0] & 0x0f;
+      uint64_t len = b[1] & 0x7f;
+      size_t header = 2;
+      if (len == 126) {
+        if (in_len_ - at < 4)
+          break;
+        len = (uint64_t{b[2]} << 8) | b[3];
+        header = 4;
+      } else if (len == 127) {
+        if (in_len_ - at < 10)
+          break;
+        len = 0;
+        for (int i = 0; i < 8; ++i)
+          len = (len << 8) | b[2 + i];
+        header = 10;
+      }
+      if (in_len_ - at < header + len)
+        break;
+      if (opcode == 0x8)
+        return fail("read", websocket::error::closed);
+      if (opcode == 0x1 || opcode == 0x0)
+        on_message(std::string_view(in_.data() + at + header, static_cast<size_t>(len)), now);
+      at += header + static_cast<size_t>(len);
+    }
+    std::memmove(in_.data(), in_.data() + at, in_len_ - at);
+    in_len_ -= at;
+    do_read();
+  }
+
+  void on_message(std::string_view data, int64_t now) {
+    // Every delivery carries "ts":N; count them all (a frame may hold many).
+    // The raw yardstick also echoes every message to its publishers.
+    if (!publisher_) {
+      size_t at = 0;
+      while ((at = data.find("\"ts\":", at)) != std::string_view::npos) {
+        at += 5;
+        int64_t ts = std::strtoll(data.data() + at, nullptr, 10);
+        ++s_.delivered;
+        auto us = (now - ts) / 1000;
+        s_.latencies_us.push_back(static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX)));
+      }
     }
     if (o_.protocol == "herald") {
-      if (!is_ready_ && data.find("\"id\":2,\"subscribe\"") != std::string::npos)
+      if (!is_ready_ && data.find("\"id\":2,\"subscribe\"") != std::string_view::npos)
         ready();
-      if (data.find("\"publish\":{}") != std::string::npos)
+      if (data.find("\"publish\":{}") != std::string_view::npos)
         ++s_.replies;
-      if (data == "{}" || data.find("\n{}") != std::string::npos || data.rfind("{}\n", 0) == 0)
+      if (data == "{}" || data.find("\n{}") != std::string_view::npos
+          || data.substr(0, 3) == "{}\n")
         pong();
-      if (data.find("\"error\"") != std::string::npos)
+      if (data.find("\"error\"") != std::string_view::npos)
         ++s_.errors;
     }
-    do_read();
   }
 
   void pong() {
@@ -221,7 +268,8 @@ private:
   stats& s_;
   std::string channel_;
   bool publisher_;
-  beast::flat_buffer buffer_;
+  std::vector<char> in_;
+  size_t in_len_ = 0;
   std::deque<std::string> queue_;
   std::string out_;
   bool writing_ = false;
@@ -324,6 +372,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (o.protocol == "raw")
+    o.channels = 1; // refserver has no channels: everyone gets everything
   raise_fd_limit();
   asio::io_context ioc(1);
   stats s;

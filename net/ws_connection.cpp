@@ -9,7 +9,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
-#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <limits>
@@ -21,8 +23,6 @@ namespace websocket = boost::beast::websocket;
 namespace asio = boost::asio;
 
 namespace {
-
-const std::string newline = "\n";
 
 std::string remote_of(const beast::tcp_stream& s) {
   beast::error_code ec;
@@ -119,11 +119,6 @@ void ws_connection::on_accept(beast::error_code ec) {
     return;
   }
   registry_->add(shared_from_this());
-  auto& sock = ws_.next_layer().socket();
-  sock.non_blocking(true, ec);
-  asio::socket_base::send_buffer_size size;
-  sock.get_option(size, ec);
-  send_buffer_ = ec ? 0 : static_cast<size_t>(size.value());
   session_ = gateway::spawn_session(sys_, ctx_, weak_from_this(), remote_);
   do_read();
 }
@@ -217,76 +212,81 @@ void ws_connection::do_write() {
   while (!queue_.empty() && !write_in_flight_ && !finished_) {
     writing_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
     queue_.clear();
-    size_t payload = writing_.size() - 1;
-    for (const auto& f : writing_)
-      payload += f->size();
+    frame_out();
     write_in_flight_ = true;
-    if (try_direct_write(payload))
-      continue;
-    buffers_.clear();
-    for (size_t i = 0; i < writing_.size(); ++i) {
-      if (i)
-        buffers_.emplace_back(asio::buffer(newline));
-      buffers_.emplace_back(asio::buffer(*writing_[i]));
-    }
-    ws_.text(true);
-    ws_.async_write(buffers_,
-                    beast::bind_front_handler(&ws_connection::on_write, shared_from_this()));
+    if (!send_out())
+      return; // the rest goes when the socket has room (on_writable)
+    complete_write({});
   }
   if (queue_.empty() && !write_in_flight_ && close_pending_ && !finished_)
     do_close();
 }
 
-// Fan-out is bound by the cost of each write, and a Beast asynchronous write
-// costs several times the send() beneath it. When the socket has room for
-// the whole message, herald frames it itself (a server frame is a 2 to 10
-// byte header and the unmasked payload) and sends it at once; the rare
-// remainder of a short send finishes asynchronously. Returns false when the
-// socket is too full: Beast writes it then.
-bool ws_connection::try_direct_write(size_t payload) {
-  auto& sock = ws_.next_layer().socket();
-  int unsent = 0;
-  if (::ioctl(sock.native_handle(), TIOCOUTQ, &unsent) != 0
-      || static_cast<size_t>(unsent) + payload + 16 > send_buffer_)
-    return false;
-  const size_t header =
-    protocol::encode_ws_header(header_, protocol::ws_opcode::text, true, payload);
-  buffers_.clear();
-  buffers_.emplace_back(asio::buffer(header_.data(), header));
+// Fan-out is bound by the cost of each write. Everything waiting for this
+// connection becomes one WebSocket message (frames joined by '\n') in one
+// contiguous buffer, so that one send() carries it: a buffer per frame
+// would cost a sendmsg per 64 of them (the kernel's and Asio's limit on
+// iovecs per call), and a Beast write costs several times the send beneath
+// it. A server frame is a 2 to 10 byte header and the unmasked payload.
+void ws_connection::frame_out() {
+  size_t payload = writing_.size() - 1;
+  for (const auto& f : writing_)
+    payload += f->size();
+  protocol::ws_header header{};
+  const size_t header_size =
+    protocol::encode_ws_header(header, protocol::ws_opcode::text, true, payload);
+  out_.clear();
+  out_.reserve(header_size + payload);
+  out_.append(header.data(), header_size);
   for (size_t i = 0; i < writing_.size(); ++i) {
     if (i)
-      buffers_.emplace_back(asio::buffer(newline));
-    buffers_.emplace_back(asio::buffer(*writing_[i]));
+      out_ += '\n';
+    out_ += *writing_[i];
   }
-  beast::error_code ec;
-  size_t sent = sock.send(buffers_, 0, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    sent = 0;
-    ec = {};
-  }
-  if (ec || sent == header + payload) {
-    complete_write(ec);
-    return true;
-  }
-  // A short send: the rest of this frame must follow before anything else.
-  auto rest = std::make_shared<std::vector<asio::const_buffer>>();
-  size_t skip = sent;
-  for (const auto& b : buffers_) {
-    if (skip >= b.size()) {
-      skip -= b.size();
+  out_sent_ = 0;
+}
+
+/// Sends what is left of out_ without blocking: true when all of it went
+/// (or the socket failed: write_error_ says), false when the socket is full
+/// and the rest waits for it to drain.
+bool ws_connection::send_out() {
+  auto& sock = ws_.next_layer().socket();
+  while (out_sent_ < out_.size()) {
+    ssize_t n = ::send(sock.native_handle(), out_.data() + out_sent_, out_.size() - out_sent_,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      out_sent_ += static_cast<size_t>(n);
       continue;
     }
-    rest->push_back(asio::buffer(static_cast<const char*>(b.data()) + skip, b.size() - skip));
-    skip = 0;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      sock.async_wait(asio::socket_base::wait_write,
+                      beast::bind_front_handler(&ws_connection::on_writable, shared_from_this()));
+      return false;
+    }
+    write_error_ = beast::error_code(n < 0 ? errno : EPIPE, beast::system_category());
+    return true;
   }
-  asio::async_write(sock, *rest, [self = shared_from_this(), rest](beast::error_code e, size_t n) {
-    self->on_write(e, n);
-  });
   return true;
 }
 
+void ws_connection::on_writable(beast::error_code ec) {
+  if (ec || finished_)
+    return complete_write(ec ? ec : beast::error_code(asio::error::operation_aborted));
+  if (!send_out())
+    return;
+  complete_write({});
+  do_write();
+}
+
 void ws_connection::complete_write(beast::error_code ec) {
+  if (!ec)
+    ec = std::exchange(write_error_, {});
   write_in_flight_ = false;
+  // A burst's buffer is not kept: idle connections stay small.
+  if (out_.capacity() > keep_out_bytes)
+    std::string().swap(out_);
   size_t bytes = 0;
   for (const auto& f : writing_)
     bytes += f->size() + 1;
@@ -308,12 +308,6 @@ void ws_connection::when_drained(std::function<void()> fn) {
     else
       self->on_drained_ = std::move(fn);
   });
-}
-
-void ws_connection::on_write(beast::error_code ec, std::size_t) {
-  complete_write(ec);
-  if (!ec)
-    do_write();
 }
 
 void ws_connection::close(protocol::close_code code, std::string reason) {

@@ -86,9 +86,10 @@ private:
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void take_handover();
   void do_write();
-  bool try_direct_write(size_t payload);
+  void frame_out();
+  bool send_out();
+  void on_writable(boost::beast::error_code ec);
   void complete_write(boost::beast::error_code ec);
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
   void do_close();
   void finish();
   void drop_slow_consumer();
@@ -109,11 +110,12 @@ private:
   std::atomic<bool> pending_{false}; ///< counted as pending for address_ (no connect yet)
   // Strand-only state.
   std::deque<actors::frame_ptr> queue_;
-  std::vector<actors::frame_ptr> writing_;
-  std::vector<boost::asio::const_buffer> buffers_;
+  std::vector<actors::frame_ptr> writing_; ///< the frames of the write in flight
+  std::string out_;                        ///< that write as one WebSocket frame
+  size_t out_sent_ = 0;                    ///< how much of out_ the socket took
+  boost::beast::error_code write_error_;   ///< how the last send failed, if it did
+  static constexpr size_t keep_out_bytes = 4096;
   bool write_in_flight_ = false;
-  protocol::ws_header header_{};
-  size_t send_buffer_ = 0; ///< SO_SNDBUF, for the direct-write check
   bool close_pending_ = false;
   std::function<void()> on_drained_;      ///< when_drained's callback, strand-only
   boost::asio::steady_timer close_timer_; ///< bounds how long a close may drain
