@@ -38,6 +38,7 @@ struct subscriber {
   phase at = phase::live;
   uint64_t next = 0;  ///< the next offset it needs, unless live
   bool paced = false; ///< catch-up waits for its answers (subscribe_request)
+  sink_ptr sink;      ///< its direct line, if it has one (subscribe_request)
 };
 
 struct channel_state {
@@ -74,12 +75,33 @@ void count_deliveries(channel_state& st, uint64_t n) {
     *st.options.deliveries_total += n;
 }
 
-void send_delivery(self_ptr self, const caf::actor& to, uint64_t first_offset,
+void send_delivery(self_ptr self, const subscriber& to, uint64_t first_offset,
                    std::vector<frame_ptr> frames) {
   count_deliveries(self->state, frames.size());
-  send_shared(
-    self, to,
-    caf::make_message(deliver_atom_v, delivery{self->state.name, first_offset, std::move(frames)}));
+  if (to.sink)
+    to.sink->deliver(frames);
+  else
+    send_shared(self, to.handle,
+                caf::make_message(deliver_atom_v,
+                                  delivery{self->state.name, first_offset, std::move(frames)}));
+}
+
+/// Hands `frames` to every live subscriber: straight to its sink when it has
+/// one, otherwise in one message that all the others share.
+void deliver_live(self_ptr self, uint64_t first_offset, const std::vector<frame_ptr>& frames) {
+  auto& st = self->state;
+  caf::message shared;
+  for (auto& [addr, sub] : st.subscribers) {
+    if (sub.at != phase::live)
+      continue;
+    if (sub.sink) {
+      sub.sink->deliver(frames);
+      continue;
+    }
+    if (shared.empty())
+      shared = caf::make_message(deliver_atom_v, delivery{st.name, first_offset, frames});
+    send_shared(self, sub.handle, shared);
+  }
 }
 
 /// Frames of the ring from `offset` on (the caller checked it is covered).
@@ -122,17 +144,13 @@ void arm_idle_timer(self_ptr self) {
     self->delayed_send(self, st.options.idle_stop, tick_atom_v, generation);
 }
 
-/// Sends the gathered join/leave pushes to every live subscriber, in one
-/// shared message.
+/// Sends the gathered join/leave pushes to every live subscriber, all in
+/// one delivery.
 void flush_join_leave(self_ptr self) {
   auto& st = self->state;
   if (st.join_leave.empty())
     return;
-  auto msg = caf::make_message(deliver_atom_v, delivery{st.name, 0, std::move(st.join_leave)});
-  st.join_leave.clear();
-  for (auto& [addr, sub] : st.subscribers)
-    if (sub.at == phase::live)
-      send_shared(self, sub.handle, msg);
+  deliver_live(self, 0, std::exchange(st.join_leave, {}));
 }
 
 /// Gathers a join/leave push until the messages already in the mailbox (a
@@ -247,7 +265,7 @@ void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
       return;
     }
     if (!frames.empty())
-      send_delivery(self, sub.handle, sub.next, std::move(frames));
+      send_delivery(self, sub, sub.next, std::move(frames));
     set_phase(st, sub, phase::live);
     return;
   }
@@ -282,7 +300,7 @@ void continue_catch_up(self_ptr self, const caf::actor_addr& addr) {
                      0);
           return;
         }
-        send_delivery(self, sub.handle, first, std::move(frames));
+        send_delivery(self, sub, first, std::move(frames));
         continue_catch_up(self, addr);
       },
       [self, addr](const caf::error&) { resync_subscriber(self, addr); });
@@ -322,10 +340,7 @@ void on_committed(self_ptr self, const event_batch& events) {
   flush_join_leave(self); // joins and leaves before the publications after them
   if (st.live > 0) {
     count_deliveries(st, frames.size() * st.live);
-    auto msg = caf::make_message(deliver_atom_v, delivery{st.name, first, std::move(frames)});
-    for (auto& [addr, sub] : st.subscribers)
-      if (sub.at == phase::live)
-        send_shared(self, sub.handle, msg);
+    deliver_live(self, first, frames);
   }
   if (st.waiting > 0) {
     std::vector<caf::actor_addr> due;
@@ -354,7 +369,7 @@ void add_subscriber(self_ptr self, subscribe_request req, bool recover,
   reply.offset = recover ? req.offset : storage::stream_version{st.top};
   self->monitor(req.subscriber);
   auto& sub = st.subscribers[addr] =
-    subscriber{req.subscriber, std::move(req.info), phase::live, 0, req.paced};
+    subscriber{req.subscriber, std::move(req.info), phase::live, 0, req.paced, std::move(req.sink)};
   ++st.live;
   if (recover && offset < st.top && ring_covers(st, offset + 1)) {
     // What the ring holds goes in the reply itself, as Centrifugo does, up

@@ -3,6 +3,7 @@
 // are local-only (they share memory) and never leave the gateway node.
 #pragma once
 
+#include "actors/subscriber_sink.hpp"
 #include "protocol/client_info.hpp"
 #include "protocol/frame.hpp"
 #include "storage/event.hpp"
@@ -108,6 +109,10 @@ struct subscribe_request {
   storage::stream_version offset;
   std::string epoch;
   bool paced = false;
+  /// Where live deliveries go, when the subscriber has a direct line to its
+  /// connection; otherwise they come as deliver_atom messages. Local only:
+  /// not serialized.
+  std::shared_ptr<subscriber_sink> sink;
 };
 
 template <class Inspector>

@@ -77,8 +77,7 @@ struct stats {
 class conn : public std::enable_shared_from_this<conn> {
 public:
   conn(asio::io_context& ioc, const options& o, stats& s, std::string channel, bool publisher)
-    : ws_(ioc), resolver_(ioc), o_(o), s_(s), channel_(std::move(channel)),
-      publisher_(publisher) {}
+    : ws_(ioc), resolver_(ioc), o_(o), s_(s), channel_(std::move(channel)), publisher_(publisher) {}
 
   void start(std::function<void()> on_ready) {
     on_ready_ = std::move(on_ready);
@@ -325,6 +324,15 @@ int run_join(asio::io_context& ioc, const options& o, stats& s) {
   return s.ready == o.join ? 0 : 1;
 }
 
+/// CPU time this process used (user + system): the generator shares the
+/// machine with the server it measures.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
 double pct(std::vector<uint32_t>& v, double p) {
   if (v.empty())
     return 0;
@@ -452,10 +460,10 @@ int main(int argc, char** argv) {
   const double loss =
     expected > 0 ? std::max(0.0, 1.0 - static_cast<double>(s.delivered) / expected) : 0;
   std::printf("rate %.0f/s x %.0f subscribers = %.0f deliveries/s target: delivered %.0f/s, loss "
-              "%.2f%%, p50 %.2f ms, p99 %.2f ms, max %.2f ms, errors %llu\n",
+              "%.2f%%, p50 %.2f ms, p99 %.2f ms, max %.2f ms, errors %llu, client CPU %.2f s\n",
               o.rate, subscribers_per_channel, o.rate * subscribers_per_channel,
               static_cast<double>(s.delivered) / o.seconds, loss * 100, pct(s.latencies_us, 0.5),
               pct(s.latencies_us, 0.99), pct(s.latencies_us, 1.0),
-              static_cast<unsigned long long>(s.errors));
+              static_cast<unsigned long long>(s.errors), cpu_seconds());
   return 0;
 }

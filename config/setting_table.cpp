@@ -179,7 +179,7 @@ std::vector<setting<settings>> make_node_settings() {
               std::array{log_level::trace, log_level::debug, log_level::info, log_level::warn,
                          log_level::error, log_level::off},
               at(&S::server, &server_settings::level)),
-    integer<S>("server.io_threads", "Threads running the network I/O loop", 1, 64,
+    integer<S>("server.io_threads", "Network I/O loops, one thread each", 1, 64,
                at(&S::server, &server_settings::io_threads)),
     integer<S>("server.scheduler_threads", "Threads running the actor scheduler", 1, 64,
                at(&S::server, &server_settings::scheduler_threads)),

@@ -167,6 +167,20 @@ void leave_channel(self_ptr self, const caf::actor& channel, const std::string& 
 
 } // namespace
 
+namespace {
+
+/// Lets the channel's deliveries reach the client directly, now that the
+/// subscribe reply is queued ahead of them; during a connect, the connect
+/// reply comes first (finish_connect opens them).
+void open_sink(self_ptr self, const std::string& channel) {
+  auto& st = self->state;
+  auto it = st.subs.find(channel);
+  if (it != st.subs.end() && it->second.channel && !st.connecting)
+    it->second.sink.open();
+}
+
+} // namespace
+
 void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
                         const config::namespace_settings& ns, bool recover,
                         protocol::commands::stream_position from, subscribed_fn done) {
@@ -179,6 +193,9 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
   req.offset = storage::stream_version{from.offset};
   req.epoch = std::move(from.epoch);
   req.paced = true;
+  auto sink = std::make_shared<subscription_sink>(st.conn, st.ctx->metrics, st.deliveries);
+  st.subs[channel].sink = sink_handle(sink);
+  req.sink = std::move(sink);
   const bool recoverable = ns.recovery;
   self->request(st.ctx->handles.channels, st.request_timeout(), subscribe_atom_v, std::move(req))
     .then(
@@ -226,6 +243,7 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
         }
         result += '}';
         done(std::move(result));
+        open_sink(self, channel);
         run_waiting(self, waiting);
       },
       [self, id, channel, done](const caf::error& e) {
@@ -692,7 +710,7 @@ void deliver(self_ptr self, const delivery& d) {
   auto it = st.subs.find(d.channel);
   if (it == st.subs.end() || !it->second.channel)
     return; // unsubscribed meanwhile
-  st.deliveries += d.frames.size();
+  *st.deliveries += d.frames.size();
   if (st.connecting) {
     // A server-side subscription's publications wait for the connect
     // reply, which must come first.
@@ -718,6 +736,9 @@ void finish_connect(self_ptr self) {
     dispatch(self, cmd);
   }
   flush(self);
+  for (auto& [channel, sub] : st.subs)
+    if (sub.channel)
+      sub.sink.open(); // after the connect reply and what was held for it
   if (!st.drain_waiters.empty())
     wait_for_drain(self);
 }
@@ -831,7 +852,7 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
       auto s = st.stats.stats("session " + st.client + " " + st.remote, "session");
       s.figures = {{"subscriptions", static_cast<int64_t>(st.subs.size())},
                    {"commands", static_cast<int64_t>(st.commands)},
-                   {"deliveries", static_cast<int64_t>(st.deliveries)}};
+                   {"deliveries", static_cast<int64_t>(st.deliveries->load())}};
       if (auto c = st.conn.lock())
         s.figures["queued_bytes"] = static_cast<int64_t>(c->queued_bytes());
       return s;

@@ -7,6 +7,7 @@
 #include "gateway/rate_limiter.hpp"
 #include "gateway/session_actor.hpp"
 #include "gateway/session_policy.hpp"
+#include "gateway/subscription_sink.hpp"
 #include "protocol/client_frame.hpp"
 #include "protocol/codes.hpp"
 #include "protocol/commands.hpp"
@@ -34,6 +35,7 @@ struct subscription {
   uint64_t expiry_generation = 0;
   std::string chan_info;                  ///< JSON text from the subscription token
   std::vector<protocol::command> waiting; ///< later commands on this channel, while in flight
+  sink_handle sink; ///< the channel's direct line to the connection, closed with this
 };
 
 /// A connect waiting for its server-side subscriptions: the reply goes out
@@ -75,7 +77,8 @@ struct session_state {
   rate_limiter subscribe_limit;
   actors::counters stats;
   uint64_t commands = 0;
-  uint64_t deliveries = 0;
+  /// Frames delivered to the client, by this actor and by its sinks.
+  std::shared_ptr<std::atomic<uint64_t>> deliveries = std::make_shared<std::atomic<uint64_t>>(0);
 
   ~session_state();
 

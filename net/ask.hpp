@@ -1,7 +1,7 @@
 // Calling the node's actors from network code, which runs on I/O threads and
 // must never block: a short-lived actor makes the request and hands the
 // answer (or the error) to a callback, on the actor's thread; callers post
-// from there to their own strand.
+// from there to their own I/O loop.
 #pragma once
 
 #include <caf/actor_system.hpp>

@@ -15,8 +15,9 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace asio = boost::asio;
 
-http_session::http_session(asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx)
-  : stream_(std::move(socket)), ctx_(std::move(ctx)), slot_(*ctx_->connections) {}
+http_session::http_session(asio::ip::tcp::socket&& socket, io_loop& loop,
+                           std::shared_ptr<server_context> ctx)
+  : stream_(std::move(socket)), loop_(loop), ctx_(std::move(ctx)), slot_(*ctx_->connections) {}
 
 void http_session::run() {
   asio::dispatch(stream_.get_executor(),
@@ -101,8 +102,8 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
                                  "websocket.allowed_origins)"));
     }
     if (path == "/connection/websocket" && !ctx_->stopping) {
-      auto conn = std::make_shared<ws_connection>(std::move(stream_), ctx_->sys, ctx_->session,
-                                                  ctx_->connections);
+      auto conn = std::make_shared<ws_connection>(std::move(stream_), loop_, ctx_->sys,
+                                                  ctx_->session, ctx_->connections);
       conn->start(std::move(req));
       return;
     }

@@ -17,7 +17,9 @@ namespace herald::net {
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx);
+  /// `loop` is the I/O loop `socket` belongs to (a WebSocket stays on it).
+  http_session(boost::asio::ip::tcp::socket&& socket, io_loop& loop,
+               std::shared_ptr<server_context> ctx);
 
   void run();
 
@@ -32,6 +34,7 @@ private:
   void drain();
 
   boost::beast::tcp_stream stream_;
+  io_loop& loop_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<server_context> ctx_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;

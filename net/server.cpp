@@ -1,11 +1,12 @@
 #include "net/server.hpp"
 
 #include "net/http_session.hpp"
+#include "net/io_loop.hpp"
 #include "net/server_context.hpp"
 #include "net/ws_connection.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 
 #include <spdlog/spdlog.h>
@@ -19,8 +20,11 @@ using tcp = asio::ip::tcp;
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
-  listener(asio::io_context& ioc, tcp::endpoint ep, std::shared_ptr<server_context> ctx)
-    : ioc_(ioc), acceptor_(asio::make_strand(ioc)), retry_(acceptor_.get_executor()),
+  /// Listens on the first loop and hands each accepted socket to the next
+  /// loop in turn.
+  listener(std::vector<std::unique_ptr<io_loop>>& loops, tcp::endpoint ep,
+           std::shared_ptr<server_context> ctx)
+    : loops_(loops), acceptor_(loops.front()->context()), retry_(acceptor_.get_executor()),
       ctx_(std::move(ctx)) {
     boost::system::error_code ec;
     acceptor_.open(ep.protocol(), ec);
@@ -53,11 +57,15 @@ public:
 
 private:
   void do_accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), boost::beast::bind_front_handler(
-                                                      &listener::on_accept, shared_from_this()));
+    auto& loop = *loops_[next_loop_];
+    next_loop_ = (next_loop_ + 1) % loops_.size();
+    acceptor_.async_accept(loop.context(), [self = shared_from_this(), &loop](
+                                             boost::system::error_code ec, tcp::socket socket) {
+      self->on_accept(ec, std::move(socket), loop);
+    });
   }
 
-  void on_accept(boost::system::error_code ec, tcp::socket socket) {
+  void on_accept(boost::system::error_code ec, tcp::socket socket, io_loop& loop) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open())
       return;
     if (out_of_resources(ec))
@@ -67,7 +75,7 @@ private:
       spdlog::info("accepting connections again");
     }
     if (!ec)
-      admit(std::move(socket));
+      admit(std::move(socket), loop);
     do_accept();
   }
 
@@ -94,7 +102,7 @@ private:
 
   /// Every socket counts against http.max_connections; over it, the socket
   /// is closed at once: nothing is read from it, nothing is spent on it.
-  void admit(tcp::socket socket) {
+  void admit(tcp::socket socket, io_loop& loop) {
     boost::system::error_code ignored;
     const auto max = static_cast<size_t>(ctx_->settings().http.max_connections);
     if (ctx_->connections->sockets() >= max) {
@@ -108,12 +116,13 @@ private:
     }
     full_logged_ = false;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(socket), ctx_)->run();
+    std::make_shared<http_session>(std::move(socket), loop, ctx_)->run();
   }
 
   static constexpr std::chrono::milliseconds retry_after{100};
 
-  asio::io_context& ioc_;
+  std::vector<std::unique_ptr<io_loop>>& loops_;
+  size_t next_loop_ = 0;
   tcp::acceptor acceptor_;
   asio::steady_timer retry_; ///< waits before accepting again when out of descriptors
   bool starved_ = false;     ///< out of descriptors since the last accept
@@ -122,15 +131,15 @@ private:
 };
 
 server::server(caf::actor_system& sys, std::shared_ptr<const gateway::session_context> ctx)
-  : ctx_(std::make_shared<server_context>(sys, ctx, std::make_shared<connection_registry>())),
-    ioc_(static_cast<int>(ctx->settings->server.io_threads)),
-    thread_count_(static_cast<size_t>(ctx->settings->server.io_threads)) {
+  : ctx_(std::make_shared<server_context>(sys, ctx, std::make_shared<connection_registry>())) {
+  for (int64_t i = 0; i < ctx->settings->server.io_threads; ++i)
+    loops_.push_back(std::make_unique<io_loop>());
   const auto& l = ctx->settings->server.listen;
   boost::system::error_code ec;
   auto address = asio::ip::make_address(l.host, ec);
   if (ec)
     throw std::system_error(ec, "cannot listen on " + l.host + ": not an IP address");
-  listener_ = std::make_shared<listener>(ioc_, tcp::endpoint(address, l.port), ctx_);
+  listener_ = std::make_shared<listener>(loops_, tcp::endpoint(address, l.port), ctx_);
 }
 
 server::~server() {
@@ -143,8 +152,12 @@ tcp::endpoint server::local_endpoint() const {
 
 void server::start() {
   listener_->run();
-  for (size_t i = 0; i < thread_count_; ++i)
-    threads_.emplace_back([this] { ioc_.run(); });
+  for (auto& loop : loops_)
+    threads_.emplace_back([&loop] {
+      // Runs until stop(), even while it has no socket.
+      auto work = asio::make_work_guard(loop->context());
+      loop->context().run();
+    });
   ctx_->ready = true;
 }
 
@@ -158,7 +171,8 @@ void server::stop(std::chrono::milliseconds grace) {
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (ctx_->connections->size() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ioc_.stop();
+  for (auto& loop : loops_)
+    loop->context().stop();
   for (auto& t : threads_)
     if (t.joinable())
       t.join();

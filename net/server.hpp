@@ -1,5 +1,6 @@
 // The network edge of a node: one listener for HTTP and WebSocket on
-// server.listen, run by server.io_threads threads.
+// server.listen, and server.io_threads I/O loops (one thread each) that the
+// accepted sockets are spread over.
 #pragma once
 
 #include "gateway/session_actor.hpp"
@@ -20,6 +21,7 @@ namespace herald::net {
 
 struct server_context;
 class listener;
+class io_loop;
 
 class server {
 public:
@@ -40,10 +42,9 @@ public:
 
 private:
   std::shared_ptr<server_context> ctx_;
-  boost::asio::io_context ioc_;
+  std::vector<std::unique_ptr<io_loop>> loops_; ///< one per I/O thread (net/io_loop.hpp)
   std::shared_ptr<listener> listener_;
   std::vector<std::thread> threads_;
-  size_t thread_count_;
   bool stopped_ = false;
 };
 

@@ -32,11 +32,11 @@ std::string remote_of(const beast::tcp_stream& s) {
 
 } // namespace
 
-ws_connection::ws_connection(beast::tcp_stream&& stream, caf::actor_system& sys,
+ws_connection::ws_connection(beast::tcp_stream&& stream, io_loop& loop, caf::actor_system& sys,
                              std::shared_ptr<const gateway::session_context> ctx,
                              std::shared_ptr<connection_registry> registry)
-  : ws_(std::move(stream)), sys_(sys), ctx_(std::move(ctx)), registry_(std::move(registry)),
-    slot_(*registry_), close_timer_(ws_.get_executor()) {
+  : ws_(std::move(stream)), loop_(loop), sys_(sys), ctx_(std::move(ctx)),
+    registry_(std::move(registry)), slot_(*registry_), close_timer_(ws_.get_executor()) {
   remote_ = remote_of(ws_.next_layer());
   beast::error_code ec;
   auto ep = ws_.next_layer().socket().remote_endpoint(ec);
@@ -187,7 +187,7 @@ void ws_connection::send(std::vector<actors::frame_ptr> frames) {
     handover_posted_ = true;
   }
   if (post)
-    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->take_handover(); });
+    loop_.write_soon(shared_from_this());
 }
 
 void ws_connection::take_handover() {

@@ -1,5 +1,6 @@
-// One WebSocket client connection: owns the socket (on its own strand) and
-// implements gateway::connection for its session actor.
+// One WebSocket client connection: owns the socket (on the I/O loop that
+// accepted it: net/io_loop.hpp) and implements gateway::connection for its
+// session actor.
 //
 // Reading: each WebSocket message goes to the session actor as
 // (frame_atom, text). A binary message closes the connection with 3501, a
@@ -24,6 +25,7 @@
 
 #include "gateway/connection.hpp"
 #include "gateway/session_actor.hpp"
+#include "net/io_loop.hpp"
 #include "protocol/ws_frame.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -61,7 +63,7 @@ class ws_connection : public gateway::connection,
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  ws_connection(boost::beast::tcp_stream&& stream, caf::actor_system& sys,
+  ws_connection(boost::beast::tcp_stream&& stream, io_loop& loop, caf::actor_system& sys,
                 std::shared_ptr<const gateway::session_context> ctx,
                 std::shared_ptr<connection_registry> registry);
   ~ws_connection() override;
@@ -80,11 +82,13 @@ public:
   /// Asks the session to close with `code` (graceful shutdown).
   void shut_down(protocol::close_code code, const std::string& reason);
 
+  /// Takes what send() handed over and writes it (the loop's flush).
+  void take_handover();
+
 private:
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void take_handover();
   void do_write();
   void frame_out();
   bool send_out();
@@ -99,6 +103,7 @@ private:
   void release_pending();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  io_loop& loop_;
   boost::beast::flat_buffer buffer_;
   caf::actor_system& sys_;
   std::shared_ptr<const gateway::session_context> ctx_;
@@ -108,7 +113,7 @@ private:
   std::string remote_;
   std::string address_;              ///< the peer's IP address, for the pending count
   std::atomic<bool> pending_{false}; ///< counted as pending for address_ (no connect yet)
-  // Strand-only state.
+  // Loop-thread-only state.
   std::deque<actors::frame_ptr> queue_;
   std::vector<actors::frame_ptr> writing_; ///< the frames of the write in flight
   std::string out_;                        ///< that write as one WebSocket frame
@@ -117,14 +122,14 @@ private:
   static constexpr size_t keep_out_bytes = 4096;
   bool write_in_flight_ = false;
   bool close_pending_ = false;
-  std::function<void()> on_drained_;      ///< when_drained's callback, strand-only
+  std::function<void()> on_drained_;      ///< when_drained's callback, loop thread only
   boost::asio::steady_timer close_timer_; ///< bounds how long a close may drain
   bool finished_ = false;
   protocol::close_code close_code_ = protocol::close_code::normal;
   std::string close_reason_;
-  // Frames handed over by send() from other threads since the last post:
-  // one post to the strand carries all of them (posting per frame costs more
-  // than the write itself under fan-out).
+  // Frames handed over by send() from other threads since the loop last
+  // took them: the connection is on the loop's due list once for all of
+  // them (handover_posted_).
   std::mutex handover_mu_;
   std::vector<actors::frame_ptr> handover_;
   bool handover_posted_ = false;

@@ -18,12 +18,66 @@ namespace {
 
 using until_atom = caf::atom_constant<caf::atom("t_until")>;
 using report_atom = caf::atom_constant<caf::atom("t_report")>;
+using replied_atom = caf::atom_constant<caf::atom("t_replied")>;
 
 /// The offset a publication frame carries.
 uint64_t offset_in(const std::string& frame) {
   auto at = frame.find("\"offset\":");
   return at == std::string::npos ? 0 : std::stoull(frame.substr(at + 9));
 }
+
+/// A subscriber's direct line as the gateway's works: deliveries wait until
+/// the subscriber opens it (it has its subscribe reply), then go on in the
+/// channel's order; here they go to the subscriber's mailbox, to be checked
+/// there with those that come as messages.
+class test_sink : public actors::subscriber_sink {
+public:
+  explicit test_sink(caf::actor to) : to_(std::move(to)) {}
+
+  void deliver(const std::vector<protocol::frame_ptr>& frames) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (open_)
+      forward(frames);
+    else
+      held_.insert(held_.end(), frames.begin(), frames.end());
+  }
+
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    if (!held_.empty())
+      forward(std::exchange(held_, {}));
+  }
+
+  /// Publications that came through here rather than as deliver messages.
+  std::atomic<size_t> forwarded{0};
+
+private:
+  void forward(const std::vector<protocol::frame_ptr>& frames) {
+    for (const auto& f : frames)
+      forwarded += offset_in(*f) != 0; // not a join/leave push
+    // One delivery per run of publications, and one per join/leave push,
+    // which carries no offset.
+    size_t i = 0;
+    while (i < frames.size()) {
+      uint64_t first = offset_in(*frames[i]);
+      size_t j = i + 1;
+      while (j < frames.size() && first != 0 && offset_in(*frames[j]) == first + (j - i))
+        ++j;
+      caf::anon_send(to_, actors::deliver_atom_v,
+                     actors::delivery{"",
+                                      first,
+                                      {frames.begin() + static_cast<ptrdiff_t>(i),
+                                       frames.begin() + static_cast<ptrdiff_t>(j)}});
+      i = j;
+    }
+  }
+
+  caf::actor to_;
+  std::mutex mu_;
+  bool open_ = false;
+  std::vector<protocol::frame_ptr> held_;
+};
 
 /// One trial: subscribes (recovering from `since`, or not), then checks every
 /// delivery as it comes: reply first, offsets contiguous, frames matching.
@@ -35,16 +89,26 @@ struct trial_state {
   uint64_t until = 0;
   caf::response_promise waiting;
   bool paced = false;
+  std::shared_ptr<test_sink> sink;            ///< when it subscribed with a direct line
+  caf::typed_response_promise<bool> on_reply; ///< a replied_atom asked before the reply came
 };
 
 caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_registry_actor reg,
                     std::string channel, bool recover, uint64_t since, std::string epoch,
-                    bool paced) {
-  actors::subscribe_request req{
-    channel, caf::actor_cast<caf::actor>(self), actors::client_info{"u", "c", "", ""},
-    recover, storage::stream_version{since},    epoch,
-    paced};
+                    bool paced, bool direct) {
+  actors::subscribe_request req{channel,
+                                caf::actor_cast<caf::actor>(self),
+                                actors::client_info{"u", "c", "", ""},
+                                recover,
+                                storage::stream_version{since},
+                                epoch,
+                                paced,
+                                nullptr};
   self->state.paced = paced;
+  if (direct) {
+    self->state.sink = std::make_shared<test_sink>(caf::actor_cast<caf::actor>(self));
+    req.sink = self->state.sink;
+  }
   self->request(reg, 10s, actors::subscribe_atom_v, req)
     .then(
       [self](const actors::subscribe_reply& r) {
@@ -56,6 +120,10 @@ caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_regi
         for (const auto& pub : r.publications)
           if (offset_in(pub) != st.next++)
             st.errors.push_back("a publication in the reply is out of order");
+        if (st.sink)
+          st.sink->open();
+        if (st.on_reply.pending())
+          st.on_reply.deliver(true);
       },
       [self](const caf::error& e) { self->state.errors.push_back(to_string(e)); });
   auto check_done = [self] {
@@ -96,6 +164,17 @@ caf::behavior trial(caf::stateful_actor<trial_state>* self, actors::channel_regi
       return self->state.waiting;
     },
     [self](report_atom) { return self->state.reply; },
+    // Answers once the subscribe reply is in.
+    [self](replied_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.replied)
+        return true;
+      st.on_reply = self->make_response_promise<bool>();
+      return st.on_reply;
+    },
+    [self](report_atom, bool) -> size_t {
+      return self->state.sink ? self->state.sink->forwarded.load() : 0;
+    },
   };
 }
 
@@ -205,7 +284,10 @@ TEST_F(channel_test, subscribe_hand_off_has_no_gap_and_no_duplicate) {
       since = now; // right at the top
     bool recover = i % 7 != 0;
     bool paced = i % 2 == 0; // sessions subscribe paced; half the trials do too
-    auto a = sys.spawn(trial, registry, channel, recover, since, epoch(), paced);
+    // Sessions also hand the channel a direct line; trials take all four
+    // combinations.
+    bool direct = i % 4 < 2;
+    auto a = sys.spawn(trial, registry, channel, recover, since, epoch(), paced, direct);
     all.push_back({a, recover, since});
     spawned.push_back(a);
   }
@@ -255,10 +337,14 @@ using step_atom = caf::atom_constant<caf::atom("t_step")>;
 
 caf::behavior lazy_reader(caf::stateful_actor<lazy_state>* self, actors::channel_registry_actor reg,
                           std::string channel) {
-  actors::subscribe_request req{
-    channel, caf::actor_cast<caf::actor>(self), actors::client_info{"u", "c", "", ""},
-    true,    storage::stream_version{0},        ""};
-  req.paced = true;
+  actors::subscribe_request req{channel,
+                                caf::actor_cast<caf::actor>(self),
+                                actors::client_info{"u", "c", "", ""},
+                                true,
+                                storage::stream_version{0},
+                                "",
+                                true,
+                                nullptr};
   self->request(reg, 10s, actors::subscribe_atom_v, req)
     .then(
       [self](const actors::subscribe_reply& r) {
@@ -416,6 +502,41 @@ TEST_F(channel_test, a_wrong_epoch_or_a_future_offset_is_not_recovered) {
           EXPECT_EQ(r.offset.value, 5u);
         },
         [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  }
+}
+
+// A subscriber that hands the channel a direct line gets its live
+// publications through it, none as messages; one without gets them all as
+// messages. Both in order, after the subscribe reply.
+TEST_F(channel_test, live_publications_go_through_a_direct_line_when_there_is_one) {
+  start(16);
+  const std::string channel = "chat:direct";
+  auto direct = sys.spawn(trial, registry, channel, false, uint64_t{0}, epoch(), true, true);
+  auto plain = sys.spawn(trial, registry, channel, false, uint64_t{0}, epoch(), true, false);
+  spawned.push_back(direct);
+  spawned.push_back(plain);
+  for (auto& a : {direct, plain}) // subscribed before the first append
+    self->request(a, 5s, replied_atom{})
+      .receive([](bool) {}, [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  constexpr uint64_t events = 10;
+  for (uint64_t i = 0; i < events; ++i)
+    self
+      ->request(journal, 5s, actors::append_atom_v,
+                storage::append_request{channel,
+                                        storage::expected_version::any(),
+                                        {storage::new_event{"message", "", "", "\xa1x"}}})
+      .receive([](const storage::append_result&) {},
+               [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  for (auto& [a, through_sink] : {std::pair{direct, events}, std::pair{plain, uint64_t{0}}}) {
+    self->request(a, 10s, until_atom{}, events)
+      .receive(
+        [&](const std::vector<std::string>& errors) {
+          EXPECT_TRUE(errors.empty()) << errors.front();
+        },
+        [&](const caf::error& e) { ADD_FAILURE() << "stalled: " << sys.render(e); });
+    self->request(a, 5s, report_atom{}, true)
+      .receive([&](size_t forwarded) { EXPECT_EQ(forwarded, through_sink); },
+               [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
   }
 }
 
