@@ -193,30 +193,39 @@ private:
     do_read();
   }
 
+  // The generator must not be what limits a run: each message is read once,
+  // line by line (a herald frame carries many pushes, one per line), and a
+  // push is looked at only up to its timestamp.
   void on_message(std::string_view data, int64_t now) {
-    // Every delivery carries "ts":N; count them all (a frame may hold many).
-    // The raw yardstick also echoes every message to its publishers.
-    if (!publisher_) {
-      size_t at = 0;
-      while ((at = data.find("\"ts\":", at)) != std::string_view::npos) {
-        at += 5;
-        int64_t ts = std::strtoll(data.data() + at, nullptr, 10);
-        ++s_.delivered;
-        auto us = (now - ts) / 1000;
-        s_.latencies_us.push_back(static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX)));
-      }
+    while (!data.empty()) {
+      auto nl = data.find('\n');
+      on_line(data.substr(0, nl), now);
+      data = nl == std::string_view::npos ? std::string_view() : data.substr(nl + 1);
     }
-    if (o_.protocol == "herald") {
-      if (!is_ready_ && data.find("\"id\":2,\"subscribe\"") != std::string_view::npos)
-        ready();
-      if (data.find("\"publish\":{}") != std::string_view::npos)
-        ++s_.replies;
-      if (data == "{}" || data.find("\n{}") != std::string_view::npos
-          || data.substr(0, 3) == "{}\n")
-        pong();
-      if (data.find("\"error\"") != std::string_view::npos)
-        ++s_.errors;
+  }
+
+  void on_line(std::string_view line, int64_t now) {
+    const bool push = o_.protocol != "herald" || line.substr(0, 8) == "{\"push\":";
+    if (push) {
+      // Every delivery carries "ts":N. The raw yardstick also echoes every
+      // message to its publishers: not deliveries.
+      auto at = line.find("\"ts\":");
+      if (publisher_ || at == std::string_view::npos)
+        return;
+      int64_t ts = std::strtoll(line.data() + at + 5, nullptr, 10);
+      ++s_.delivered;
+      auto us = (now - ts) / 1000;
+      s_.latencies_us.push_back(static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX)));
+      return;
     }
+    if (line == "{}")
+      return pong();
+    if (!is_ready_ && line.find("\"id\":2,\"subscribe\"") != std::string_view::npos)
+      ready();
+    if (line.find("\"publish\":{}") != std::string_view::npos)
+      ++s_.replies;
+    if (line.find("\"error\"") != std::string_view::npos)
+      ++s_.errors;
   }
 
   void pong() {
