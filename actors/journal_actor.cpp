@@ -193,7 +193,8 @@ void start_batch(self_ptr self) {
   st.writer->start(std::move(batch));
 }
 
-void fail_batch(self_ptr self, const storage::failure& f) {
+void fail_batch(self_ptr self, const storage::failure& f,
+                std::vector<caf::typed_response_promise<storage::append_result>>& promises) {
   auto& st = self->state;
   ++st.failed_batches;
   if (!st.failing)
@@ -202,21 +203,17 @@ void fail_batch(self_ptr self, const storage::failure& f) {
                   f.what());
   st.failing = true;
   auto err = from_failure(f);
-  for (auto& p : st.in_flight_promises)
+  for (auto& p : promises)
     p.deliver(err);
 }
 
 /// Acks the batch the writer finished and passes it on to the listeners.
-void finish_batch(self_ptr self, commit_outcome& out) {
+void finish_batch(self_ptr self, commit_outcome& out,
+                  std::vector<caf::typed_response_promise<storage::append_result>>& promises) {
   auto& st = self->state;
-  st.in_flight = false;
-  auto promises = std::move(st.in_flight_promises);
-  st.in_flight_promises.clear();
   st.commit_ns += out.commit_ns;
   if (out.failure) {
-    st.in_flight_promises = std::move(promises);
-    fail_batch(self, *out.failure);
-    st.in_flight_promises.clear();
+    fail_batch(self, *out.failure, promises);
     return;
   }
   if (st.failing) {
@@ -294,7 +291,14 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
         auto out = st.writer->take();
         if (!out)
           return;
-        finish_batch(self, *out);
+        // The next batch goes to the writer before this one's acks go out,
+        // so the writer does not wait for them.
+        auto promises = std::move(st.in_flight_promises);
+        st.in_flight_promises.clear();
+        st.in_flight = false;
+        start_batch(self);
+        finish_batch(self, *out, promises);
+        return;
       }
       start_batch(self);
     },
