@@ -11,18 +11,128 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 namespace herald::actors {
 
 namespace {
+
+/// What the writer thread made of one batch.
+struct commit_outcome {
+  std::vector<storage::append_result> results;
+  event_batch committed;
+  std::optional<storage::failure> failure;
+  uint64_t commit_ns = 0;
+};
+
+/// The thread that commits batches, so that the actor keeps taking appends
+/// (the next batch) while a transaction is written and fsynced: with N
+/// appenders waiting for their acks, a synchronous commit leaves the actor
+/// idle for the fsync and then busy with messages while the disk waits.
+/// One batch at a time, so commits stay in order; it tells the actor a batch
+/// is done with a flush_atom.
+class batch_writer {
+public:
+  batch_writer(std::shared_ptr<storage::journal> journal, caf::actor_addr owner)
+    : journal_(std::move(journal)), owner_(std::move(owner)), thread_([this] { run(); }) {}
+
+  ~batch_writer() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join(); // an in-flight transaction completes before the journal closes
+  }
+
+  batch_writer(const batch_writer&) = delete;
+  batch_writer& operator=(const batch_writer&) = delete;
+
+  void start(std::vector<storage::append_request> batch) {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      job_ = std::move(batch);
+      has_job_ = true;
+      done_ = false;
+    }
+    wake_.notify_one();
+  }
+
+  /// The outcome of the batch started last, once it is written.
+  std::optional<commit_outcome> take() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (!done_)
+      return std::nullopt;
+    done_ = false;
+    return std::move(outcome_);
+  }
+
+private:
+  void run() {
+    for (;;) {
+      std::vector<storage::append_request> batch;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return has_job_ || stop_; });
+        if (stop_)
+          return;
+        batch = std::move(job_);
+        has_job_ = false;
+      }
+      auto outcome = commit(batch);
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        outcome_ = std::move(outcome);
+        done_ = true;
+      }
+      if (auto ptr = caf::actor_cast<caf::strong_actor_ptr>(owner_))
+        ptr->enqueue(nullptr, caf::make_message_id(), caf::make_message(flush_atom_v), nullptr);
+    }
+  }
+
+  commit_outcome commit(std::vector<storage::append_request>& batch) {
+    commit_outcome out;
+    auto start = counters::clock::now();
+    try {
+      out.results = journal_->append(batch, &out.committed);
+    } catch (const storage::failure& f) {
+      out.failure = f;
+    }
+    out.commit_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(counters::clock::now() - start).count());
+    return out;
+  }
+
+  std::shared_ptr<storage::journal> journal_;
+  caf::actor_addr owner_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<storage::append_request> job_;
+  bool has_job_ = false;
+  bool stop_ = false;
+  bool done_ = false;
+  commit_outcome outcome_;
+  std::thread thread_; // last: starts after the members it uses exist
+};
 
 struct journal_state {
   static inline const char* name = "journal";
   std::shared_ptr<storage::journal> journal;
   config::journal_settings settings;
+  std::unique_ptr<batch_writer> writer;
   std::vector<storage::append_request> pending;
   std::vector<caf::typed_response_promise<storage::append_result>> promises;
   size_t pending_bytes = 0;
   bool flush_scheduled = false;
+  /// The batch the writer works on; its promises wait for its outcome.
+  bool in_flight = false;
+  std::vector<caf::typed_response_promise<storage::append_result>> in_flight_promises;
+  /// The last committed position, kept here because the journal is busy on
+  /// the writer thread.
+  uint64_t head = 0;
   std::vector<batch_listener> listeners;
   counters stats;
   // Role figures.
@@ -48,45 +158,80 @@ size_t payload_bytes(const storage::append_request& r) {
   return n;
 }
 
-void flush(self_ptr self) {
+bool batch_full(const journal_state& st) {
+  return st.pending.size() >= static_cast<size_t>(st.settings.max_batch_events)
+         || st.pending_bytes >= static_cast<size_t>(st.settings.max_batch_bytes);
+}
+
+/// Hands the pending appends (up to the batch bounds) to the writer.
+void start_batch(self_ptr self) {
   auto& st = self->state;
-  if (st.pending.empty())
+  if (st.in_flight || st.pending.empty())
     return;
-  auto pending = std::move(st.pending);
-  auto promises = std::move(st.promises);
-  st.pending.clear();
-  st.promises.clear();
-  st.pending_bytes = 0;
-  event_batch committed;
-  auto start = counters::clock::now();
-  try {
-    auto results = st.journal->append(pending, &committed);
-    if (st.failing) {
-      spdlog::info("journal: appends work again ({} batches failed so far)", st.failed_batches);
-      st.failing = false;
-    }
-    st.commit_ns += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(counters::clock::now() - start).count());
-    for (size_t i = 0; i < promises.size(); ++i)
-      promises[i].deliver(std::move(results[i]));
-  } catch (const storage::failure& f) {
-    ++st.failed_batches;
-    if (!st.failing)
-      spdlog::error("journal: appends fail{}: {}",
-                    storage::is_temporary(f.code()) ? " until the disk accepts writes again" : "",
-                    f.what());
-    st.failing = true;
-    auto err = from_failure(f);
-    for (auto& p : promises)
-      p.deliver(err);
+  size_t take = 0;
+  size_t bytes = 0;
+  while (take < st.pending.size() && take < static_cast<size_t>(st.settings.max_batch_events)
+         && bytes < static_cast<size_t>(st.settings.max_batch_bytes))
+    bytes += payload_bytes(st.pending[take++]);
+  std::vector<storage::append_request> batch;
+  if (take == st.pending.size()) {
+    batch = std::move(st.pending);
+    st.in_flight_promises = std::move(st.promises);
+    st.pending.clear();
+    st.promises.clear();
+    st.pending_bytes = 0;
+  } else {
+    auto cut = static_cast<std::ptrdiff_t>(take);
+    batch.assign(std::make_move_iterator(st.pending.begin()),
+                 std::make_move_iterator(st.pending.begin() + cut));
+    st.in_flight_promises.assign(st.promises.begin(), st.promises.begin() + cut);
+    st.pending.erase(st.pending.begin(), st.pending.begin() + cut);
+    st.promises.erase(st.promises.begin(), st.promises.begin() + cut);
+    st.pending_bytes -= std::min(st.pending_bytes, bytes);
+  }
+  st.in_flight = true;
+  st.writer->start(std::move(batch));
+}
+
+void fail_batch(self_ptr self, const storage::failure& f,
+                std::vector<caf::typed_response_promise<storage::append_result>>& promises) {
+  auto& st = self->state;
+  ++st.failed_batches;
+  if (!st.failing)
+    spdlog::error("journal: appends fail{}: {}",
+                  storage::is_temporary(f.code()) ? " until the disk accepts writes again" : "",
+                  f.what());
+  st.failing = true;
+  auto err = from_failure(f);
+  for (auto& p : promises)
+    p.deliver(err);
+}
+
+/// Acks the batch the writer finished and passes it on to the listeners.
+void finish_batch(self_ptr self, commit_outcome& out,
+                  std::vector<caf::typed_response_promise<storage::append_result>>& promises) {
+  auto& st = self->state;
+  st.commit_ns += out.commit_ns;
+  if (out.failure) {
+    fail_batch(self, *out.failure, promises);
     return;
   }
+  if (st.failing) {
+    spdlog::info("journal: appends work again ({} batches failed so far)", st.failed_batches);
+    st.failing = false;
+  }
+  for (size_t i = 0; i < promises.size(); ++i)
+    promises[i].deliver(std::move(out.results[i]));
+  auto& committed = out.committed;
   ++st.batches;
-  st.appends += pending.size();
+  st.appends += promises.size();
   st.events += committed.size();
   st.last_batch = committed.size();
   st.largest_batch = std::max<uint64_t>(st.largest_batch, committed.size());
-  if (committed.empty() || st.listeners.empty())
+  if (committed.empty())
+    return;
+  st.head = committed.back().position;
+  if (st.listeners.empty())
     return;
   // One message, shared by every listener.
   auto msg = caf::make_message(committed_atom_v, std::move(committed));
@@ -96,6 +241,8 @@ void flush(self_ptr self) {
 
 journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage::journal> j,
                                           config::journal_settings settings) {
+  self->state.head = j->head();
+  self->state.writer = std::make_unique<batch_writer>(j, self->address());
   self->state.journal = std::move(j);
   self->state.settings = settings;
   self->set_down_handler([self](const caf::down_msg& dm) {
@@ -113,9 +260,10 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
       // the limit is taken again before refusing.
       const auto limit = static_cast<uint64_t>(st.settings.max_queue);
       st.stats.sample(self);
-      if (st.stats.mailbox() > limit)
+      // Appends waiting for the writer count as queued too.
+      if (st.stats.mailbox() + st.pending.size() > limit)
         st.stats.sample(self, true);
-      if (st.stats.mailbox() > limit) {
+      if (st.stats.mailbox() + st.pending.size() > limit) {
         ++st.rejected;
         return caf::make_error(errc::overloaded, std::string("the journal queue is full"));
       }
@@ -123,19 +271,36 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
       st.pending.push_back(std::move(req));
       auto promise = self->make_response_promise<storage::append_result>();
       st.promises.push_back(promise);
-      if (st.pending.size() >= static_cast<size_t>(st.settings.max_batch_events)
-          || st.pending_bytes >= static_cast<size_t>(st.settings.max_batch_bytes)) {
-        flush(self);
+      if (st.in_flight) {
+        // This append joins the next batch, started when the writer is done.
+      } else if (batch_full(st)) {
+        start_batch(self);
       } else if (!st.flush_scheduled) {
         st.flush_scheduled = true;
         self->send(self, flush_atom_v);
       }
       return promise;
     },
+    // Sent by the actor to itself behind new appends, and by the writer when
+    // a batch is written: the next batch starts as soon as the last is done.
     [self](flush_atom) {
-      auto scope = self->state.stats.measure();
-      self->state.flush_scheduled = false;
-      flush(self);
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      st.flush_scheduled = false;
+      if (st.in_flight) {
+        auto out = st.writer->take();
+        if (!out)
+          return;
+        // The next batch goes to the writer before this one's acks go out,
+        // so the writer does not wait for them.
+        auto promises = std::move(st.in_flight_promises);
+        st.in_flight_promises.clear();
+        st.in_flight = false;
+        start_batch(self);
+        finish_batch(self, *out, promises);
+        return;
+      }
+      start_batch(self);
     },
     [self](listen_atom, batch_listener& l) {
       auto scope = self->state.stats.measure();
@@ -144,7 +309,7 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
     },
     [self](head_atom) -> storage::journal_position {
       auto scope = self->state.stats.measure();
-      return storage::journal_position{self->state.journal->head()};
+      return storage::journal_position{self->state.head};
     },
     [self](stats_atom) -> actor_stats {
       auto& st = self->state;
@@ -152,7 +317,7 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
       st.stats.sample(self, true);
       auto s = st.stats.stats("journal", "journal");
       s.figures = {
-        {"head", static_cast<int64_t>(st.journal->head())},
+        {"head", static_cast<int64_t>(st.head)},
         {"batches", static_cast<int64_t>(st.batches)},
         {"appends", static_cast<int64_t>(st.appends)},
         {"events", static_cast<int64_t>(st.events)},

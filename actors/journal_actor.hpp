@@ -14,10 +14,15 @@
 //
 // Group commit: appends are queued as they arrive and a flush_atom is sent to
 // itself behind them; when it comes up, everything that arrived before it is
-// written in one transaction (bounded by journal.max_batch_events and
-// max_batch_bytes). It runs detached, on its own thread, so fsync never
-// blocks the scheduler. Under load, the mailbox beyond journal.max_queue
-// gets `overloaded` instead of growing.
+// handed to a writer thread as one transaction (bounded by
+// journal.max_batch_events and max_batch_bytes). While the writer commits
+// (and fsyncs), the actor keeps taking appends: they form the next batch,
+// started as soon as the writer reports the last one done. One batch is in
+// flight at a time, so positions, acks and listener batches stay in commit
+// order. The actor runs detached, on its own thread, as does the writer, so
+// fsync never blocks the scheduler. Under load, appends beyond
+// journal.max_queue (mailbox plus those waiting for the writer) get
+// `overloaded` instead of growing.
 #pragma once
 
 #include "actors/type_ids.hpp"

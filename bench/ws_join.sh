@@ -14,13 +14,30 @@
 #   HERALD=path/to/herald bench/ws_join.sh 10000 default off   another binary
 #     (one built before channels.join_leave_max_subscribers knows only
 #     `default` and `off`)
+#   bench/ws_join.sh 50000 default       memory per subscribed connection at
+#     50,000 (run as root or with a hard open-file limit above N + 1,000)
+#
+# Connection limits (websocket.max_connections, http.max_connections) are
+# raised to fit N: they cap capacity, they are not what is measured. ws_load
+# spreads more than 20,000 client sockets over 127.0.0.1, 127.0.0.2, ...
+# (one source address has about 28,000 ephemeral ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
 variants=("${@:2}")
 ((${#variants[@]})) || variants=(default unlimited off)
 herald=${HERALD:-build/herald}
-ulimit -n "$(ulimit -Hn)" # N connections need more than the usual 1024
+# Each side holds N sockets: more than the usual 1024 open files.
+fds=$((n + 1000))
+if (($(ulimit -Hn) < fds)); then
+  ulimit -n "$fds" 2>/dev/null || {
+    echo "ws_join.sh: $n connections need an open-file limit of $fds (hard limit $(ulimit -Hn))" >&2
+    exit 2
+  }
+else
+  ulimit -n "$(ulimit -Hn)"
+fi
+limits=(--websocket.max_connections=$((n + 1000)) --http.max_connections=$((n + 1000)))
 data=$(mktemp -d /tmp/herald-bench-join.XXXXXX)
 cleanup() {
   kill "${load_pid:-}" "${herald_pid:-}" 2>/dev/null || true
@@ -36,7 +53,8 @@ run() {
   local name=$1
   shift
   port=$((port + 1))
-  "$herald" serve --data-dir "$data/$name" --listen "127.0.0.1:$port" --log-level warn "$@" &
+  "$herald" serve --data-dir "$data/$name" --listen "127.0.0.1:$port" --log-level warn \
+    "${limits[@]}" "$@" &
   herald_pid=$!
   for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

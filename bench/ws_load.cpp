@@ -13,7 +13,14 @@
 //                                  (connect + subscribe) at a time; reports
 //                                  the time until all are subscribed, then
 //                                  holds them like --idle
+//   --sources K                    spread the client sockets over the local
+//                                  addresses 127.0.0.1 .. 127.0.0.K (default:
+//                                  as many as the connection count needs)
 //
+// One source address has about 28,000 ephemeral ports towards one server
+// port (net.ipv4.ip_local_port_range 32768-60999), so more connections than
+// that to a loopback server need more source addresses; all of 127/8 is
+// loopback on Linux.
 // --protocol herald speaks the centrifuge JSON protocol; plain speaks the
 // yardstick's {"sub":C} / {"pub":C,"data":...} relay protocol
 // (bench/yardstick/server.mjs); raw sends the payload alone, for the
@@ -23,6 +30,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <netinet/in.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -32,6 +40,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,7 +67,34 @@ struct options {
   size_t idle = 0;
   size_t join = 0;
   size_t in_flight = 200;
+  size_t sources = 0; ///< 0: as many as the connection count needs
 };
+
+/// Connections per source address before another one is used: below the
+/// ~28,000 ephemeral ports, with room for the sockets of another run still
+/// in TIME_WAIT.
+constexpr size_t connections_per_source = 20000;
+
+/// How many local source addresses `connections` client sockets need.
+size_t sources_needed(const options& o, size_t connections) {
+  if (o.sources > 0)
+    return o.sources;
+  return (connections + connections_per_source - 1) / connections_per_source;
+}
+
+/// The source address of the `index`-th connection, round robin over
+/// 127.0.0.1 .. 127.0.0.`sources` (none for one source or a remote host:
+/// the kernel chooses).
+std::optional<asio::ip::address> source_address(const options& o, size_t sources, size_t index) {
+  if (sources <= 1 || !asio::ip::make_address(o.host).is_loopback())
+    return std::nullopt;
+  asio::ip::address_v4::bytes_type b{127, 0, 0, 0};
+  const size_t n = index % sources + 1; // 127.0.0.1, .2, ...
+  b[1] = static_cast<unsigned char>(n >> 16);
+  b[2] = static_cast<unsigned char>(n >> 8);
+  b[3] = static_cast<unsigned char>(n);
+  return asio::ip::address_v4(b);
+}
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch())
@@ -79,8 +115,13 @@ public:
   conn(asio::io_context& ioc, const options& o, stats& s, std::string channel, bool publisher)
     : ws_(ioc), resolver_(ioc), o_(o), s_(s), channel_(std::move(channel)), publisher_(publisher) {}
 
-  void start(std::function<void()> on_ready) {
+  /// Connects from `source` when given (bound before connect), else from
+  /// whatever address the kernel chooses.
+  void start(std::function<void()> on_ready,
+             std::optional<asio::ip::address> source = std::nullopt) {
     on_ready_ = std::move(on_ready);
+    if (source && !bind_to(*source))
+      return;
     beast::get_lowest_layer(ws_).async_connect(
       tcp::endpoint(asio::ip::make_address(o_.host), o_.port),
       [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
@@ -102,6 +143,22 @@ public:
   }
 
 private:
+  bool bind_to(const asio::ip::address& source) {
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    beast::error_code ec;
+    socket.open(tcp::v4(), ec);
+    if (!ec) {
+      // Leave the port to connect(), which only needs the four-tuple to be
+      // unique: bind() alone would take a port for every destination.
+      const int on = 1;
+      ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+      socket.bind(tcp::endpoint(source, 0), ec);
+    }
+    if (ec)
+      fail("bind", ec);
+    return !ec;
+  }
+
   void on_connect(beast::error_code ec) {
     if (ec)
       return fail("connect", ec);
@@ -312,12 +369,13 @@ void hold_until_stdin_closes(asio::io_context& ioc) {
 int run_join(asio::io_context& ioc, const options& o, stats& s) {
   std::vector<std::shared_ptr<conn>> all;
   all.reserve(o.join);
+  const size_t sources = sources_needed(o, o.join);
   std::function<void()> start_next = [&] {
     if (all.size() == o.join)
       return;
     auto c = std::make_shared<conn>(ioc, o, s, o.channel_prefix, false);
     all.push_back(c);
-    c->start(start_next);
+    c->start(start_next, source_address(o, sources, all.size() - 1));
   };
   const auto start = clock_type::now();
   for (size_t i = 0; i < o.in_flight; ++i)
@@ -384,6 +442,8 @@ int main(int argc, char** argv) {
       o.join = std::stoul(v);
     else if (f == "--in-flight")
       o.in_flight = std::max<size_t>(1, std::stoul(v));
+    else if (f == "--sources")
+      o.sources = std::stoul(v);
     else {
       std::fprintf(stderr, "ws_load: unknown flag %s\n", argv[i]);
       return 2;
@@ -398,10 +458,11 @@ int main(int argc, char** argv) {
   if (o.join > 0)
     return run_join(ioc, o, s);
   if (o.idle > 0) {
+    const size_t sources = sources_needed(o, o.idle);
     for (size_t i = 0; i < o.idle; ++i) {
       auto c = std::make_shared<conn>(ioc, o, s, std::string(), false);
       subs.push_back(c);
-      c->start(nullptr);
+      c->start(nullptr, source_address(o, sources, i));
       if (i % 200 == 199)
         ioc.run_for(std::chrono::milliseconds(20)); // let handshakes through
     }
@@ -414,11 +475,12 @@ int main(int argc, char** argv) {
     hold_until_stdin_closes(ioc);
     return s.ready == o.idle ? 0 : 1;
   }
+  const size_t sources = sources_needed(o, o.connections + o.publishers);
   for (size_t i = 0; i < o.connections; ++i) {
     auto c =
       std::make_shared<conn>(ioc, o, s, o.channel_prefix + std::to_string(i % o.channels), false);
     subs.push_back(c);
-    c->start(nullptr);
+    c->start(nullptr, source_address(o, sources, i));
     if (i % 200 == 199)
       ioc.run_for(std::chrono::milliseconds(20));
   }

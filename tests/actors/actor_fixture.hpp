@@ -21,7 +21,9 @@ using namespace std::chrono_literals;
 
 class actor_fixture : public ::testing::Test {
 protected:
-  actor_fixture() : sys(cfg), self(sys) {}
+  actor_fixture() : actor_fixture(config::settings{}) {}
+  /// An actor system configured from `s` (its scheduler threads, say).
+  explicit actor_fixture(const config::settings& s) : cfg(s), sys(cfg), self(sys) {}
 
   ~actor_fixture() override {
     for (auto& a : spawned)
