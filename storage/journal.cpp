@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -80,7 +81,8 @@ int64_t now_ms() {
 struct journal::impl {
   opened_journal file;
   database& db;
-  statement insert_event, insert_stream, find_stream, index_version, find_id, find_position;
+  statement insert_event, insert_event_with_id, drop_events_after, insert_stream, find_stream,
+    index_version, find_id, find_position;
   statement fold, set_indexed_through;
   uint64_t head = 0;
   /// Everything up to here is in stream_index; later events are the tail.
@@ -98,6 +100,12 @@ struct journal::impl {
     : file(open_journal_file(o.path, true, true)), db(*file.db),
       insert_event(db.prepare("INSERT INTO events (position, stream_id, version, type, id, "
                               "time, meta, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")),
+      // The unique index on (stream_id, id) finds a stored id as it inserts:
+      // no row, no change, and only then is the id looked up.
+      insert_event_with_id(db.prepare("INSERT INTO events (position, stream_id, version, type, "
+                                      "id, time, meta, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                      "?8) ON CONFLICT DO NOTHING")),
+      drop_events_after(db.prepare("DELETE FROM events WHERE position > ?1")),
       insert_stream(db.prepare("INSERT INTO streams (name) VALUES (?1)")),
       find_stream(db.prepare("SELECT stream_id FROM streams WHERE name = ?1")),
       index_version(db.prepare("SELECT last_version FROM stream_chunks WHERE stream_id = ?1 "
@@ -259,6 +267,63 @@ struct journal::impl {
     return true;
   }
 
+  /// Whether the unique index may check the append's ids as its events are
+  /// inserted, instead of a lookup per id first: it holds client ids, none
+  /// of the form the journal assigns (those name events anywhere in the
+  /// journal, which the index does not cover), none twice.
+  bool index_checks_ids(const append_request& req) const {
+    bool any_client_id = false;
+    for (size_t i = 0; i < req.events.size(); ++i) {
+      const std::string& id = req.events[i].id;
+      if (id.empty())
+        continue;
+      if (generated_id_position(file.journal_id, id))
+        return false;
+      for (size_t k = 0; k < i; ++k)
+        if (req.events[k].id == id)
+          return false;
+      any_client_id = true;
+    }
+    return any_client_id;
+  }
+
+  /// Inserts the events of `req` from version st.version + 1 on; stops at the
+  /// first whose id the stream already holds. Returns how many it inserted.
+  size_t insert_events(const append_request& req, stream_state& st, int64_t time) {
+    size_t written = 0;
+    for (const auto& e : req.events) {
+      auto insert = e.id.empty() ? insert_event.use() : insert_event_with_id.use();
+      insert.bind(1, static_cast<int64_t>(head + 1))
+        .bind(2, st.stream_id)
+        .bind(3, static_cast<int64_t>(st.version + 1))
+        .bind(4, e.type)
+        .bind(6, time)
+        .bind_blob(7, e.meta)
+        .bind_blob(8, e.data);
+      if (e.id.empty())
+        insert.bind_null(5); // derived from the position when read
+      else
+        insert.bind(5, e.id);
+      insert.run();
+      if (!e.id.empty() && db.changes() == 0)
+        return written;
+      ++head;
+      ++st.version;
+      ++written;
+      tail.push_back({st.stream_id, st.version, head});
+    }
+    return written;
+  }
+
+  /// Takes back the last `written` events of this batch, inserted before one
+  /// of their append's ids turned out to be stored already.
+  void uninsert(size_t written, stream_state& st) {
+    head -= written;
+    st.version -= written;
+    tail.resize(tail.size() - written);
+    drop_events_after.use().bind(1, static_cast<int64_t>(head)).run();
+  }
+
   /// Why `req` cannot be stored at all, or nullptr.
   static const char* malformed(const append_request& req) {
     if (req.stream.empty())
@@ -282,11 +347,14 @@ struct journal::impl {
       }
       auto& entry = stream(req.stream);
       stream_state& st = entry.pending;
-      if (check_ids(req, st, result))
+      // Stored ids decide an append before its expected version does.
+      const bool by_index = index_checks_ids(req);
+      if (!by_index && check_ids(req, st, result))
         continue;
       result.actual_version = st.version;
       if (!req.expected.admits(st.version)) {
-        result.status = append_status::wrong_expected_version;
+        if (!by_index || !check_ids(req, st, result))
+          result.status = append_status::wrong_expected_version;
         continue;
       }
       result.status = append_status::ok;
@@ -299,29 +367,23 @@ struct journal::impl {
       }
       result.first_position = head + 1;
       result.first_version = st.version + 1;
-      for (auto& e : req.events) {
-        ++head;
-        ++st.version;
-        auto insert = insert_event.use();
-        insert.bind(1, static_cast<int64_t>(head))
-          .bind(2, st.stream_id)
-          .bind(3, static_cast<int64_t>(st.version))
-          .bind(4, e.type)
-          .bind(6, time)
-          .bind_blob(7, e.meta)
-          .bind_blob(8, e.data);
-        if (e.id.empty())
-          insert.bind_null(5); // derived from the position when read
-        else
-          insert.bind(5, e.id);
-        insert.run();
-        tail.push_back({st.stream_id, st.version, head});
-        if (committed)
-          committed->push_back(recorded_event{
-            head, req.stream, st.version, std::move(e.type),
-            e.id.empty() ? generated_event_id(file.journal_id, head) : std::move(e.id), time,
-            std::move(e.meta), std::move(e.data)});
+      const size_t written = insert_events(req, st, time);
+      if (written < req.events.size()) {
+        uninsert(written, st);
+        result = append_result{};
+        if (!check_ids(req, st, result))
+          throw std::logic_error("an event insert changed nothing, yet its id is not stored");
+        continue;
       }
+      if (committed)
+        for (size_t k = 0; k < req.events.size(); ++k) {
+          auto& e = req.events[k];
+          const uint64_t position = result.first_position + k;
+          committed->push_back(recorded_event{
+            position, req.stream, result.first_version + k, std::move(e.type),
+            e.id.empty() ? generated_event_id(file.journal_id, position) : std::move(e.id), time,
+            std::move(e.meta), std::move(e.data)});
+        }
       result.last_position = head;
       result.last_version = st.version;
     }
