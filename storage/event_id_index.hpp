@@ -5,9 +5,9 @@
 // per commit, and the WAL would write every such page. So ids are indexed the
 // way streams are: the ids of the events after the fold point (the *id tail*)
 // are kept in memory, and every `fold_every` events they are inserted into
-// the `event_ids` table in one sorted bulk insert, inside the writer's
-// transaction, together with the new fold point (journal_meta
-// 'ids_indexed_through'). At open the tail is rebuilt from the events after
+// the `event_ids` table in one bulk insert sorted by key (id_hash.hpp),
+// inside the writer's transaction, together with the new fold point
+// (journal_meta 'ids_indexed_through'). At open the tail is rebuilt from the events after
 // the persisted fold point, so a crash loses nothing: the events and the fold
 // point commit together.
 //
@@ -18,6 +18,7 @@
 // write transactions.
 #pragma once
 
+#include "storage/id_hash.hpp"
 #include "storage/sqlite.hpp"
 
 #include <cstddef>
@@ -29,6 +30,10 @@
 #include <vector>
 
 namespace herald::storage {
+
+/// Registers herald_id_key(hex_key, stream_id, id) on `db`, the key of an id
+/// for SQL (the upgrade from format 2 fills event_ids with it).
+void register_id_key_function(database& db);
 
 class event_id_index {
 public:
@@ -60,14 +65,17 @@ public:
 
 private:
   struct entry {
+    int64_t key; ///< id_key(), the order of a fold
     int64_t stream_id;
     std::string id;
     uint64_t position;
   };
 
-  static std::string key(int64_t stream_id, std::string_view id);
+  /// The key of the in-memory map: the stream id's bytes, then the id.
+  static std::string tail_key(int64_t stream_id, std::string_view id);
 
   const uint64_t fold_every_;
+  id_hash_key hash_key_;
   statement find_folded_, insert_folded_, set_fold_point_;
   uint64_t indexed_through_ = 0;
   std::vector<entry> tail_; ///< in position order

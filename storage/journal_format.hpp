@@ -46,13 +46,13 @@ CREATE TABLE events (
 );
 
 -- Client-supplied ids, unique per stream, of the events up to
--- 'ids_indexed_through'; the writer keeps the later ones in memory and folds
--- them in here in bulk (see storage/event_id_index.hpp).
+-- 'ids_indexed_through', by their key (SipHash-2-4 of stream id and id under
+-- 'id_hash_key'); the writer keeps the later ones in memory and folds them in
+-- here in bulk (see storage/event_id_index.hpp and storage/id_hash.hpp).
 CREATE TABLE event_ids (
-  stream_id INTEGER NOT NULL,
-  id        TEXT NOT NULL,
-  position  INTEGER NOT NULL,
-  PRIMARY KEY (stream_id, id)
+  key      INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (key, position)
 ) WITHOUT ROWID;
 
 -- Versions first_version..last_version of a stream sit at the positions
@@ -67,6 +67,7 @@ CREATE TABLE stream_chunks (
 
 INSERT INTO journal_meta (key, value) VALUES ('indexed_through', '0');
 INSERT INTO journal_meta (key, value) VALUES ('ids_indexed_through', '0');
+INSERT INTO journal_meta (key, value) VALUES ('id_hash_key', lower(hex(randomblob(16))));
 )sql";
 
 /// migrations[v - 1] turns a journal of format v into one of format v + 1;
@@ -80,17 +81,19 @@ DROP INDEX events_by_id;
 CREATE UNIQUE INDEX events_by_stream_id ON events (stream_id, id) WHERE id IS NOT NULL;
 )sql",
   // 2 -> 3: the ids move from the unique index on events into event_ids,
-  // all of them folded (read in key order from the old index, so the new
-  // table is written sequentially); the tail starts empty.
+  // all of them folded, written in key order; the tail starts empty. Needs
+  // herald_id_key (register_id_key_function).
   R"sql(
 CREATE TABLE event_ids (
-  stream_id INTEGER NOT NULL,
-  id        TEXT NOT NULL,
-  position  INTEGER NOT NULL,
-  PRIMARY KEY (stream_id, id)
+  key      INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (key, position)
 ) WITHOUT ROWID;
-INSERT INTO event_ids (stream_id, id, position)
-  SELECT stream_id, id, position FROM events WHERE id IS NOT NULL ORDER BY stream_id, id;
+INSERT INTO journal_meta (key, value) VALUES ('id_hash_key', lower(hex(randomblob(16))));
+INSERT INTO event_ids (key, position)
+  SELECT herald_id_key((SELECT value FROM journal_meta WHERE key = 'id_hash_key'), stream_id, id),
+         position
+  FROM events WHERE id IS NOT NULL ORDER BY 1, 2;
 DROP INDEX events_by_stream_id;
 INSERT INTO journal_meta (key, value)
   SELECT 'ids_indexed_through', CAST(ifnull(max(position), 0) AS TEXT) FROM events;

@@ -3,6 +3,7 @@
 // id decides an append the same way wherever it sits (folded, in the tail,
 // or written earlier in the same batch), across restarts, and a batch that
 // rolls back leaves no id behind.
+#include "storage/id_hash.hpp"
 #include "tests/storage/journal_fixture.hpp"
 
 namespace herald::test {
@@ -152,6 +153,20 @@ TEST_F(ids_test, a_failed_batch_leaves_no_id_behind) {
   EXPECT_EQ(again.status, append_status::ok);
   EXPECT_EQ(again.first_position, 2u);
   EXPECT_EQ(put("s", {"big0"}, "small").status, append_status::ok);
+}
+
+// The key of an id is part of the format: SipHash-2-4 as published (the
+// reference vector: key 00..0f, message 00..0e), of the stream id's eight
+// little-endian bytes followed by the id.
+TEST(id_hash_test, keys_are_siphash_2_4_of_the_stream_id_and_the_id) {
+  const storage::id_hash_key key = storage::parse_id_hash_key("0706050403020100"
+                                                              "0f0e0d0c0b0a0908");
+  EXPECT_EQ(key[0], 0x0706050403020100u);
+  EXPECT_EQ(static_cast<uint64_t>(storage::id_key(
+              key, 0x0706050403020100, std::string_view("\x08\x09\x0a\x0b\x0c\x0d\x0e", 7))),
+            0xa129ca6149be45e5u);
+  EXPECT_NE(storage::id_key(key, 1, "x"), storage::id_key(key, 2, "x"));
+  EXPECT_THROW(storage::parse_id_hash_key("not hex"), storage::failure);
 }
 
 // A batch due to fold that fails rolls back whole: the ids before it stay in
