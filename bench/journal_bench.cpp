@@ -4,6 +4,7 @@
 // then full-log replay speed.
 //
 //   build/bench/journal [--seconds S] [--reps R] [--dir DIR] [--replay N] [--ids-only 1]
+//                 [--id-fold N]
 //
 // Each cell runs journal and raw alternately R times for S seconds each and
 // reports the medians, so that a noisy neighbour hurts both alike.
@@ -34,6 +35,7 @@ struct options {
   std::string dir = "/tmp/herald-bench-journal";
   size_t replay_events = 1000000;
   bool ids_only = false; ///< --ids-only 1: just the client-supplied id rows
+  uint64_t id_fold = 0;  ///< --id-fold N: journal.id_fold_events (0: its default)
 };
 
 std::string payload(size_t size, std::mt19937& rng) {
@@ -51,11 +53,13 @@ void remove_db(const std::string& path) {
 /// Appends batches of `batch` single-event appends to 100 streams for
 /// `seconds`; returns events per second.
 double run_journal(const std::string& path, config::durability d, size_t batch, size_t size,
-                   double seconds, bool client_ids = false) {
+                   double seconds, bool client_ids = false, uint64_t id_fold = 0) {
   remove_db(path);
   storage::journal_options o;
   o.path = path;
   o.durability = d;
+  if (id_fold > 0)
+    o.id_fold_events = id_fold;
   storage::journal j(o);
   std::mt19937 rng(1);
   storage::uuid_generator uuids;
@@ -204,8 +208,8 @@ void bench_client_ids(const options& o) {
       rr.push_back(run_raw(o.dir + "/raw.db", config::durability::full, batch, 100, o.seconds));
       ir.push_back(
         run_raw(o.dir + "/raw.db", config::durability::full, batch, 100, o.seconds, true));
-      jr.push_back(
-        run_journal(o.dir + "/journal.db", config::durability::full, batch, 100, o.seconds, true));
+      jr.push_back(run_journal(o.dir + "/journal.db", config::durability::full, batch, 100,
+                               o.seconds, true, o.id_fold));
     }
     double j = median(jr), r = median(rr), i = median(ir);
     std::printf("%-10s %-8s %6zu %14s %14s %8.2f %14s %9.2f  (client-supplied ids)\n", "full",
@@ -275,6 +279,8 @@ int main(int argc, char** argv) {
       o.dir = argv[i + 1];
     else if (flag == "--ids-only")
       o.ids_only = std::stoi(argv[i + 1]) != 0;
+    else if (flag == "--id-fold")
+      o.id_fold = std::stoull(argv[i + 1]);
     else if (flag == "--replay")
       o.replay_events = std::stoul(argv[i + 1]);
     else {

@@ -327,11 +327,10 @@ TEST_F(journal_fixture, an_append_without_events_only_checks_the_version) {
   EXPECT_EQ(one(append("s", expected_version::exact(1), {})).status, append_status::ok);
 }
 
-// The journal leaves a stored id to the unique index to find as it inserts
-// the append's events: the events of that append inserted before it are taken
-// back, whether the id was stored by an earlier batch or earlier in this one,
-// and positions, versions, the events handed back and the ids stay as if they
-// had never been inserted.
+// A stored id in the middle of an append refuses the whole append: none of
+// its events is written, whether the id was stored by an earlier batch or
+// earlier in this one, and positions, versions, the events handed back and
+// the ids stay as if the append had never been tried.
 TEST_F(journal_fixture, an_id_found_stored_midway_takes_back_the_events_before_it) {
   ASSERT_EQ(one(append("s", expected_version::any(), {event("t", "1", "old")})).status,
             append_status::ok);
