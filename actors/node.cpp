@@ -45,6 +45,7 @@ node start_node(caf::actor_system& sys, const config::settings& s) {
   jo.path = journal_path(s);
   jo.durability = s.journal.mode;
   jo.stream_cache = static_cast<size_t>(s.journal.stream_cache);
+  jo.id_fold_events = static_cast<uint64_t>(s.journal.id_fold_events);
   jo.verify_on_open = s.journal.verify_on_open;
   jo.background_checkpoints = true;
   auto journal = std::make_shared<storage::journal>(jo);

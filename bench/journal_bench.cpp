@@ -3,7 +3,8 @@
 // the same size with the same settings, measured side by side in one run;
 // then full-log replay speed.
 //
-//   build/bench/journal [--seconds S] [--reps R] [--dir DIR] [--replay N]
+//   build/bench/journal [--seconds S] [--reps R] [--dir DIR] [--replay N] [--ids-only 1]
+//                 [--id-fold N]
 //
 // Each cell runs journal and raw alternately R times for S seconds each and
 // reports the medians, so that a noisy neighbour hurts both alike.
@@ -33,6 +34,8 @@ struct options {
   int reps = 3;
   std::string dir = "/tmp/herald-bench-journal";
   size_t replay_events = 1000000;
+  bool ids_only = false; ///< --ids-only 1: just the client-supplied id rows
+  uint64_t id_fold = 0;  ///< --id-fold N: journal.id_fold_events (0: its default)
 };
 
 std::string payload(size_t size, std::mt19937& rng) {
@@ -50,11 +53,13 @@ void remove_db(const std::string& path) {
 /// Appends batches of `batch` single-event appends to 100 streams for
 /// `seconds`; returns events per second.
 double run_journal(const std::string& path, config::durability d, size_t batch, size_t size,
-                   double seconds, bool client_ids = false) {
+                   double seconds, bool client_ids = false, uint64_t id_fold = 0) {
   remove_db(path);
   storage::journal_options o;
   o.path = path;
   o.durability = d;
+  if (id_fold > 0)
+    o.id_fold_events = id_fold;
   storage::journal j(o);
   std::mt19937 rng(1);
   storage::uuid_generator uuids;
@@ -79,11 +84,23 @@ double run_journal(const std::string& path, config::durability d, size_t batch, 
   return static_cast<double>(events) / busy.count();
 }
 
+/// What the raw yardstick does with client-supplied ids.
+enum class raw_ids : uint8_t {
+  none,    ///< no ids: the index-free yardstick
+  stored,  ///< a random UUID stored in each row, no index on it
+  indexed, ///< stored, with format 2's unique index on (stream_id, id)
+};
+
 /// The same rows the journal writes (integer stream id, version, type, time,
 /// payload; generated ids are not stored), inserted with one prepared
-/// statement into a table with no index but its primary key.
+/// statement into a table with no index but its primary key. With
+/// raw_ids::indexed, each row also carries a random UUID and the table has
+/// a unique index on (stream_id, id): what SQLite itself costs for such an
+/// index; with raw_ids::stored, the same rows without the index: what the
+/// bytes of the ids cost.
 double run_raw(const std::string& path, config::durability d, size_t batch, size_t size,
-               double seconds) {
+               double seconds, raw_ids ids_mode = raw_ids::none) {
+  const bool client_ids = ids_mode != raw_ids::none;
   remove_db(path);
   storage::database db(path, storage::database::mode::read_write_create);
   db.exec("PRAGMA journal_mode = WAL");
@@ -92,6 +109,10 @@ double run_raw(const std::string& path, config::durability d, size_t batch, size
   db.exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY");
   db.exec("CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id INTEGER, "
           "version INTEGER, type TEXT, id TEXT, time INTEGER, meta BLOB, data BLOB)");
+  if (ids_mode == raw_ids::indexed)
+    db.exec("CREATE UNIQUE INDEX events_by_stream_id ON events (stream_id, id) "
+            "WHERE id IS NOT NULL");
+  storage::uuid_generator uuids;
   auto insert = db.prepare("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   std::mt19937 rng(1);
   const std::string data = payload(size, rng);
@@ -99,7 +120,7 @@ double run_raw(const std::string& path, config::durability d, size_t batch, size
   int64_t versions[100] = {};
   struct row {
     int64_t stream;
-    std::string type, meta, data;
+    std::string type, id, meta, data;
   };
   std::vector<row> rows;
   // As for the journal, the rows are built before the clock runs, each with
@@ -109,21 +130,25 @@ double run_raw(const std::string& path, config::durability d, size_t batch, size
   while (clock_type::now() < end) {
     rows.clear();
     for (size_t i = 0; i < batch; ++i)
-      rows.push_back({static_cast<int64_t>(rng() % 100), "message", "", data});
+      rows.push_back(
+        {static_cast<int64_t>(rng() % 100), "message", client_ids ? uuids.next() : "", "", data});
     auto t0 = clock_type::now();
     storage::transaction tx(db, storage::transaction::kind::immediate);
     for (const auto& r : rows) {
       ++position;
-      insert.use()
-        .bind(1, position)
+      auto row = insert.use();
+      row.bind(1, position)
         .bind(2, r.stream + 1)
         .bind(3, ++versions[r.stream])
         .bind(4, r.type)
-        .bind_null(5)
         .bind(6, int64_t{1700000000000})
         .bind_blob(7, r.meta)
-        .bind_blob(8, r.data)
-        .run();
+        .bind_blob(8, r.data);
+      if (r.id.empty())
+        row.bind_null(5);
+      else
+        row.bind(5, r.id);
+      row.run();
     }
     tx.commit();
     busy += clock_type::now() - t0;
@@ -147,7 +172,13 @@ std::string human(double v) {
   return buf;
 }
 
+void bench_client_ids(const options& o);
+
 void bench_appends(const options& o) {
+  if (o.ids_only) {
+    bench_client_ids(o);
+    return;
+  }
   std::printf("# appends/s: journal vs raw SQLite inserts, same rows, same transaction size\n");
   std::printf("# %.1fs x %d reps per cell, medians; WAL; 100 streams; one event per append\n",
               o.seconds, o.reps);
@@ -167,18 +198,38 @@ void bench_appends(const options& o) {
                     batch, human(j).c_str(), human(r).c_str(), j / r);
         std::fflush(stdout);
       }
-  // Client-supplied ids (random UUIDs) are indexed for idempotency: the cost
-  // of that index, against the same raw yardstick.
+  bench_client_ids(o);
+}
+
+void bench_client_ids(const options& o) {
+  // Client-supplied ids (random UUIDs) are indexed for idempotency. Two
+  // ratios: against the raw yardstick above (no index: the issue's
+  // definition), and against raw inserts of the same rows, ids included,
+  // into a table with a unique index on them (what SQLite itself costs for
+  // that index). Two more columns locate the rest: raw inserts storing the
+  // ids without an index (what their bytes cost), and the journal without
+  // ids (what its own machinery costs).
+  std::printf("\n# client-supplied ids (random UUIDs), full, 100B: ratio = journal / raw, "
+              "ratio-idx = journal / raw with the same ids and unique index, raw-ids = raw "
+              "storing the ids without index, noids = the journal without ids\n");
+  std::printf("%-10s %-8s %6s %14s %14s %8s %14s %9s %12s %12s\n", "durability", "payload", "batch",
+              "journal/s", "raw/s", "ratio", "raw-idx/s", "ratio-idx", "raw-ids/s", "noids/s");
+  const auto full = config::durability::full;
   for (size_t batch : {size_t{100}, size_t{1000}}) {
-    std::vector<double> jr, rr;
+    std::vector<double> jr, rr, ir, sr, nr;
     for (int rep = 0; rep < o.reps; ++rep) {
-      rr.push_back(run_raw(o.dir + "/raw.db", config::durability::full, batch, 100, o.seconds));
+      rr.push_back(run_raw(o.dir + "/raw.db", full, batch, 100, o.seconds));
+      ir.push_back(run_raw(o.dir + "/raw.db", full, batch, 100, o.seconds, raw_ids::indexed));
+      sr.push_back(run_raw(o.dir + "/raw.db", full, batch, 100, o.seconds, raw_ids::stored));
       jr.push_back(
-        run_journal(o.dir + "/journal.db", config::durability::full, batch, 100, o.seconds, true));
+        run_journal(o.dir + "/journal.db", full, batch, 100, o.seconds, true, o.id_fold));
+      nr.push_back(run_journal(o.dir + "/journal.db", full, batch, 100, o.seconds));
     }
-    double j = median(jr), r = median(rr);
-    std::printf("%-10s %-8s %6zu %14s %14s %8.2f  (client-supplied ids)\n", "full", "100B", batch,
-                human(j).c_str(), human(r).c_str(), j / r);
+    double j = median(jr), r = median(rr), i = median(ir);
+    std::printf("%-10s %-8s %6zu %14s %14s %8.2f %14s %9.2f %12s %12s  (client-supplied ids)\n",
+                "full", "100B", batch, human(j).c_str(), human(r).c_str(), j / r, human(i).c_str(),
+                j / i, human(median(sr)).c_str(), human(median(nr)).c_str());
+    std::fflush(stdout);
   }
 }
 
@@ -241,6 +292,10 @@ int main(int argc, char** argv) {
       o.reps = std::stoi(argv[i + 1]);
     else if (flag == "--dir")
       o.dir = argv[i + 1];
+    else if (flag == "--ids-only")
+      o.ids_only = std::stoi(argv[i + 1]) != 0;
+    else if (flag == "--id-fold")
+      o.id_fold = std::stoull(argv[i + 1]);
     else if (flag == "--replay")
       o.replay_events = std::stoul(argv[i + 1]);
     else {
@@ -251,6 +306,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(o.dir);
   std::printf("herald journal bench, SQLite %s\n", sqlite3_libversion());
   bench_appends(o);
-  bench_replay(o);
+  if (!o.ids_only)
+    bench_replay(o);
   std::filesystem::remove_all(o.dir);
 }

@@ -207,6 +207,10 @@ std::vector<setting<settings>> make_node_settings() {
                1, 64, at(&S::journal, &journal_settings::readers)),
     integer<S>("journal.stream_cache", "Streams whose current version the writer keeps in memory",
                16, 100000000, at(&S::journal, &journal_settings::stream_cache)),
+    integer<S>("journal.id_fold_events",
+               "Events whose client ids the writer checks in memory before folding them into "
+               "the id index in one bulk insert (memory: about 250 B per id)",
+               1, 1000000, at(&S::journal, &journal_settings::id_fold_events)),
     time_span<S>("journal.checkpoint_every",
                  "How often the WAL is copied into the journal file, off the commit path",
                  duration(10), std::chrono::minutes(10),

@@ -55,6 +55,7 @@ struct journal_settings {
   int64_t max_queue = 50000;
   int64_t readers = 2;
   int64_t stream_cache = 100000;
+  int64_t id_fold_events = 8192;
   bool verify_on_open = false;
   duration checkpoint_every = std::chrono::milliseconds(500);
 };

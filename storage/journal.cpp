@@ -1,5 +1,6 @@
 #include "storage/journal.hpp"
 
+#include "storage/event_id_index.hpp"
 #include "storage/ids.hpp"
 #include "storage/journal_file.hpp"
 #include "storage/journal_format.hpp"
@@ -80,8 +81,9 @@ int64_t now_ms() {
 struct journal::impl {
   opened_journal file;
   database& db;
-  statement insert_event, insert_stream, find_stream, index_version, find_id, find_position;
+  statement insert_event, insert_stream, find_stream, index_version, find_event, find_position;
   statement fold, set_indexed_through;
+  event_id_index ids;
   uint64_t head = 0;
   /// Everything up to here is in stream_index; later events are the tail.
   uint64_t indexed_through = 0;
@@ -102,15 +104,15 @@ struct journal::impl {
       find_stream(db.prepare("SELECT stream_id FROM streams WHERE name = ?1")),
       index_version(db.prepare("SELECT last_version FROM stream_chunks WHERE stream_id = ?1 "
                                "ORDER BY first_version DESC LIMIT 1")),
-      find_id(db.prepare("SELECT position, version, type, data FROM events "
-                         "WHERE stream_id = ?1 AND id = ?2")),
+      find_event(db.prepare("SELECT stream_id, version, type, data FROM events "
+                            "WHERE position = ?1")),
       find_position(db.prepare("SELECT stream_id, version, type, data FROM events "
                                "WHERE position = ?1 AND id IS NULL")),
       fold(db.prepare("INSERT INTO stream_chunks (stream_id, first_version, last_version, "
                       "positions) VALUES (?1, ?2, ?3, ?4)")),
       set_indexed_through(db.prepare("UPDATE journal_meta SET value = ?1 "
                                      "WHERE key = 'indexed_through'")),
-      cache_limit(o.stream_cache) {
+      ids(db, o.id_fold_events), cache_limit(o.stream_cache) {
     db.exec(o.durability == config::durability::full ? "PRAGMA synchronous = FULL"
                                                      : "PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY");
@@ -194,11 +196,15 @@ struct journal::impl {
     }
     if (stream_id == 0)
       return found;
-    auto row = find_id.use();
-    row.bind(1, stream_id).bind(2, e.id);
-    if (row.step())
-      found = stored_id{static_cast<uint64_t>(row.column_int(0)), stream_id,
-                        static_cast<uint64_t>(row.column_int(1)), same_event(row, e)};
+    if (auto position = ids.find(stream_id, e.id)) {
+      auto row = find_event.use();
+      row.bind(1, static_cast<int64_t>(*position));
+      if (!row.step())
+        throw failure(errc::corrupt, db.path() + ": event id " + e.id + " is indexed at position "
+                                       + std::to_string(*position) + ", which holds no event");
+      found = stored_id{*position, stream_id, static_cast<uint64_t>(row.column_int(1)),
+                        same_event(row, e)};
+    }
     return found;
   }
 
@@ -259,6 +265,30 @@ struct journal::impl {
     return true;
   }
 
+  /// Inserts the events of `req` at versions st.version + 1 on.
+  void insert_events(const append_request& req, stream_state& st, int64_t time) {
+    for (const auto& e : req.events) {
+      ++head;
+      ++st.version;
+      auto insert = insert_event.use();
+      insert.bind(1, static_cast<int64_t>(head))
+        .bind(2, st.stream_id)
+        .bind(3, static_cast<int64_t>(st.version))
+        .bind(4, e.type)
+        .bind(6, time)
+        .bind_blob(7, e.meta)
+        .bind_blob(8, e.data);
+      if (e.id.empty())
+        insert.bind_null(5); // derived from the position when read
+      else
+        insert.bind(5, e.id);
+      insert.run();
+      if (!e.id.empty())
+        ids.add(st.stream_id, e.id, head);
+      tail.push_back({st.stream_id, st.version, head});
+    }
+  }
+
   /// Why `req` cannot be stored at all, or nullptr.
   static const char* malformed(const append_request& req) {
     if (req.stream.empty())
@@ -282,6 +312,7 @@ struct journal::impl {
       }
       auto& entry = stream(req.stream);
       stream_state& st = entry.pending;
+      // Stored ids decide an append before its expected version does.
       if (check_ids(req, st, result))
         continue;
       result.actual_version = st.version;
@@ -299,38 +330,36 @@ struct journal::impl {
       }
       result.first_position = head + 1;
       result.first_version = st.version + 1;
-      for (auto& e : req.events) {
-        ++head;
-        ++st.version;
-        auto insert = insert_event.use();
-        insert.bind(1, static_cast<int64_t>(head))
-          .bind(2, st.stream_id)
-          .bind(3, static_cast<int64_t>(st.version))
-          .bind(4, e.type)
-          .bind(6, time)
-          .bind_blob(7, e.meta)
-          .bind_blob(8, e.data);
-        if (e.id.empty())
-          insert.bind_null(5); // derived from the position when read
-        else
-          insert.bind(5, e.id);
-        insert.run();
-        tail.push_back({st.stream_id, st.version, head});
-        if (committed)
+      insert_events(req, st, time);
+      if (committed)
+        for (size_t k = 0; k < req.events.size(); ++k) {
+          auto& e = req.events[k];
+          const uint64_t position = result.first_position + k;
           committed->push_back(recorded_event{
-            head, req.stream, st.version, std::move(e.type),
-            e.id.empty() ? generated_event_id(file.journal_id, head) : std::move(e.id), time,
+            position, req.stream, result.first_version + k, std::move(e.type),
+            e.id.empty() ? generated_event_id(file.journal_id, position) : std::move(e.id), time,
             std::move(e.meta), std::move(e.data)});
-      }
+        }
       result.last_position = head;
       result.last_version = st.version;
     }
   }
 
+  /// Which indexes a transaction folded its tail into.
+  struct folds {
+    bool streams = false;
+    bool ids = false;
+  };
+
+  /// Folds each index whose tail has grown long enough (or every non-empty
+  /// one when `force`), inside the batch's transaction.
+  folds fold_if_due(bool force) {
+    return {fold_streams_if_due(force), ids.fold_if_due(head, force)};
+  }
+
   /// Moves the tail into stream_chunks when it has grown long enough: one
-  /// row per stream listing its new positions. Runs inside the batch's
-  /// transaction; returns whether it did.
-  bool fold_if_due(bool force) {
+  /// row per stream listing its new positions. Returns whether it did.
+  bool fold_streams_if_due(bool force) {
     if (tail.empty() || (!force && tail.size() < journal_format::index_fold_events))
       return false;
     // Group by stream in one pass; the tail is in position order already.
@@ -362,6 +391,7 @@ struct journal::impl {
   void transaction(Body&& body) {
     const uint64_t head_before = head;
     const size_t tail_before = tail.size();
+    const size_t ids_before = ids.mark();
     touched.clear();
     try {
       storage::transaction tx(db, storage::transaction::kind::immediate);
@@ -370,14 +400,18 @@ struct journal::impl {
     } catch (...) {
       head = head_before;
       tail.resize(tail_before);
+      ids.rollback(ids_before);
       touched.clear();
       ++batch_number; // forgets every pending state of this batch
       throw;
     }
   }
 
-  /// After a commit: remember stream versions, and forget the tail if folded.
-  void committed_batch(bool folded) {
+  /// After a commit: remember stream versions, and forget the tails folded.
+  void committed_batch(folds done) {
+    if (done.ids)
+      ids.folded(head);
+    const bool folded = done.streams;
     if (folded) {
       indexed_through = head;
       tail.clear();
@@ -416,7 +450,7 @@ std::vector<append_result> journal::append(std::vector<append_request>& batch,
   auto& d = *impl_;
   std::vector<append_result> results(batch.size());
   const size_t committed_before = committed ? committed->size() : 0;
-  bool folded = false;
+  impl::folds folded;
   try {
     d.transaction([&] {
       d.write(batch, results, committed);
@@ -433,7 +467,7 @@ std::vector<append_result> journal::append(std::vector<append_request>& batch,
 
 void journal::fold_index() {
   auto& d = *impl_;
-  bool folded = false;
+  impl::folds folded;
   d.transaction([&] { folded = d.fold_if_due(true); });
   d.committed_batch(folded);
 }

@@ -26,6 +26,9 @@ struct journal_options {
   std::string path;
   config::durability durability = config::durability::full;
   size_t stream_cache = 100000; ///< streams whose version is kept in memory
+  /// Client ids are checked in memory for this many events after the last
+  /// fold, then folded into the id table in bulk (event_id_index.hpp).
+  uint64_t id_fold_events = 8192;
   bool verify_on_open = false;
   /// Leave WAL checkpoints to a journal_checkpointer on another thread, so
   /// that commits never pay for them; the writer then checkpoints only as a
@@ -73,8 +76,9 @@ public:
   std::vector<append_result> append(std::vector<append_request>& batch,
                                     std::vector<recorded_event>* committed = nullptr);
 
-  /// Folds the stream-index tail now (commits do it every
-  /// journal_format::index_fold_events); for idle time and clean shutdown.
+  /// Folds the stream-index and id-index tails now (commits do it every
+  /// journal_format::index_fold_events and journal_options::id_fold_events);
+  /// for idle time and clean shutdown.
   void fold_index();
 
   /// Moves WAL content into the main file without blocking readers; call when

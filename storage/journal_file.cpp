@@ -1,5 +1,6 @@
 #include "storage/journal_file.hpp"
 
+#include "storage/event_id_index.hpp"
 #include "storage/ids.hpp"
 #include "storage/journal_format.hpp"
 
@@ -94,6 +95,7 @@ void check_not_truncated(const std::string& path) {
 /// Brings a journal of an older format up to journal_format::version, one
 /// step per transaction (each commits its new user_version with its changes).
 void migrate(database& db, int64_t from) {
+  register_id_key_function(db);
   for (int64_t v = from; v < journal_format::version; ++v) {
     try {
       transaction tx(db, transaction::kind::immediate);

@@ -1,4 +1,4 @@
-// The journal's on-disk format, version 2. docs/journal-format.md describes it
+// The journal's on-disk format, version 3. docs/journal-format.md describes it
 // for operators and tools; change both together, bump `version` for anything
 // an older herald could misread, and add a step to `migrations` so that a
 // journal of the previous version is upgraded when the writer opens it.
@@ -15,7 +15,8 @@ inline constexpr int32_t application_id = 0x68726c64;
 /// one with a lower value is migrated by the writer (see `migrations`).
 ///  1: event ids unique across the journal.
 ///  2: event ids unique per stream (as in KurrentDB).
-inline constexpr int64_t version = 2;
+///  3: client ids indexed in bulk (`event_ids`), not by an index on events.
+inline constexpr int64_t version = 3;
 
 /// The stream index lags the log by up to this many events: commits write
 /// only the log, and every `index_fold_events` the tail is folded into
@@ -44,8 +45,15 @@ CREATE TABLE events (
   data      BLOB NOT NULL
 );
 
--- Client-supplied ids are scoped to their stream.
-CREATE UNIQUE INDEX events_by_stream_id ON events (stream_id, id) WHERE id IS NOT NULL;
+-- Client-supplied ids, unique per stream, of the events up to
+-- 'ids_indexed_through', by their key (SipHash-2-4 of stream id and id under
+-- 'id_hash_key'); the writer keeps the later ones in memory and folds them in
+-- here in bulk (see storage/event_id_index.hpp and storage/id_hash.hpp).
+CREATE TABLE event_ids (
+  key      INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (key, position)
+) WITHOUT ROWID;
 
 -- Versions first_version..last_version of a stream sit at the positions
 -- listed in `positions`: LEB128 varints, the first position, then the gaps.
@@ -58,6 +66,8 @@ CREATE TABLE stream_chunks (
 ) WITHOUT ROWID;
 
 INSERT INTO journal_meta (key, value) VALUES ('indexed_through', '0');
+INSERT INTO journal_meta (key, value) VALUES ('ids_indexed_through', '0');
+INSERT INTO journal_meta (key, value) VALUES ('id_hash_key', lower(hex(randomblob(16))));
 )sql";
 
 /// migrations[v - 1] turns a journal of format v into one of format v + 1;
@@ -69,6 +79,24 @@ inline constexpr const char* migrations[] = {
   R"sql(
 DROP INDEX events_by_id;
 CREATE UNIQUE INDEX events_by_stream_id ON events (stream_id, id) WHERE id IS NOT NULL;
+)sql",
+  // 2 -> 3: the ids move from the unique index on events into event_ids,
+  // all of them folded, written in key order; the tail starts empty. Needs
+  // herald_id_key (register_id_key_function).
+  R"sql(
+CREATE TABLE event_ids (
+  key      INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (key, position)
+) WITHOUT ROWID;
+INSERT INTO journal_meta (key, value) VALUES ('id_hash_key', lower(hex(randomblob(16))));
+INSERT INTO event_ids (key, position)
+  SELECT herald_id_key((SELECT value FROM journal_meta WHERE key = 'id_hash_key'), stream_id, id),
+         position
+  FROM events WHERE id IS NOT NULL ORDER BY 1, 2;
+DROP INDEX events_by_stream_id;
+INSERT INTO journal_meta (key, value)
+  SELECT 'ids_indexed_through', CAST(ifnull(max(position), 0) AS TEXT) FROM events;
 )sql",
 };
 

@@ -34,6 +34,7 @@ protected:
     storage::journal_options o;
     o.path = path();
     o.durability = d;
+    o.id_fold_events = id_fold_events;
     journal = std::make_unique<storage::journal>(o);
   }
 
@@ -54,6 +55,7 @@ protected:
 
   temp_dir dir;
   std::unique_ptr<storage::journal> journal;
+  uint64_t id_fold_events = storage::journal_options{}.id_fold_events;
 };
 
 } // namespace herald::test

@@ -327,6 +327,58 @@ TEST_F(journal_fixture, an_append_without_events_only_checks_the_version) {
   EXPECT_EQ(one(append("s", expected_version::exact(1), {})).status, append_status::ok);
 }
 
+// A stored id in the middle of an append refuses the whole append: none of
+// its events is written, whether the id was stored by an earlier batch or
+// earlier in this one, and positions, versions, the events handed back and
+// the ids stay as if the append had never been tried.
+TEST_F(journal_fixture, an_id_found_stored_midway_takes_back_the_events_before_it) {
+  ASSERT_EQ(one(append("s", expected_version::any(), {event("t", "1", "old")})).status,
+            append_status::ok);
+  std::vector<storage::append_request> batch;
+  batch.push_back(
+    append("s", expected_version::any(), {event("t", "2", "new-1"), event("t", "3", "in-batch")}));
+  // Stored by the batch before, found after one insert.
+  batch.push_back(
+    append("s", expected_version::any(), {event("t", "x", "new-2"), event("t", "1", "old")}));
+  // Stored earlier in this batch, found after two inserts (one without an id).
+  batch.push_back(append("s", expected_version::any(),
+                         {event("t", "x", "new-3"), event("t", "x"), event("t", "3", "in-batch")}));
+  // The ids taken back are free again.
+  batch.push_back(append("s", expected_version::any(), {event("t", "4", "new-2")}));
+  std::vector<storage::recorded_event> committed;
+  auto results = journal->append(batch, &committed);
+  EXPECT_EQ(results[0].status, append_status::ok);
+  EXPECT_EQ(results[1].status, append_status::duplicate_id);
+  EXPECT_NE(results[1].message.find("some event ids"), std::string::npos) << results[1].message;
+  EXPECT_EQ(results[1].first_position, 0u);
+  EXPECT_EQ(results[1].actual_version, 3u);
+  EXPECT_EQ(results[2].status, append_status::duplicate_id);
+  EXPECT_EQ(results[2].first_position, 0u);
+  ASSERT_EQ(results[3].status, append_status::ok);
+  EXPECT_EQ(results[3].first_position, 4u);
+  EXPECT_EQ(results[3].first_version, 4u);
+  ASSERT_EQ(committed.size(), 3u);
+  EXPECT_EQ(committed[2].position, 4u);
+  EXPECT_EQ(committed[2].id, "new-2");
+  EXPECT_EQ(committed[2].data, "4");
+  EXPECT_EQ(journal->head(), 4u);
+  auto again = one(append("s", expected_version::any(), {event("t", "5", "new-3")}));
+  EXPECT_EQ(again.status, append_status::ok);
+  EXPECT_EQ(again.first_position, 5u);
+  journal->fold_index();
+  auto all = reader().read_all(1, 100);
+  ASSERT_EQ(all.size(), 5u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].position, i + 1);
+    EXPECT_EQ(all[i].version, i + 1);
+    EXPECT_EQ(all[i].data, std::to_string(i + 1));
+  }
+  auto stream = reader().read_stream("s", 1, storage::direction::forward, 100);
+  EXPECT_EQ(stream.version, 5u);
+  ASSERT_EQ(stream.events.size(), 5u);
+  EXPECT_EQ(stream.events[3].id, "new-2");
+}
+
 TEST_F(journal_fixture, positions_are_gap_free_and_versions_count_per_stream) {
   std::mt19937 rng(42);
   std::map<std::string, uint64_t> versions;
