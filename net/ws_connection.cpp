@@ -126,7 +126,11 @@ void ws_connection::on_accept(beast::error_code ec) {
 void ws_connection::do_read() {
   // Never more than one byte past the limit, to see a message exceed it.
   auto max = static_cast<size_t>(ctx_->settings->websocket.max_message_bytes);
-  auto limit = std::min<size_t>(max + 1 - std::min(buffer_.size(), max), 1 << 20);
+  // Between messages a small read: every connection has one pending, so its
+  // buffer is part of each connection's memory (a command is mostly a few
+  // hundred bytes; a longer message is read on in larger pieces).
+  const size_t piece = buffer_.size() == 0 ? idle_read_bytes : size_t{1} << 20;
+  auto limit = std::min<size_t>(max + 1 - std::min(buffer_.size(), max), piece);
   ws_.async_read_some(buffer_, limit,
                       beast::bind_front_handler(&ws_connection::on_read, shared_from_this()));
 }
@@ -155,6 +159,8 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
     return do_read();
   caf::anon_send(session_, gateway::frame_atom_v, beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
+  if (buffer_.capacity() > keep_out_bytes)
+    buffer_ = beast::flat_buffer(); // a large message's buffer is not kept either
   do_read();
 }
 

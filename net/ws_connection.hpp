@@ -115,11 +115,12 @@ private:
   std::atomic<bool> pending_{false}; ///< counted as pending for address_ (no connect yet)
   // Loop-thread-only state.
   std::deque<actors::frame_ptr> queue_;
-  std::vector<actors::frame_ptr> writing_; ///< the frames of the write in flight
-  std::string out_;                        ///< that write as one WebSocket frame
-  size_t out_sent_ = 0;                    ///< how much of out_ the socket took
-  boost::beast::error_code write_error_;   ///< how the last send failed, if it did
-  static constexpr size_t keep_out_bytes = 4096;
+  std::vector<actors::frame_ptr> writing_;       ///< the frames of the write in flight
+  std::string out_;                              ///< that write as one WebSocket frame
+  size_t out_sent_ = 0;                          ///< how much of out_ the socket took
+  boost::beast::error_code write_error_;         ///< how the last send failed, if it did
+  static constexpr size_t keep_out_bytes = 4096; ///< a larger buffer is given back after use
+  static constexpr size_t idle_read_bytes = 512; ///< the read pending between messages
   bool write_in_flight_ = false;
   bool close_pending_ = false;
   std::function<void()> on_drained_;      ///< when_drained's callback, loop thread only
