@@ -5,6 +5,7 @@
 # same load generator (bench/ws_load) in the same run.
 #
 #   bench/ws_fanout.sh [RATES...]          publications/s, default: 200 400 800
+#   HERALD=path/to/herald bench/ws_fanout.sh ...   another herald binary
 #
 # Workload (environment, defaults in brackets): CONNECTIONS [1000] subscriber
 # connections over CHANNELS [1] channels (the yardstick has no channels:
@@ -24,7 +25,8 @@ publishers=${PUBLISHERS:-10}
 size=${SIZE:-100}
 seconds=${SECONDS_PER_RATE:-5}
 durability=${DURABILITY:-full}
-for bin in build/herald build/bench/ws_load build/bench/refserver; do
+herald=${HERALD:-build/herald}
+for bin in "$herald" build/bench/ws_load build/bench/refserver; do
   [ -x "$bin" ] || { echo "ws_fanout.sh: $bin is missing (scripts/setup.sh builds it)" >&2; exit 1; }
 done
 ulimit -n "$(ulimit -Hn)"
@@ -36,7 +38,7 @@ trap cleanup EXIT
 { cat bench/herald-bench.toml; printf '\n[journal]\ndurability = "%s"\n' "$durability"; } \
   > "$data/herald.toml"
 
-build/herald serve --config "$data/herald.toml" --data-dir "$data/h" --listen 127.0.0.1:0 \
+"$herald" serve --config "$data/herald.toml" --data-dir "$data/h" --listen 127.0.0.1:0 \
   --log-level info > "$data/herald.log" 2>&1 &
 herald_pid=$!
 build/bench/refserver --port 0 > "$data/ref.out" &
