@@ -1,5 +1,6 @@
 #include "net/http_util.hpp"
 
+#include "storage/ids.hpp"
 #include "storage/msgpack_json.hpp"
 
 #include <cstdint>
@@ -7,16 +8,6 @@
 namespace herald::net {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 /// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
 /// U+10FFFF. Names and values from URLs end up in JSON answers and in
@@ -65,7 +56,7 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
     if (c == '%') {
       if (i + 2 >= in.size())
         return std::nullopt;
-      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      int hi = storage::hex_value(in[i + 1]), lo = storage::hex_value(in[i + 2]);
       if (hi < 0 || lo < 0)
         return std::nullopt;
       char decoded = static_cast<char>(hi * 16 + lo);

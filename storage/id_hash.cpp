@@ -1,6 +1,7 @@
 #include "storage/id_hash.hpp"
 
 #include "storage/errors.hpp"
+#include "storage/ids.hpp"
 
 #include <cstring>
 
@@ -62,16 +63,6 @@ uint64_t siphash(const id_hash_key& k, const std::string& in) {
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 } // namespace
 
 id_hash_key parse_id_hash_key(std::string_view hex) {
@@ -79,7 +70,7 @@ id_hash_key parse_id_hash_key(std::string_view hex) {
   if (hex.size() != 32)
     throw failure(errc::corrupt, "the journal's id_hash_key is not 32 hex digits");
   for (size_t i = 0; i < 32; ++i) {
-    const int d = hex_digit(hex[i]);
+    const int d = hex_value(hex[i]);
     if (d < 0)
       throw failure(errc::corrupt, "the journal's id_hash_key is not 32 hex digits");
     key[i / 16] = (key[i / 16] << 4) | static_cast<uint64_t>(d);

@@ -68,4 +68,14 @@ std::optional<uint64_t> generated_id_position(std::string_view journal_id, std::
   return position;
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 } // namespace herald::storage

@@ -30,4 +30,7 @@ std::string generated_event_id(std::string_view journal_id, uint64_t position);
 /// generates; nullopt otherwise.
 std::optional<uint64_t> generated_id_position(std::string_view journal_id, std::string_view id);
 
+/// The value of a hex digit (either case), or -1 when `c` is none.
+int hex_value(char c);
+
 } // namespace herald::storage
