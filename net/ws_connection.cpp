@@ -7,7 +7,6 @@
 #include <caf/send.hpp>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
 #include <sys/socket.h>
 

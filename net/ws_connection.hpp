@@ -6,7 +6,8 @@
 // (frame_atom, text). A binary message closes the connection with 3501, a
 // message over websocket.max_message_bytes with 1009.
 //
-// Writing: frames from the session queue up; one write is in flight at a
+// Writing: frames from the session and from its channels' direct lines
+// (gateway/subscription_sink.hpp) queue up; one write is in flight at a
 // time, and everything queued when it starts leaves in that one WebSocket
 // message, joined by '\n' (the protocol allows it: docs/protocol.md, "Connection rules"). This is
 // the per-connection coalescing that fan-out speed depends on: one write per connection per turn,
