@@ -127,6 +127,14 @@ struct journal_state {
   std::vector<caf::typed_response_promise<storage::append_result>> promises;
   size_t pending_bytes = 0;
   bool flush_scheduled = false;
+  /// After a commit, the next batch waits (journal.commit_wait_us) until
+  /// this many appends are pending: those pending at the commit plus the
+  /// ones it acknowledged, whose senders tend to append again at once.
+  /// Closed-loop appenders then fill one batch instead of splitting into
+  /// two halves that alternate with the fsync.
+  size_t awaited = 0;
+  bool holding = false;
+  counters::clock::time_point hold_until; ///< a stale hold's timer ends nothing early
   /// The batch the writer works on; its promises wait for its outcome.
   bool in_flight = false;
   std::vector<caf::typed_response_promise<storage::append_result>> in_flight_promises;
@@ -163,11 +171,38 @@ bool batch_full(const journal_state& st) {
          || st.pending_bytes >= static_cast<size_t>(st.settings.max_batch_bytes);
 }
 
+/// Whether the pending appends should go to the free writer now rather
+/// than wait for the appenders the last commit acknowledged.
+bool batch_ready(const journal_state& st) {
+  return st.settings.commit_wait_us == 0 || batch_full(st) || st.pending.size() >= st.awaited;
+}
+
+/// The writer is free and appends are pending: start now (behind the
+/// appends already in the mailbox), or hold until enough arrived or the
+/// wait is over.
+void schedule_batch(self_ptr self) {
+  auto& st = self->state;
+  if (batch_ready(st)) {
+    if (!st.flush_scheduled) {
+      st.flush_scheduled = true;
+      self->send(self, flush_atom_v);
+    }
+    return;
+  }
+  if (st.holding)
+    return;
+  st.holding = true;
+  auto wait = std::chrono::microseconds(st.settings.commit_wait_us);
+  st.hold_until = counters::clock::now() + wait;
+  self->delayed_send(self, wait, flush_atom_v);
+}
+
 /// Hands the pending appends (up to the batch bounds) to the writer.
 void start_batch(self_ptr self) {
   auto& st = self->state;
   if (st.in_flight || st.pending.empty())
     return;
+  st.holding = false;
   size_t take = 0;
   size_t bytes = 0;
   while (take < st.pending.size() && take < static_cast<size_t>(st.settings.max_batch_events)
@@ -275,14 +310,13 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
         // This append joins the next batch, started when the writer is done.
       } else if (batch_full(st)) {
         start_batch(self);
-      } else if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom_v);
+      } else {
+        schedule_batch(self);
       }
       return promise;
     },
-    // Sent by the actor to itself behind new appends, and by the writer when
-    // a batch is written: the next batch starts as soon as the last is done.
+    // Sent by the actor to itself behind new appends or when a hold is
+    // over, and by the writer when a batch is written.
     [self](flush_atom) {
       auto& st = self->state;
       auto scope = st.stats.measure();
@@ -291,15 +325,22 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
         auto out = st.writer->take();
         if (!out)
           return;
-        // The next batch goes to the writer before this one's acks go out,
-        // so the writer does not wait for them.
         auto promises = std::move(st.in_flight_promises);
         st.in_flight_promises.clear();
         st.in_flight = false;
-        start_batch(self);
+        st.awaited = std::min(st.pending.size() + (out->failure ? 0 : promises.size()),
+                              static_cast<size_t>(st.settings.max_batch_events));
+        // A batch that is ready goes to the writer before this one's acks go
+        // out, so the writer does not wait for them.
+        if (batch_ready(st))
+          start_batch(self);
         finish_batch(self, *out, promises);
+        if (!st.in_flight && !st.pending.empty())
+          schedule_batch(self);
         return;
       }
+      if (st.holding && !batch_ready(st) && counters::clock::now() < st.hold_until)
+        return; // the timer of an earlier hold
       start_batch(self);
     },
     [self](listen_atom, batch_listener& l) {

@@ -16,8 +16,12 @@
 // itself behind them; when it comes up, everything that arrived before it is
 // handed to a writer thread as one transaction (bounded by
 // journal.max_batch_events and max_batch_bytes). While the writer commits
-// (and fsyncs), the actor keeps taking appends: they form the next batch,
-// started as soon as the writer reports the last one done. One batch is in
+// (and fsyncs), the actor keeps taking appends: they form the next batch.
+// When the writer reports a batch done, the next one waits up to
+// journal.commit_wait_us for as many appends as that batch acknowledged
+// (appenders waiting for their ack append again at once): closed-loop
+// appenders then share one batch per fsync instead of alternating between
+// two half batches. One batch is in
 // flight at a time, so positions, acks and listener batches stay in commit
 // order. The actor runs detached, on its own thread, as does the writer, so
 // fsync never blocks the scheduler. Under load, appends beyond

@@ -201,6 +201,10 @@ std::vector<setting<settings>> make_node_settings() {
                "Appends waiting for the writer before new ones get a temporary "
                "error",
                1, 10000000, at(&S::journal, &journal_settings::max_queue)),
+    integer<S>("journal.commit_wait_us",
+               "Microseconds a group commit may wait for the appenders the previous one "
+               "acknowledged (0: start as soon as the writer is free)",
+               0, 1000000, at(&S::journal, &journal_settings::commit_wait_us)),
     integer<S>("journal.readers",
                "Reader actors serving stream and log reads, each with its own "
                "connection",
@@ -276,6 +280,10 @@ std::vector<setting<settings>> make_node_settings() {
                "Commands per second one connection may send (more: error 111, then close "
                "3013; 0 = no limit)",
                0, 10000000, at(&S::websocket, &websocket_settings::command_rate)),
+    integer<S>("websocket.max_appends_in_flight",
+               "Publishes and appends of one connection the journal has not answered yet "
+               "(more wait in the session, in order)",
+               1, 1000000, at(&S::websocket, &websocket_settings::max_appends_in_flight)),
     integer<S>("websocket.subscribe_rate",
                "Subscribes per second one connection may make (more: error 111, then close "
                "3013; 0 = no limit)",

@@ -53,6 +53,10 @@ struct journal_settings {
   int64_t max_batch_events = 2000;
   int64_t max_batch_bytes = 8 * 1024 * 1024;
   int64_t max_queue = 50000;
+  /// How long a batch may wait, after a commit, for the appenders that
+  /// commit acknowledged (they tend to append again at once): one batch of
+  /// all of them instead of two of half each. 0: start at once.
+  int64_t commit_wait_us = 200;
   int64_t readers = 2;
   int64_t stream_cache = 100000;
   int64_t id_fold_events = 8192;
@@ -96,6 +100,10 @@ struct websocket_settings {
   int64_t max_data_bytes = 32 * 1024;
   int64_t publish_rate = 100;  ///< per second per connection; 0 = unlimited
   int64_t command_rate = 1000; ///< per second per connection; 0 = unlimited
+  /// Appends one connection has sent to the journal and not seen answered;
+  /// more wait in the session, in order. CAF keeps an actor's outstanding
+  /// requests in a vector, so thousands in flight make every answer O(n).
+  int64_t max_appends_in_flight = 256;
   /// Per second per connection (the default lets a client with
   /// max_subscriptions resubscribe all at once); 0 = unlimited.
   int64_t subscribe_rate = 512;

@@ -385,28 +385,54 @@ std::string meta_of(const session_state& st) {
   return storage::encode_meta(m);
 }
 
-/// Appends and answers `id` once the journal acknowledged it.
+/// Sends the next waiting append, if any, now that one was answered.
+void append_answered(self_ptr self) {
+  auto& st = self->state;
+  --st.appends_in_flight;
+  if (st.waiting_appends.empty())
+    return;
+  auto next = std::move(st.waiting_appends.front());
+  st.waiting_appends.pop_front();
+  next();
+}
+
+/// Appends and answers `id` once the journal acknowledged it. Past
+/// websocket.max_appends_in_flight the append waits for an earlier one's
+/// answer: the journal still gets them in the order sent.
 template <class OnResult>
 void append(self_ptr self, uint32_t id, storage::append_request req, OnResult on_result) {
   auto& st = self->state;
-  auto started = actors::counters::clock::now();
-  self->request(st.ctx->handles.journal, st.request_timeout(), append_atom_v, std::move(req))
-    .then(
-      [self, id, started, on_result](storage::append_result& r) {
-        auto& st = self->state;
-        st.ctx->metrics->observe_append(actors::counters::clock::now() - started);
-        if (r.succeeded())
-          ++st.ctx->metrics->publishes;
-        else
-          st.ctx->metrics->count_refused(protocol::refusal_of(r)->conflict);
-        on_result(r);
-        flush(self);
-      },
-      [self, id](const caf::error& e) {
-        ++self->state.ctx->metrics->publish_errors;
-        emit_node_error(self, id, e);
-        flush(self);
-      });
+  auto send = [self, id, req = std::move(req), on_result]() mutable {
+    auto& st = self->state;
+    ++st.appends_in_flight;
+    auto started = actors::counters::clock::now();
+    self->request(st.ctx->handles.journal, st.request_timeout(), append_atom_v, std::move(req))
+      .then(
+        [self, started, on_result](storage::append_result& r) {
+          auto& st = self->state;
+          st.ctx->metrics->observe_append(actors::counters::clock::now() - started);
+          if (r.succeeded())
+            ++st.ctx->metrics->publishes;
+          else
+            st.ctx->metrics->count_refused(protocol::refusal_of(r)->conflict);
+          on_result(r);
+          append_answered(self);
+          flush(self);
+        },
+        [self, id](const caf::error& e) {
+          ++self->state.ctx->metrics->publish_errors;
+          emit_node_error(self, id, e);
+          append_answered(self);
+          flush(self);
+        });
+  };
+  if (st.appends_in_flight < st.settings().websocket.max_appends_in_flight
+      && st.waiting_appends.empty()) {
+    send();
+    return;
+  }
+  ++st.ctx->metrics->appends_waited;
+  st.waiting_appends.emplace_back(std::move(send));
 }
 
 void handle_publish(self_ptr self, uint32_t id, const protocol::commands::publish& request) {

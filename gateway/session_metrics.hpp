@@ -24,6 +24,8 @@ struct session_metrics {
   void count_refused(bool conflict) {
     ++(conflict ? publish_conflicts : publish_errors);
   }
+  /// Appends that waited in their session for websocket.max_appends_in_flight.
+  std::atomic<uint64_t> appends_waited{0};
   std::atomic<uint64_t> commands{0};
   std::atomic<uint64_t> frames_out{0};          ///< protocol messages sent to clients
   std::atomic<uint64_t> disconnects{0};         ///< closed by the server with a code

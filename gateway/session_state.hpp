@@ -16,6 +16,8 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -77,6 +79,11 @@ struct session_state {
   rate_limiter subscribe_limit;
   actors::counters stats;
   uint64_t commands = 0;
+  /// Appends sent to the journal and not answered yet, and the ones waiting
+  /// for one of them to be answered (websocket.max_appends_in_flight), in
+  /// the order the client sent them.
+  int64_t appends_in_flight = 0;
+  std::deque<std::function<void()>> waiting_appends;
   /// Frames delivered to the client, by this actor and by its sinks.
   std::shared_ptr<std::atomic<uint64_t>> deliveries = std::make_shared<std::atomic<uint64_t>>(0);
 

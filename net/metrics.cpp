@@ -41,6 +41,10 @@ std::string render(const server_context& ctx, const actors::actor_stats& journal
   metric(out, "herald_publish_conflicts_total", "counter",
          "Publishes and appends refused as conflicts (wrong expected version, duplicate id).",
          static_cast<double>(m.publish_conflicts.load()));
+  metric(out, "herald_appends_waited_total", "counter",
+         "Publishes and appends that waited in their session for "
+         "websocket.max_appends_in_flight.",
+         static_cast<double>(m.appends_waited.load()));
   metric(out, "herald_deliveries_total", "counter",
          "Publications delivered to subscribers (one per subscriber).",
          static_cast<double>(figure(channels, "deliveries")));

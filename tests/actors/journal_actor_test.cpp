@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -127,6 +128,48 @@ TEST_F(actor_fixture, a_hundred_appenders_in_flight_share_transactions) {
         const auto appends = s.figures.at("appends"), batches = s.figures.at("batches");
         EXPECT_EQ(appends, in_flight * rounds);
         EXPECT_GE(appends, 10 * batches) << appends << " appends in " << batches << " batches";
+      },
+      [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+}
+
+// Closed-loop appenders (each waits for its ack before appending again)
+// would split into two halves alternating with the fsync, each batch taking
+// only the appends that arrived during the last commit. The journal waits
+// (journal.commit_wait_us) for the appenders a commit acknowledged, so they
+// share one batch per round.
+TEST_F(actor_fixture, closed_loop_appenders_share_one_batch_per_round) {
+  config::journal_settings js;
+  js.commit_wait_us = 500000; // far longer than any appender takes to come back
+  start_journal(js);
+  constexpr int appenders = 50, rounds = 20;
+  std::atomic<int> acknowledged{0};
+  auto run = [&](int id) {
+    caf::scoped_actor me(sys);
+    for (int round = 0; round < rounds; ++round)
+      me->request(journal, 30s, actors::append_atom_v,
+                  storage::append_request{"loop-" + std::to_string(id),
+                                          expected_version::any(),
+                                          {storage::new_event{"t", "", "", "d"}}})
+        .receive(
+          [&](const storage::append_result& r) {
+            EXPECT_EQ(r.status, append_status::ok);
+            ++acknowledged;
+          },
+          [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < appenders; ++i)
+    threads.emplace_back(run, i);
+  for (auto& t : threads)
+    t.join();
+  ASSERT_EQ(acknowledged.load(), appenders * rounds);
+  self->request(journal, 5s, actors::stats_atom_v)
+    .receive(
+      [&](const actors::actor_stats& s) {
+        // A round or two to fall into step; halves alternating would take
+        // about twice as many batches as rounds.
+        EXPECT_LE(s.figures.at("batches"), rounds + 4);
+        EXPECT_EQ(s.figures.at("largest_batch_events"), appenders);
       },
       [&](const caf::error& e) { ADD_FAILURE() << sys.render(e); });
 }

@@ -189,3 +189,35 @@ test('a client that stops reading is closed with 3008, memory stays bounded, and
   back.close();
   bystander.c.close();
 });
+
+test('past websocket.max_appends_in_flight a connection\'s publishes wait in the session: all answered, stored in the order sent', async () => {
+  const n = await node(['--websocket.max_appends_in_flight=2', '--websocket.publish_rate=0',
+                        '--websocket.command_rate=0']);
+  const c = await connected(n);
+  const total = 200;
+  // One message: the session reads all of them in one turn, before any
+  // answer can come back, so exactly two go out and the rest wait.
+  const commands = [];
+  for (let k = 0; k < total; k += 1) {
+    if (k === 100) {
+      // An rpc append takes the same queue: its expected version holds
+      // only if the 100 publishes before it were stored first.
+      commands.push(JSON.stringify({ id: 2 + k, rpc: { method: 'append', data: {
+        channel: 'chat:queue', type: 'message', expected_version: 100, data: { seq: k } } } }));
+    } else {
+      commands.push(JSON.stringify({ id: 2 + k, publish: { channel: 'chat:queue', data: { seq: k } } }));
+    }
+  }
+  c.send(commands.join('\n'));
+  const answered = new Map();
+  while (answered.size < total) {
+    const m = await c.until((x) => x.id >= 2);
+    answered.set(m.id, m);
+  }
+  for (const [id, m] of answered) assert.equal(m.error, undefined, `command ${id}: ${JSON.stringify(m.error)}`);
+  assert.deepEqual(answered.get(102).rpc.data.offset, 101);
+  assert.equal(await metric(n, 'herald_appends_waited_total'), total - 2);
+  const stream = await n.json(`/api/streams/chat%3Aqueue?limit=${total}`);
+  assert.deepEqual(stream.body.events.map((e) => e.data.seq), Array.from({ length: total }, (_, k) => k));
+  c.close();
+});
