@@ -5,6 +5,7 @@
 #include "net/http_util.hpp"
 #include "net/metrics.hpp"
 #include "net/rest_handlers.hpp"
+#include "net/server_api.hpp"
 #include "net/static_files.hpp"
 
 namespace herald::net {
@@ -60,6 +61,22 @@ const std::vector<route>& routes() {
     {verb::get, "/health", auth_rule::open, health},
     {verb::get, "/metrics", auth_rule::open, metrics},
     {std::nullopt, "/connection/websocket", auth_rule::open, websocket_hint},
+    // Centrifugo's server API (server_api.hpp): it checks the key and the
+    // method itself, to answer as Centrifugo does (401 and 405, empty).
+    {std::nullopt, "/api", auth_rule::open, server_api_legacy},
+    {std::nullopt, "/api/publish", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/broadcast", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/subscribe", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/unsubscribe", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/disconnect", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/refresh", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/presence", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/presence_stats", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/history", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/history_remove", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/channels", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/info", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/batch", auth_rule::open, server_api_call},
     {verb::get, "/api/streams/{stream}", auth_rule::api_key, read_stream},
     {verb::post, "/api/streams/{stream}", auth_rule::api_key, append_to_stream},
     {verb::get, "/api/events", auth_rule::api_key, read_log},
