@@ -48,10 +48,6 @@ void websocket_hint(const rest_call& call) {
                              {{"Upgrade", "websocket"}}));
 }
 
-void no_such_resource(const rest_call& call) {
-  call.answer(error_response(call.req, status::not_found, "not_found", "no such resource"));
-}
-
 using http::verb;
 
 /// Every resource the API serves. The routes of one path come in a row,
@@ -140,6 +136,16 @@ http_response demo_page(const http_request& req, const std::vector<std::string>&
 
 } // namespace
 
+void no_such_resource(const rest_call& call) {
+  call.answer(error_response(call.req, status::not_found, "not_found", "no such resource"));
+}
+
+http_response unauthorized(const http_request& req) {
+  return error_response(req, status::unauthorized, "unauthorized",
+                        "this endpoint needs the API key (Authorization: apikey KEY)",
+                        {{"WWW-Authenticate", "apikey"}});
+}
+
 http_response node_error(const http_request& req, const caf::error& e) {
   auto failure = gateway::failure_of(e);
   return error_response(req, static_cast<status>(failure.http_status), failure.http_code,
@@ -160,9 +166,7 @@ void handle_request(const std::shared_ptr<server_context>& ctx, http_request req
                  std::make_shared<responder>(std::move(respond))};
   const auto& r = *match.entry;
   if (!authorized(call, r.auth))
-    return call.answer(error_response(call.req, status::unauthorized, "unauthorized",
-                                      "this endpoint needs the API key (Authorization: apikey KEY)",
-                                      {{"WWW-Authenticate", "apikey"}}));
+    return call.answer(unauthorized(call.req));
   if (match.outcome == route_match::wrong_method)
     return call.answer(error_response(call.req, status::method_not_allowed, "method_not_allowed",
                                       "use " + std::string(http::to_string(*r.method))));

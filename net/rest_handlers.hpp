@@ -36,6 +36,10 @@ struct rest_call {
   }
 };
 
+/// The REST API's 404 for a path that names nothing, and its 401.
+void no_such_resource(const rest_call& call);
+http_response unauthorized(const http_request& req);
+
 /// An error of the node's actors as an HTTP error.
 http_response node_error(const http_request& req, const caf::error& e);
 

@@ -208,6 +208,13 @@ void server_api_call(const rest_call& call) {
 }
 
 void server_api_legacy(const rest_call& call) {
+  // Only a POST to /api is the legacy endpoint; anything else there is the
+  // REST API's unknown resource, as it was before.
+  if (call.req.method() != http::verb::post) {
+    if (!has_api_key(call.req, call.ctx->settings().http.api_key))
+      return call.answer(unauthorized(call.req));
+    return no_such_resource(call);
+  }
   if (auto refused = refusal(call))
     return call.answer(std::move(*refused));
   // Each line is parsed on its own; a bad one is answered with an error

@@ -341,6 +341,12 @@ test('another method than POST is 405 with an empty body', async () => {
   assert.equal(r.status, 405);
   assert.equal(r.text, '');
   assert.equal(r.headers.get('allow'), 'POST');
+  // Only a POST to /api is the legacy endpoint: a GET there is still the
+  // REST API's unknown resource.
+  const get = await raw('/api', { method: 'GET' });
+  assert.equal(get.status, 404);
+  assert.equal(JSON.parse(get.text).error.code, 'not_found');
+  assert.equal((await raw('/api', { method: 'GET', headers: {} })).status, 401);
 });
 
 test('a body that is no JSON object is 400 with a 107 error', async () => {
