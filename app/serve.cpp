@@ -3,6 +3,7 @@
 #include "actors/node.hpp"
 #include "actors/system_config.hpp"
 #include "gateway/session_actor.hpp"
+#include "gateway/session_directory.hpp"
 #include "gateway/type_ids.hpp"
 #include "net/server.hpp"
 
@@ -119,6 +120,7 @@ int serve(const config::settings& s) {
   ctx->metrics = std::make_shared<gateway::session_metrics>();
   ctx->tokens = tokens;
   ctx->version = std::string("herald ") + HERALD_VERSION;
+  ctx->directory = std::make_shared<gateway::session_directory>();
   // Bind before the node creates the data directory and the journal: a
   // port in use then leaves nothing behind. Sessions read ctx->handles only
   // once start() runs the I/O threads.
@@ -142,7 +144,8 @@ int serve(const config::settings& s) {
   auto ep = server->local_endpoint();
   if (s.http.api_key.empty() && !ep.address().is_loopback())
     spdlog::warn("http.api_key is not set and the node listens on {}: anyone who reaches it "
-                 "may append, read the journal and administer projections",
+                 "may append, read the journal, administer projections and use the server API "
+                 "(publish anywhere, disconnect users)",
                  ep.address().to_string());
   spdlog::info("herald {} listening on http://{}:{} (journal {}, data in {})", HERALD_VERSION,
                ep.address().to_string(), ep.port(), node.journal_id, s.server.data_dir);

@@ -3,6 +3,7 @@
 #include "config/values.hpp"
 
 #include <array>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -154,6 +155,16 @@ setting<Root> secret(std::string key, std::string description, field_ref<Root, s
           storer(ref, any_text),
           printer<Root, std::string>(
             ref, [](const std::string& v) { return std::string(v.empty() ? "" : hidden_secret); })};
+}
+
+/// A name recorded in every event's metadata: short and plain.
+parsed<std::string> key_name(std::string_view t) {
+  if (t.empty() || t.size() > 64)
+    return invalid{"must be 1..64 characters"};
+  for (char c : t)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return invalid{"may hold only letters, digits, '-', '_' and '.'"};
+  return std::string(t);
 }
 
 parsed<std::string> event_type_name(std::string_view t) {
@@ -341,6 +352,10 @@ std::vector<setting<settings>> make_node_settings() {
               "Key REST writes, journal reads, admin calls and non-public queries need "
               "(empty: none needed)",
               at(&S::http, &http_settings::api_key)),
+    text<S>("http.api_key_name",
+            "Name events appended with the API key record as meta.key (the key itself never "
+            "is)",
+            "NAME", at(&S::http, &http_settings::api_key_name), key_name),
     // [projections]
     integer<S>("projections.apply_batch", "Most events a projection applies in one transaction", 1,
                1000000, at(&S::projections, &projection_settings::apply_batch)),

@@ -137,6 +137,9 @@ struct http_settings {
   /// When set, REST writes, raw journal reads, admin endpoints and
   /// non-public queries need it (Authorization: apikey KEY, or X-API-Key).
   std::string api_key;
+  /// What events appended with the API key record as `meta.key` (audit,
+  /// docs/security.md): a name, never the key itself.
+  std::string api_key_name = "default";
 };
 
 struct query_settings {

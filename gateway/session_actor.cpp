@@ -2,6 +2,7 @@
 
 #include "actors/errors.hpp"
 #include "gateway/node_failure.hpp"
+#include "gateway/session_directory.hpp"
 #include "gateway/session_state.hpp"
 #include "protocol/append_args.hpp"
 #include "protocol/append_outcome.hpp"
@@ -32,6 +33,8 @@ session_state::~session_state() {
   if (!ctx)
     return;
   --ctx->metrics->connections;
+  if (listed && ctx->directory)
+    ctx->directory->remove(user, client);
   // The session ends (its socket closed): leave every channel now, as an
   // unsubscribe would, so that the registry can stop the abandoned ones at
   // once (channels.max_idle); a connect/subscribe/disconnect loop leaves
@@ -39,11 +42,31 @@ session_state::~session_state() {
   auto me = caf::actor_cast<caf::actor>(address);
   for (const auto& [name, sub] : subs)
     if (sub.channel) {
-      --ctx->metrics->subscriptions;
+      count_unsubscribed(*this, name);
       if (me)
         caf::anon_send(sub.channel, unsubscribe_atom_v, me);
       caf::anon_send(ctx->handles.channels, actors::left_atom_v, name);
     }
+}
+
+void count_subscribed(const session_state& st, const std::string& channel) {
+  ++st.ctx->metrics->subscriptions;
+  if (st.ctx->directory)
+    st.ctx->directory->joined(channel);
+}
+
+void count_unsubscribed(const session_state& st, const std::string& channel) {
+  --st.ctx->metrics->subscriptions;
+  if (st.ctx->directory)
+    st.ctx->directory->left(channel);
+}
+
+void list_session(self_ptr self) {
+  auto& st = self->state;
+  if (st.user.empty() || !st.ctx->directory)
+    return; // the server API names users; anonymous clients have none
+  st.ctx->directory->add(st.user, st.client, caf::actor_cast<session_actor>(self));
+  st.listed = true;
 }
 
 void emit(self_ptr self, std::string text) {
@@ -219,7 +242,7 @@ void start_subscription(self_ptr self, uint32_t id, const std::string& channel,
           return;
         }
         it->second.channel = r.channel;
-        ++st.ctx->metrics->subscriptions;
+        count_subscribed(st, channel);
         arm_subscription_expiry(self, channel, it->second);
         std::string result = "{";
         if (recoverable)
@@ -263,7 +286,7 @@ void end_subscription(self_ptr self, std::map<std::string, subscription>::iterat
   auto& st = self->state;
   if (it->second.channel) {
     leave_channel(self, it->second.channel, it->first);
-    --st.ctx->metrics->subscriptions;
+    count_unsubscribed(st, it->first);
   }
   st.subs.erase(it);
 }
@@ -351,6 +374,46 @@ void handle_unsubscribe(self_ptr self, uint32_t id,
   emit(self, protocol::reply(id, "unsubscribe", "{}"));
 }
 
+// -- the server API's subscribe and unsubscribe --------------------------------
+
+/// A server-side subscription the server API asked for. The client learns
+/// of it from a subscribe push; nothing happens when the connection is
+/// already subscribed, still connecting, or at websocket.max_subscriptions.
+void on_server_subscribe(self_ptr self, const std::string& channel) {
+  auto& st = self->state;
+  if (st.closing || !st.connected || st.connecting || st.subs.count(channel))
+    return;
+  const auto* ns = st.settings().namespace_of(channel);
+  if (!ns || !st.policy().subscription_fits(st.subs.size())) {
+    spdlog::info("server API subscribe of user {} to {} skipped (unknown namespace or over "
+                 "websocket.max_subscriptions)",
+                 st.user, channel);
+    return;
+  }
+  subscription sub;
+  sub.server_side = true;
+  st.subs[channel] = std::move(sub);
+  start_subscription(self, 0, channel, *ns, false, {},
+                     [self, channel](std::optional<std::string> result) {
+                       if (result)
+                         emit(self, protocol::subscribe_push(channel, *result));
+                       flush(self);
+                     });
+}
+
+/// The server API's unsubscribe: from a client-side or server-side
+/// subscription alike, with an unsubscribe push (2000: not resubscribed).
+void on_server_unsubscribe(self_ptr self, const std::string& channel) {
+  auto& st = self->state;
+  auto it = st.subs.find(channel);
+  if (st.closing || it == st.subs.end())
+    return;
+  auto waiting = std::move(it->second.waiting);
+  end_subscription(self, it);
+  emit(self, protocol::unsubscribe_push(channel, unsubscribe_code::server, "server unsubscribe"));
+  run_waiting(self, waiting); // commands that waited for the subscribe now fail as unsubscribed
+}
+
 // -- publish and append ------------------------------------------------------
 
 /// Converts a JSON value to msgpack; emits 106 when it is over
@@ -382,6 +445,7 @@ std::string meta_of(const session_state& st) {
   m.user = st.user;
   m.client = st.client;
   m.conn_info = st.conn_info;
+  m.via = "ws";
   return storage::encode_meta(m);
 }
 
@@ -835,7 +899,7 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
         return;
       }
       if (it->second.channel)
-        --st.ctx->metrics->subscriptions;
+        count_unsubscribed(st, r.channel);
       st.subs.erase(it);
       // 2500: the client resubscribes and recovers.
       emit(self, protocol::unsubscribe_push(r.channel, unsubscribe_code::insufficient_state,
@@ -870,6 +934,16 @@ session_actor::behavior_type session_impl(self_ptr self, std::shared_ptr<const s
     [self](loaded_atom) {
       if (!self->state.connected)
         close_with(self, close_code::stale, "stale");
+    },
+    [self](server_subscribe_atom, const std::string& channel) {
+      on_server_subscribe(self, channel);
+    },
+    [self](server_unsubscribe_atom, const std::string& channel) {
+      on_server_unsubscribe(self, channel);
+    },
+    [self](server_refresh_atom, bool expired, int64_t expire_at, const std::string& info) {
+      on_server_refresh(self, expired, expire_at, info);
+      flush(self);
     },
     [self](stats_atom) -> actor_stats {
       auto& st = self->state;

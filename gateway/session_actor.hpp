@@ -83,7 +83,15 @@ using session_actor =
                    caf::reacts_to<loaded_atom>,           // internal: connect deadline
                    caf::reacts_to<expire_atom, uint64_t>, // internal: connection expiry
                    caf::reacts_to<expire_atom, std::string, uint64_t>, // subscription expiry
-                   caf::replies_to<stats_atom>::with<actor_stats>>;
+                   caf::replies_to<stats_atom>::with<actor_stats>,
+                   // the server API (session_directory.hpp): a server-side
+                   // subscription, its end, and refresh(expired, expire_at
+                   // in Unix seconds or 0, new conn_info JSON or "")
+                   caf::reacts_to<server_subscribe_atom, std::string>,
+                   caf::reacts_to<server_unsubscribe_atom, std::string>,
+                   caf::reacts_to<server_refresh_atom, bool, int64_t, std::string>>;
+
+class session_directory;
 
 /// What every session of a node shares: settings, the node's actors, the
 /// counters, the token keys. Immutable after start.
@@ -93,6 +101,9 @@ struct session_context {
   std::shared_ptr<session_metrics> metrics;
   std::shared_ptr<const token_verifier> tokens;
   std::string version;
+  /// Connected sessions by user, and clients by channel (the server API);
+  /// may be null (then nothing is listed).
+  std::shared_ptr<session_directory> directory;
 
   /// Whether any namespace lets clients in without a token.
   bool anonymous_allowed() const;

@@ -177,6 +177,7 @@ bool handle_connect(self_ptr self, uint32_t id,
   st.expires = claims.expires_at();
   st.client = storage::uuid_generator().next();
   st.connected = true;
+  list_session(self);
   std::string head = "{\"client\":\"" + st.client + "\",\"version\":";
   storage::append_json_string(head, st.ctx->version);
   head += expiry_fields(st.expires);
@@ -258,6 +259,22 @@ void handle_refresh(self_ptr self, uint32_t id, const protocol::commands::refres
   storage::append_json_string(result, st.ctx->version);
   result += expiry_fields(st.expires) + "}";
   emit(self, protocol::reply(id, "refresh", result));
+}
+
+void on_server_refresh(self_ptr self, bool expired, int64_t expire_at, const std::string& info) {
+  auto& st = self->state;
+  if (st.closing || !st.connected)
+    return;
+  if (expired) {
+    close_with(self, close_code::connection_expired, "connection expired");
+    return;
+  }
+  if (!info.empty())
+    st.conn_info = info;
+  if (expire_at > 0) {
+    st.expires = expire_at;
+    arm_connection_expiry(self); // at once (3005) if it has passed
+  }
 }
 
 void handle_sub_refresh(self_ptr self, uint32_t id,

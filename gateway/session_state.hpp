@@ -60,6 +60,7 @@ struct session_state {
   caf::actor_addr address; ///< this session's, to leave its channels when it ends
   bool connected = false;
   bool closing = false;
+  bool listed = false; ///< in ctx->directory under (user, client)
   std::string client;
   std::string user;
   std::string conn_info;          ///< JSON text
@@ -149,6 +150,15 @@ void arm_ping(self_ptr self);
 /// Drops a subscription, telling its channel.
 void end_subscription(self_ptr self, std::map<std::string, subscription>::iterator it);
 
+/// The session's subscription to `channel` took effect / ended: the
+/// subscription gauge and the directory's count of the channel's clients.
+void count_subscribed(const session_state& st, const std::string& channel);
+void count_unsubscribed(const session_state& st, const std::string& channel);
+
+/// Lists a connected session of a user in the directory (the server API
+/// reaches it from there).
+void list_session(self_ptr self);
+
 // -- session_auth.cpp ---------------------------------------------------------
 
 /// connect: token, anonymous rules, server-side subscriptions. Returns false
@@ -182,6 +192,11 @@ void arm_subscription_expiry(self_ptr self, const std::string& channel, subscrip
 void handle_refresh(self_ptr self, uint32_t id, const protocol::commands::refresh& request);
 void handle_sub_refresh(self_ptr self, uint32_t id, const protocol::commands::sub_refresh& request);
 void on_connection_expiry(self_ptr self, uint64_t generation);
+
+/// The server API's refresh: close with 3005 when `expired`, else take the
+/// new expiry (Unix seconds; 0: unchanged) and connection info (JSON; empty:
+/// unchanged).
+void on_server_refresh(self_ptr self, bool expired, int64_t expire_at, const std::string& info);
 void on_subscription_expiry(self_ptr self, const std::string& channel, uint64_t generation);
 
 } // namespace herald::gateway

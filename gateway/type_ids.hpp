@@ -18,5 +18,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald_gateway, caf::id_block::herald::end)
   // session timers: the connect deadline, a token's expiry
   CAF_ADD_ATOM(herald_gateway, herald::gateway, loaded_atom, "h_loaded")
   CAF_ADD_ATOM(herald_gateway, herald::gateway, expire_atom, "h_expire")
+  // server API -> session: subscribe to / unsubscribe from a channel, refresh
+  CAF_ADD_ATOM(herald_gateway, herald::gateway, server_subscribe_atom, "h_ssub")
+  CAF_ADD_ATOM(herald_gateway, herald::gateway, server_unsubscribe_atom, "h_sunsub")
+  CAF_ADD_ATOM(herald_gateway, herald::gateway, server_refresh_atom, "h_srefr")
 
 CAF_END_TYPE_ID_BLOCK(herald_gateway)

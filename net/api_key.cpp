@@ -16,6 +16,10 @@ bool same_secret(std::string_view a, std::string_view b) {
 
 } // namespace
 
+bool same_api_key(std::string_view presented, std::string_view key) {
+  return same_secret(presented, key);
+}
+
 bool has_api_key(const http_request& req, std::string_view key) {
   if (key.empty())
     return true;

@@ -16,4 +16,8 @@ namespace herald::net {
 /// comparison takes the same time wherever the first difference is.
 bool has_api_key(const http_request& req, std::string_view key);
 
+/// Whether `presented` is the configured non-empty `key`, in the same time
+/// wherever the first difference is (the server API's ?api_key=).
+bool same_api_key(std::string_view presented, std::string_view key);
+
 } // namespace herald::net

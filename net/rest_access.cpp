@@ -33,6 +33,14 @@ caller caller_of(const server_context& ctx, const http_request& req) {
   return !key.empty() && has_api_key(req, key) ? caller::server : caller::anonymous;
 }
 
+storage::event_meta audit_of(const server_context& ctx, const http_request& req, std::string via) {
+  storage::event_meta m;
+  m.via = std::move(via);
+  if (caller_of(ctx, req) == caller::server)
+    m.key = ctx.settings().http.api_key_name;
+  return m;
+}
+
 std::optional<http_response> stream_refusal(const server_context& ctx, const http_request& req,
                                             caller who, const std::string& stream,
                                             config::permission config::namespace_settings::*op) {

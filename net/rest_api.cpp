@@ -5,6 +5,7 @@
 #include "net/http_util.hpp"
 #include "net/metrics.hpp"
 #include "net/rest_handlers.hpp"
+#include "net/server_api.hpp"
 #include "net/static_files.hpp"
 
 namespace herald::net {
@@ -47,10 +48,6 @@ void websocket_hint(const rest_call& call) {
                              {{"Upgrade", "websocket"}}));
 }
 
-void no_such_resource(const rest_call& call) {
-  call.answer(error_response(call.req, status::not_found, "not_found", "no such resource"));
-}
-
 using http::verb;
 
 /// Every resource the API serves. The routes of one path come in a row,
@@ -60,6 +57,22 @@ const std::vector<route>& routes() {
     {verb::get, "/health", auth_rule::open, health},
     {verb::get, "/metrics", auth_rule::open, metrics},
     {std::nullopt, "/connection/websocket", auth_rule::open, websocket_hint},
+    // Centrifugo's server API (server_api.hpp): it checks the key and the
+    // method itself, to answer as Centrifugo does (401 and 405, empty).
+    {std::nullopt, "/api", auth_rule::open, server_api_legacy},
+    {std::nullopt, "/api/publish", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/broadcast", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/subscribe", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/unsubscribe", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/disconnect", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/refresh", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/presence", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/presence_stats", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/history", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/history_remove", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/channels", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/info", auth_rule::open, server_api_call},
+    {std::nullopt, "/api/batch", auth_rule::open, server_api_call},
     {verb::get, "/api/streams/{stream}", auth_rule::api_key, read_stream},
     {verb::post, "/api/streams/{stream}", auth_rule::api_key, append_to_stream},
     {verb::get, "/api/events", auth_rule::api_key, read_log},
@@ -123,6 +136,16 @@ http_response demo_page(const http_request& req, const std::vector<std::string>&
 
 } // namespace
 
+void no_such_resource(const rest_call& call) {
+  call.answer(error_response(call.req, status::not_found, "not_found", "no such resource"));
+}
+
+http_response unauthorized(const http_request& req) {
+  return error_response(req, status::unauthorized, "unauthorized",
+                        "this endpoint needs the API key (Authorization: apikey KEY)",
+                        {{"WWW-Authenticate", "apikey"}});
+}
+
 http_response node_error(const http_request& req, const caf::error& e) {
   auto failure = gateway::failure_of(e);
   return error_response(req, static_cast<status>(failure.http_status), failure.http_code,
@@ -143,9 +166,7 @@ void handle_request(const std::shared_ptr<server_context>& ctx, http_request req
                  std::make_shared<responder>(std::move(respond))};
   const auto& r = *match.entry;
   if (!authorized(call, r.auth))
-    return call.answer(error_response(call.req, status::unauthorized, "unauthorized",
-                                      "this endpoint needs the API key (Authorization: apikey KEY)",
-                                      {{"WWW-Authenticate", "apikey"}}));
+    return call.answer(unauthorized(call.req));
   if (match.outcome == route_match::wrong_method)
     return call.answer(error_response(call.req, status::method_not_allowed, "method_not_allowed",
                                       "use " + std::string(http::to_string(*r.method))));

@@ -4,6 +4,7 @@
 #include "protocol/json_exact.hpp"
 #include "protocol/json_value_check.hpp"
 #include "protocol/payload_codec.hpp"
+#include "storage/event_meta.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -34,11 +35,30 @@ std::optional<uint64_t> uint_param(const query_args& query, const char* name, ui
   return v;
 }
 
-/// The metadata keys herald writes itself from the publisher's identity
-/// (storage/event_meta.hpp): subscribers see them as the publication's
-/// `info`, so a REST caller may not set them and pose as another user.
+/// The metadata keys herald writes itself (storage/event_meta.hpp): the
+/// publisher's identity, which subscribers see as the publication's `info`,
+/// and the audit fields, so a REST caller may not pose as another user, key
+/// or processor, or add publication tags (the server API's, checked there).
+/// The ids have fields of their own on the event.
 bool reserved_meta_key(std::string_view key) {
-  return key == "user" || key == "client" || key == "conn_info" || key == "chan_info";
+  return key == "user" || key == "client" || key == "conn_info" || key == "chan_info"
+         || key == "via" || key == "key" || key == "processor" || key == "correlation_id"
+         || key == "causation_id" || key == "tags";
+}
+
+/// The event's `correlation_id` or `causation_id` into `out` (absent:
+/// empty); the reason it is malformed otherwise. Same rules as an event id.
+std::optional<std::string> lineage_id(const rapidjson::Value& e, const char* name,
+                                      std::string& out) {
+  auto it = e.FindMember(name);
+  if (it == e.MemberEnd())
+    return std::nullopt;
+  if (!it->value.IsString() || it->value.GetStringLength() == 0
+      || it->value.GetStringLength() > protocol::max_event_id_length)
+    return "\"" + std::string(name) + "\" is a string of 1 to "
+           + std::to_string(protocol::max_event_id_length) + " characters";
+  out.assign(it->value.GetString(), it->value.GetStringLength());
+  return std::nullopt;
 }
 
 /// Why `meta` may not be stored, if it may not.
@@ -49,7 +69,9 @@ std::optional<std::string> meta_problem(const rapidjson::Value& meta) {
     std::string_view key(m.name.GetString(), m.name.GetStringLength());
     if (reserved_meta_key(key))
       return "\"meta\" may not set \"" + std::string(key)
-             + "\": herald records who published (docs/rest.md)";
+             + (key == "correlation_id" || key == "causation_id"
+                  ? "\": send it as the event's own field (docs/rest.md)"
+                  : "\": herald records who published (docs/rest.md)");
   }
   return std::nullopt;
 }
@@ -96,6 +118,13 @@ std::optional<std::string> build_append(const rapidjson::Value& body,
       if (!protocol::value_to_msgpack(meta->value, ne.meta, error))
         return "\"meta\": " + error;
     }
+    storage::event_meta lineage;
+    if (auto why = lineage_id(e, "correlation_id", lineage.correlation))
+      return why;
+    if (auto why = lineage_id(e, "causation_id", lineage.causation))
+      return why;
+    if (!lineage.correlation.empty() || !lineage.causation.empty())
+      ne.meta = storage::merge_meta(ne.meta, lineage);
     out.events.push_back(std::move(ne));
     return std::nullopt;
   };

@@ -7,6 +7,7 @@
 #include "net/rest_response.hpp"
 #include "net/rest_routes.hpp"
 #include "net/server_context.hpp"
+#include "storage/event_meta.hpp"
 
 #include <caf/error.hpp>
 
@@ -35,6 +36,10 @@ struct rest_call {
   }
 };
 
+/// The REST API's 404 for a path that names nothing, and its 401.
+void no_such_resource(const rest_call& call);
+http_response unauthorized(const http_request& req);
+
 /// An error of the node's actors as an HTTP error.
 http_response node_error(const http_request& req, const caf::error& e);
 
@@ -45,6 +50,11 @@ http_response node_error(const http_request& req, const caf::error& e);
 /// without a user is (docs/security.md).
 enum class caller { server, anonymous };
 caller caller_of(const server_context& ctx, const http_request& req);
+
+/// Who appends, for the events' audit metadata (storage/event_meta.hpp):
+/// `via` and, for a caller that presented the API key, its configured name
+/// (http.api_key_name), never the key; an anonymous caller records no key.
+storage::event_meta audit_of(const server_context& ctx, const http_request& req, std::string via);
 
 /// The refusal of `who` touching `stream` with the namespace permission
 /// `op` (publish or history), or nullopt when it may.

@@ -172,6 +172,9 @@ void append_to_stream(const rest_call& call) {
   auto append = std::move(*parsed_append);
   if (auto too_large = oversized_data(req, append, ctx->settings().websocket.max_data_bytes))
     return call.answer(std::move(*too_large));
+  const auto audit = audit_of(*ctx, req, "rest");
+  for (auto& e : append.events)
+    e.meta = storage::merge_meta(e.meta, audit);
   auto metrics = ctx->session->metrics;
   auto started = std::chrono::steady_clock::now();
   auto respond = call.respond;

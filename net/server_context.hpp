@@ -5,6 +5,7 @@
 #include "gateway/session_actor.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 namespace caf {
@@ -26,6 +27,8 @@ struct server_context {
   /// /health answers 200 only while ready and not stopping.
   std::atomic<bool> ready{false};
   std::atomic<bool> stopping{false};
+  /// When the node started serving (the server API's info: uptime).
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   const config::settings& settings() const {
     return *session->settings;

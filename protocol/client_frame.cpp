@@ -192,4 +192,13 @@ std::string unsubscribe_push(std::string_view channel, unsubscribe_code code,
   return out;
 }
 
+std::string subscribe_push(std::string_view channel, std::string_view result_json) {
+  std::string out = "{\"push\":{\"channel\":";
+  storage::append_json_string(out, channel);
+  out += ",\"subscribe\":";
+  out += result_json;
+  out += "}}";
+  return out;
+}
+
 } // namespace herald::protocol

@@ -94,6 +94,10 @@ std::string error_reply(uint32_t id, error_code code, std::string_view message,
 std::string unsubscribe_push(std::string_view channel, unsubscribe_code code,
                              std::string_view reason);
 
+/// {"push":{"channel":C,"subscribe":RESULT}}: a server-side subscription
+/// the server API made (RESULT is the SubscribeResult JSON).
+std::string subscribe_push(std::string_view channel, std::string_view result_json);
+
 /// The server ping: {}
 inline constexpr std::string_view ping = "{}";
 

@@ -29,6 +29,7 @@ enum class error_code : int {
 /// `{"push":{"unsubscribe":{"code":N,...}}}`: the server ended one
 /// subscription; the SDK resubscribes for 2500..2999.
 enum class unsubscribe_code : int {
+  server = 2000, ///< the server API's unsubscribe: the SDK does not resubscribe
   insufficient_state = 2500,
   expired = 2501,
 };
@@ -49,6 +50,7 @@ enum class close_code : uint16_t {
   invalid_token = 3500,
   bad_request = 3501,
   stale = 3502,
+  force_no_reconnect = 3503, ///< the server API's disconnect, by default
   connection_limit = 3504,
 };
 

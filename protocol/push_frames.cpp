@@ -40,7 +40,14 @@ void append_publication(std::string& out, const storage::recorded_event& e) {
     out += ",\"info\":";
     append_client_info(out, client_info{meta.user, meta.client, meta.conn_info, meta.chan_info});
   }
-  out += ",\"tags\":{\"type\":";
+  out += ",\"tags\":{";
+  // The server API's tags (an object of strings without herald's own
+  // names, checked on the way in), then herald's.
+  if (meta.tags.size() > 2) {
+    out.append(meta.tags, 1, meta.tags.size() - 2);
+    out += ',';
+  }
+  out += "\"type\":";
   storage::append_json_string(out, e.type);
   out += ",\"position\":\"";
   out += std::to_string(e.position);

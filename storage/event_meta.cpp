@@ -14,13 +14,17 @@ std::string encode_meta(const event_meta& m) {
   std::vector<std::pair<std::string_view, const std::string*>> json;
   for (auto [key, value] : {std::pair<std::string_view, const std::string*>{"user", &m.user},
                             {"client", &m.client},
-                            {"correlation", &m.correlation},
-                            {"causation", &m.causation}})
+                            {"correlation_id", &m.correlation},
+                            {"causation_id", &m.causation},
+                            {"via", &m.via},
+                            {"key", &m.key},
+                            {"processor", &m.processor}})
     if (!value->empty())
       strings.emplace_back(key, value);
   for (auto [key, value] :
        {std::pair<std::string_view, const std::string*>{"conn_info", &m.conn_info},
-        {"chan_info", &m.chan_info}})
+        {"chan_info", &m.chan_info},
+        {"tags", &m.tags}})
     if (!value->empty())
       json.emplace_back(key, value);
   msgpack::sbuffer buf;
@@ -77,19 +81,59 @@ event_meta decode_meta(std::string_view mp) {
         m.user = text();
       else if (key == "client")
         m.client = text();
-      else if (key == "correlation")
+      else if (key == "correlation_id" || (key == "correlation" && m.correlation.empty()))
         m.correlation = text();
-      else if (key == "causation")
+      else if (key == "causation_id" || (key == "causation" && m.causation.empty()))
         m.causation = text();
+      else if (key == "via")
+        m.via = text();
+      else if (key == "key")
+        m.key = text();
+      else if (key == "processor")
+        m.processor = text();
       else if (key == "conn_info")
         m.conn_info = as_json();
       else if (key == "chan_info")
         m.chan_info = as_json();
+      else if (key == "tags" && kv.val.type == msgpack::type::MAP)
+        m.tags = as_json();
     }
   } catch (const std::exception&) {
     return event_meta{};
   }
   return m;
+}
+
+std::string merge_meta(std::string_view extra, const event_meta& m) {
+  const std::string ours = encode_meta(m);
+  try {
+    msgpack::object_handle theirs;
+    if (!extra.empty())
+      theirs = msgpack::unpack(extra.data(), extra.size());
+    auto mine = msgpack::unpack(ours.data(), ours.size());
+    const auto& own = mine.get().via.map;
+    std::vector<const msgpack::object_kv*> kept;
+    if (!extra.empty() && theirs.get().type == msgpack::type::MAP) {
+      const auto& map = theirs.get().via.map;
+      for (uint32_t i = 0; i < map.size; ++i) {
+        bool shadowed = false;
+        for (uint32_t j = 0; j < own.size && !shadowed; ++j)
+          shadowed = map.ptr[i].key == own.ptr[j].key;
+        if (!shadowed)
+          kept.push_back(&map.ptr[i]);
+      }
+    }
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pk.pack_map(static_cast<uint32_t>(kept.size() + own.size));
+    for (const auto* kv : kept)
+      pk.pack(kv->key).pack(kv->val);
+    for (uint32_t j = 0; j < own.size; ++j)
+      pk.pack(own.ptr[j].key).pack(own.ptr[j].val);
+    return std::string(buf.data(), buf.size());
+  } catch (const std::exception&) {
+    return ours; // a malformed `extra` is dropped rather than stored broken
+  }
 }
 
 } // namespace herald::storage

@@ -3,6 +3,8 @@
 // checks the same rules on arbitrary input.
 #include "net/rest_api.hpp"
 #include "net/rest_body.hpp"
+#include "storage/event_meta.hpp"
+#include "storage/msgpack_json.hpp"
 
 #include <gtest/gtest.h>
 
@@ -77,6 +79,37 @@ TEST(rest_body, meta_may_not_set_the_publisher_identity) {
     EXPECT_NE(message.find(key), std::string::npos) << message;
   }
   EXPECT_EQ(types_of(R"({"type":"t","meta":{"correlation":"c","users":1}})").size(), 1u);
+}
+
+// Issue 12 section 4: the audit fields are herald's; the ids are the
+// event's own fields and land in its metadata.
+TEST(rest_body, meta_may_not_set_the_audit_fields) {
+  for (const char* key : {"via", "key", "processor", "correlation_id", "causation_id", "tags"}) {
+    auto message = error_of(std::string(R"({"type":"t","meta":{")") + key + R"(":"x"}})");
+    EXPECT_NE(message.find(key), std::string::npos) << message;
+  }
+}
+
+TEST(rest_body, correlation_and_causation_ids_go_to_the_metadata) {
+  auto r = parse_append(
+    "s",
+    R"({"events":[{"type":"t","correlation_id":"c1","causation_id":"e0","meta":{"m":1}},{"type":"u"}]})",
+    std::nullopt, "message");
+  ASSERT_TRUE(r);
+  auto first = storage::decode_meta(r->events.at(0).meta);
+  EXPECT_EQ(first.correlation, "c1");
+  EXPECT_EQ(first.causation, "e0");
+  std::string json;
+  ASSERT_TRUE(storage::msgpack_to_json(r->events.at(0).meta, json));
+  EXPECT_EQ(json, R"({"m":1,"correlation_id":"c1","causation_id":"e0"})");
+  EXPECT_TRUE(r->events.at(1).meta.empty()); // nothing given, nothing stored
+  for (const char* bad :
+       {R"({"type":"t","correlation_id":""})", R"({"type":"t","correlation_id":7})",
+        R"({"type":"t","causation_id":null})"})
+    EXPECT_NE(error_of(bad).find("_id\" is a string of 1 to 256"), std::string::npos) << bad;
+  EXPECT_FALSE(
+    error_of(std::string(R"({"type":"t","causation_id":")") + std::string(257, 'x') + R"("})")
+      .empty());
 }
 
 // Issue 9 item 8: 9223372036854775808 used to wrap to position 1.
