@@ -5,7 +5,7 @@
 // <prefix>0 .. <prefix>R-1; writer w's k-th message goes to room (w + k) % R.
 //
 //   chat_load --port P [--writers 10] [--rooms 1] [--seconds 5] [--size 100]
-//             [--prefix chat:r] [--drain 10]
+//             [--prefix chat:r] [--drain 10] [--warmup 1]
 //
 // Prints one JSON line: acknowledged messages/s, send -> subscriber receipt
 // latency p50/p99/max (the send time is in the payload, one clock), and
@@ -49,6 +49,7 @@ struct options {
   size_t size = 100;
   std::string prefix = "chat:r";
   double drain = 10;
+  double warmup = 1;
 };
 
 int64_t now_ns() {
@@ -58,7 +59,9 @@ int64_t now_ns() {
 
 struct stats {
   size_t ready = 0;
-  bool sending = false; ///< between the start and the end of the measured run
+  bool sending = false;   ///< from the start of the warm-up to the end of the run
+  bool measuring = false; ///< after the warm-up
+  int64_t window_start_ns = 0;
   uint64_t acked = 0;
   uint64_t acked_in_window = 0;
   uint64_t errors = 0;
@@ -183,7 +186,7 @@ private:
       s_.acks[static_cast<size_t>(writer_)][*in_flight_] = true;
       in_flight_.reset();
       ++s_.acked;
-      if (s_.sending)
+      if (s_.measuring)
         ++s_.acked_in_window;
       publish_next();
     }
@@ -202,6 +205,8 @@ private:
     ++s_.deliveries;
     auto& seen = s_.seen.at(static_cast<size_t>(w));
     ++seen.at(static_cast<size_t>(k));
+    if (s_.window_start_ns == 0 || ts < s_.window_start_ns)
+      return; // sent during the warm-up
     s_.latencies_us.push_back(
       static_cast<uint32_t>(std::clamp<int64_t>((now - ts) / 1000, 0, UINT32_MAX)));
   }
@@ -275,6 +280,8 @@ options parse(int argc, char** argv) {
       o.prefix = v;
     else if (f == "--drain")
       o.drain = std::stod(v);
+    else if (f == "--warmup")
+      o.warmup = std::stod(v);
     else {
       std::fprintf(stderr, "chat_load: unknown flag %s\n", argv[i]);
       std::exit(2);
@@ -309,12 +316,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   s.sending = true;
-  const auto start = clock_type::now();
   for (auto& w : writers)
     w->publish_next();
+  // Not measured: the first seconds of a fresh server (rooms created, files
+  // growing), but checked for loss like the rest.
+  ioc.run_for(
+    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(o.warmup)));
+  s.measuring = true;
+  s.window_start_ns = now_ns();
+  const auto start = clock_type::now();
   ioc.run_for(std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::duration<double>(o.seconds)));
   s.sending = false;
+  s.measuring = false;
   const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
   // Every publish still in flight is answered, and every acknowledged
   // message delivered, within the drain time.

@@ -162,6 +162,9 @@ private:
         if (r.step())
           return {r.column_int(0), r.column_int(1)};
       }
+      // A write like any other: under the write lock, or it would poll
+      // SQLite's lock while a commit holds it.
+      std::lock_guard<std::mutex> g(write_lock_);
       create_room_.use().bind(1, room).run();
     }
   }
