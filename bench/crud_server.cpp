@@ -504,14 +504,48 @@ void server::finish(const job& j, int64_t seq, const std::string& error) {
 
 // ---- --self-test: a small synchronous client against an in-process server.
 
-/// A blocking client connection with a receive timeout, so that a lost
-/// message fails the test instead of hanging it.
+/// Shuts the test's client sockets down when the test takes longer than
+/// `limit`, so that a lost message fails the test instead of hanging it
+/// (Asio's blocking reads poll again on SO_RCVTIMEO's timeout).
+class watchdog {
+public:
+  explicit watchdog(std::chrono::seconds limit)
+    : thread_([this, limit] {
+        std::unique_lock<std::mutex> g(m_);
+        if (!cv_.wait_for(g, limit, [&] { return done_; }))
+          for (int fd : fds_)
+            ::shutdown(fd, SHUT_RDWR);
+      }) {}
+  ~watchdog() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+
+  /// The socket must stay open until the watchdog is gone.
+  void watch(int fd) {
+    std::lock_guard<std::mutex> g(m_);
+    fds_.push_back(fd);
+  }
+
+private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::vector<int> fds_;
+  std::thread thread_; // last: starts once the rest exists
+};
+
+/// A blocking client connection, connected.
 class test_client {
 public:
   test_client(asio::io_context& ioc, uint16_t port) : ws_(ioc) {
     ws_.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    timeval tv{5, 0};
-    ::setsockopt(ws_.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ws_.handshake("127.0.0.1", "/connection/websocket");
     call("{\"connect\":{},\"id\":1}", "\"connect\"");
   }
@@ -523,7 +557,11 @@ public:
     }
   }
 
-  /// The next line from the server (throws on the timeout).
+  int fd() {
+    return ws_.next_layer().native_handle();
+  }
+
+  /// The next line from the server (throws when the watchdog fires).
   std::string read_line() {
     while (lines_.empty()) {
       beast::flat_buffer b;
@@ -566,20 +604,29 @@ bool self_test(write_mode mode) {
   try {
     asio::io_context cio;
     test_client sub(cio, port);
+    std::vector<std::unique_ptr<test_client>> clients;
+    for (int w = 0; w < writers; ++w)
+      clients.push_back(std::make_unique<test_client>(cio, port));
+    watchdog dog(std::chrono::seconds(20));
+    dog.watch(sub.fd());
+    for (auto& c : clients)
+      dog.watch(c->fd());
     sub.call("{\"subscribe\":{\"channel\":\"chat:t\"},\"id\":2}", "\"subscribe\"");
     std::vector<std::thread> ws;
     std::atomic<int> acked{0};
     for (int w = 0; w < writers; ++w)
       ws.emplace_back([&, w] {
-        asio::io_context wio;
-        test_client c(wio, port);
-        for (int k = 0; k < per_writer; ++k) {
-          c.call("{\"publish\":{\"channel\":\"chat:t\",\"data\":{\"author\":\"w" + std::to_string(w)
-                   + "\",\"text\":\"m" + std::to_string(k) + "\"}},\"id\":" + std::to_string(k + 10)
-                   + "}",
-                 "\"publish\":{}");
-          ++acked;
-        }
+        auto& c = *clients[static_cast<size_t>(w)];
+        for (int k = 0; k < per_writer; ++k)
+          try {
+            c.call("{\"publish\":{\"channel\":\"chat:t\",\"data\":{\"author\":\"w"
+                     + std::to_string(w) + "\",\"text\":\"m" + std::to_string(k)
+                     + "\"}},\"id\":" + std::to_string(k + 10) + "}",
+                   "\"publish\":{}");
+            ++acked;
+          } catch (const std::exception&) {
+            return; // counted as not acknowledged
+          }
       });
     for (auto& t : ws)
       t.join();

@@ -92,9 +92,9 @@ def table(summary):
 
 # ---- SVG ------------------------------------------------------------------
 
-W, H = 860, 620
+W, H = 860, 660
 PANEL_W, PANEL_H = 330, 200
-LEFT, TOP, GAP_X, GAP_Y = 90, 60, 100, 95
+LEFT, TOP, GAP_X, GAP_Y = 85, 60, 90, 95
 
 
 def log_ticks(lo, hi):
@@ -181,13 +181,12 @@ def svg(summary):
                 ": throughput" if metric == "throughput" else ": p99 latency")
             body += panel(LEFT + col * (PANEL_W + GAP_X), TOP + row * (PANEL_H + GAP_Y), title, label,
                           series, writers)
-    ly = H - 22
-    x = LEFT
-    for s in systems:
+    ly = H - 20
+    for i, s in enumerate(systems):
         label, colour = SYSTEMS.get(s, (s, "#555"))
-        body.append(f'<rect x="{x}" y="{ly - 10}" width="14" height="10" fill="{colour}"/>')
-        body.append(f'<text x="{x + 20}" y="{ly}">{label}</text>')
-        x += 22 + 7.2 * len(label) + 24
+        x = 30 + i * (W - 30) / max(len(systems), 1)
+        body.append(f'<rect x="{x:.0f}" y="{ly - 10}" width="14" height="10" fill="{colour}"/>')
+        body.append(f'<text x="{x + 20:.0f}" y="{ly}" font-size="12">{label}</text>')
     body.append("</svg>")
     return "\n".join(body) + "\n"
 
