@@ -23,9 +23,9 @@
 # Anything lost or miscounted stops the script with exit status 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-writers=(${WRITERS:-1 10 100})
-rooms=(${ROOMS:-1 100})
-systems=(${SYSTEMS:-herald crud-cas crud-lock})
+read -r -a writers <<< "${WRITERS:-1 10 100}"
+read -r -a rooms <<< "${ROOMS:-1 100}"
+read -r -a systems <<< "${SYSTEMS:-herald crud-cas crud-lock}"
 reps=${REPS:-3}
 seconds=${SECONDS_PER_RUN:-5}
 pool=${POOL:-16}
@@ -116,7 +116,7 @@ for rep in $(seq "$reps"); do
       # Alternate which system goes first, so drift in the machine's load
       # does not always favour the same one.
       order=("${systems[@]}")
-      ((rep % 2 == 0)) && order=($(printf '%s\n' "${systems[@]}" | tac))
+      ((rep % 2 == 0)) && mapfile -t order < <(printf '%s\n' "${systems[@]}" | tac)
       for system in "${order[@]}"; do
         start "$system"
         before=$(cpu "$server_pid")
