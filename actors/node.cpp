@@ -2,6 +2,7 @@
 
 #include "config/loader.hpp"
 #include "storage/journal.hpp"
+#include "storage/processor_sql.hpp"
 #include "storage/query_runner.hpp"
 #include "storage/read_model.hpp"
 
@@ -36,6 +37,10 @@ void validate_definitions(const config::settings& s) {
     if (auto problem = storage::query_runner::validate(q, *projection); !problem.empty())
       fail(q.line, problem);
   }
+  for (const auto& p : s.processor_defs)
+    if (auto problem = storage::processor_statement::validate(p, s.projection_defs);
+        !problem.empty())
+      fail(p.sql_at.line, problem);
 }
 
 node start_node(caf::actor_system& sys, const config::settings& s) {
