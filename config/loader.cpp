@@ -428,8 +428,7 @@ void load_processors(settings& s, const toml::node& n, std::string_view source,
         .fail(key + ".namespaces", "name at least one namespace to read");
     def.types = optional_list(t, "types", source, key);
     def.read_models = optional_list(t, "read_models", source, key);
-    def.wait_for =
-      t.get("wait_for") ? optional_list(t, "wait_for", source, key) : def.read_models;
+    def.wait_for = t.get("wait_for") ? optional_list(t, "wait_for", source, key) : def.read_models;
     check_read_models(s, def, t, source, key);
     def.sql = expect_string(t, "sql", source, key, line, true);
     def.sql_at = origin_of(*t.get("sql"), text);

@@ -205,8 +205,8 @@ struct query_def {
 /// per committed batch of the events it reads, whose rows are derived events.
 struct processor_def {
   std::string name;
-  std::vector<std::string> namespaces; ///< the namespaces whose events it reads
-  std::vector<std::string> types;      ///< empty = every type
+  std::vector<std::string> namespaces;  ///< the namespaces whose events it reads
+  std::vector<std::string> types;       ///< empty = every type
   std::vector<std::string> read_models; ///< projections it may read (attached read-only)
   /// Read models that must have applied a batch before it runs on it; when
   /// not given, every read model it reads.

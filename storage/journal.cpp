@@ -112,8 +112,7 @@ struct journal::impl {
                       "positions) VALUES (?1, ?2, ?3, ?4)")),
       set_indexed_through(db.prepare("UPDATE journal_meta SET value = ?1 "
                                      "WHERE key = 'indexed_through'")),
-      read_checkpoint(
-        db.prepare("SELECT position FROM processor_checkpoints WHERE name = ?1")),
+      read_checkpoint(db.prepare("SELECT position FROM processor_checkpoints WHERE name = ?1")),
       write_checkpoint(db.prepare("INSERT INTO processor_checkpoints (name, position) "
                                   "VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET "
                                   "position = excluded.position")),
@@ -495,15 +494,15 @@ processor_commit_result journal::commit_processor(processor_commit& c,
           actual = static_cast<uint64_t>(row.column_int(0));
       }
       if (actual != c.from)
-        throw abandon_commit{{processor_commit_status::conflict, actual,
-                              "the checkpoint is " + std::to_string(actual) + ", not "
-                                + std::to_string(c.from)}};
+        throw abandon_commit{
+          {processor_commit_status::conflict, actual,
+           "the checkpoint is " + std::to_string(actual) + ", not " + std::to_string(c.from)}};
       d.write(c.appends, results, committed);
       for (size_t i = 0; i < results.size(); ++i)
         if (!results[i].succeeded())
           throw abandon_commit{{processor_commit_status::rejected, actual,
-                                "the append to " + c.appends[i].stream + " failed: "
-                                  + std::string(to_string(results[i].status))
+                                "the append to " + c.appends[i].stream
+                                  + " failed: " + std::string(to_string(results[i].status))
                                   + (results[i].message.empty() ? "" : ": " + results[i].message)}};
       d.write_checkpoint.use().bind(1, c.processor).bind(2, static_cast<int64_t>(c.to)).run();
       folded = d.fold_if_due(false);

@@ -20,8 +20,8 @@
 namespace herald::storage {
 
 const char* const events_table_columns[] = {
-  "stream", "namespace", "name", "version", "position",       "type",         "id",
-  "time",   "user",      "client", "meta",  "data",           "correlation_id", "causation_id",
+  "stream", "namespace", "name",   "version", "position", "type",           "id",
+  "time",   "user",      "client", "meta",    "data",     "correlation_id", "causation_id",
 };
 
 namespace {
@@ -81,8 +81,7 @@ size_t batch_size(const events_vtab* t) {
   return t->source->events ? t->source->events->size() : 0;
 }
 
-int vt_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out,
-               char** err) {
+int vt_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char** err) {
   auto* src = static_cast<batch_source*>(aux);
   const bool was_admin = src->g->admin;
   src->g->admin = true;
@@ -105,8 +104,8 @@ int vt_disconnect(sqlite3_vtab* v) {
 
 int vt_best_index(sqlite3_vtab* v, sqlite3_index_info* info) {
   // A full scan is all it offers; the row count lets the planner order joins.
-  auto rows = static_cast<double>(std::max<size_t>(batch_size(reinterpret_cast<events_vtab*>(v)),
-                                                   1));
+  auto rows =
+    static_cast<double>(std::max<size_t>(batch_size(reinterpret_cast<events_vtab*>(v)), 1));
   info->estimatedCost = rows;
   info->estimatedRows = static_cast<sqlite3_int64>(rows);
   return SQLITE_OK;
@@ -257,8 +256,7 @@ sqlite3_module make_events_module() {
 
 const sqlite3_module events_module = make_events_module();
 
-int authorize(void* arg, int action, const char* a1, const char*, const char* db,
-              const char*) {
+int authorize(void* arg, int action, const char* a1, const char*, const char* db, const char*) {
   if (static_cast<guard*>(arg)->admin)
     return SQLITE_OK;
   switch (action) {
@@ -491,9 +489,9 @@ std::vector<derived_row> processor_statement::run(const std::vector<recorded_eve
       auto rows = d.stmt->use();
       while (rows.step()) {
         if (out.size() == max_rows)
-          throw failure(errc::invalid_argument,
-                        "the statement returned more than " + std::to_string(max_rows)
-                          + " rows for one batch (processors.max_outputs)");
+          throw failure(errc::invalid_argument, "the statement returned more than "
+                                                  + std::to_string(max_rows)
+                                                  + " rows for one batch (processors.max_outputs)");
         derived_row r;
         r.channel = text_of(rows, d.cols.channel);
         r.data_is_text = rows.column_type(d.cols.data) == SQLITE_TEXT;
@@ -533,8 +531,7 @@ std::string processor_statement::validate(const config::processor_def& def,
       if (p == projections.end())
         return where + "no projection named \"" + name + "\"";
       std::string uri = "file:" + scratch_name() + "?mode=memory&cache=shared";
-      holders.push_back(
-        std::make_unique<database>(uri, database::mode::read_write_create, true));
+      holders.push_back(std::make_unique<database>(uri, database::mode::read_write_create, true));
       holders.back()->exec("CREATE TABLE _herald (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
       holders.back()->exec(p->schema);
       uris.emplace_back(name, uri);
@@ -557,8 +554,8 @@ bool one_json_value(const std::string& text) {
   rapidjson::BaseReaderHandler<> ignore;
   rapidjson::Reader reader;
   rapidjson::StringStream in(text.c_str());
-  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag
-                             | rapidjson::kParseStopWhenDoneFlag;
+  constexpr unsigned flags =
+    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag;
   if (reader.Parse<flags>(in, ignore).IsError())
     return false;
   while (in.Peek() == ' ' || in.Peek() == '\t' || in.Peek() == '\n' || in.Peek() == '\r')

@@ -23,14 +23,13 @@ config::projection_def users_projection() {
   config::projection_def def;
   def.name = "users";
   def.schema = "CREATE TABLE users (user TEXT PRIMARY KEY, display_name TEXT);";
-  def.handlers.push_back(
-    {"users",
-     {"profile"},
-     "INSERT INTO users VALUES (:name, json_extract(:data, '$.display_name')) "
-     "ON CONFLICT (user) DO UPDATE SET display_name = excluded.display_name",
-     1,
-     false,
-     {}});
+  def.handlers.push_back({"users",
+                          {"profile"},
+                          "INSERT INTO users VALUES (:name, json_extract(:data, '$.display_name')) "
+                          "ON CONFLICT (user) DO UPDATE SET display_name = excluded.display_name",
+                          1,
+                          false,
+                          {}});
   return def;
 }
 
@@ -289,8 +288,8 @@ TEST_F(processor_commit_test, a_failing_append_undoes_the_others_and_the_checkpo
       .succeeded());
   std::vector<storage::append_request> out;
   out.push_back(append("inbox:bob", storage::expected_version::any(), {event("mention", "a")}));
-  out.push_back(append("inbox:al", storage::expected_version::any(),
-                       {event("mention", "other data", "dup")}));
+  out.push_back(
+    append("inbox:al", storage::expected_version::any(), {event("mention", "other data", "dup")}));
   auto c = commit(0, 7, std::move(out));
   std::vector<storage::recorded_event> committed;
   auto r = journal->commit_processor(c, &committed);
