@@ -429,7 +429,11 @@ processor_actor::behavior_type processor_impl(self_ptr self, processor_options o
       schedule_step(self);
     },
     [self](file_atom, const std::string& projection, const std::string& path) {
-      self->state.files[projection] = path;
+      auto& st = self->state;
+      st.files[projection] = path;
+      // A page may be waiting for this file (a first build): go on now.
+      if (!st.busy && !st.faulted)
+        schedule_step(self);
     },
     [](file_status_atom, const std::string&, const std::string&) {
       // A faulted read model stops moving: waiting on it shows that.

@@ -94,6 +94,18 @@ void expect_same_definitions(const config::settings& a, const config::settings& 
       EXPECT_EQ(p.params[k].default_value, q.params[k].default_value);
     }
   }
+  ASSERT_EQ(a.processor_defs.size(), b.processor_defs.size());
+  for (size_t i = 0; i < a.processor_defs.size(); ++i) {
+    const auto &p = a.processor_defs[i], &q = b.processor_defs[i];
+    EXPECT_EQ(p.name, q.name);
+    EXPECT_EQ(p.namespaces, q.namespaces);
+    EXPECT_EQ(p.types, q.types);
+    EXPECT_EQ(p.read_models, q.read_models);
+    EXPECT_EQ(p.wait_for, q.wait_for);
+    EXPECT_EQ(p.sql, q.sql);
+  }
+  for (const auto& [name, ns] : a.namespaces)
+    EXPECT_EQ(ns.writers, b.namespaces.at(name).writers) << name;
 }
 
 // `herald config > my.toml` gives a file that serve accepts as is and that

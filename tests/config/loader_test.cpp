@@ -70,13 +70,27 @@ TEST(loader, the_embedded_default_is_the_chat_demo) {
   EXPECT_EQ(chat.presence, permission::any);
   EXPECT_TRUE(chat.join_leave);
   EXPECT_TRUE(chat.recovery);
-  ASSERT_EQ(s.projection_defs.size(), 1u);
+  ASSERT_EQ(s.projection_defs.size(), 2u);
   EXPECT_EQ(s.projection_defs[0].name, "chat");
   EXPECT_EQ(s.projection_defs[0].handlers.size(), 2u);
-  ASSERT_EQ(s.query_defs.size(), 2u);
+  EXPECT_EQ(s.projection_defs[1].name, "users");
+  ASSERT_EQ(s.query_defs.size(), 3u);
   EXPECT_EQ(s.query_defs[0].name, "rooms");
   EXPECT_EQ(s.query_defs[1].name, "messages");
   ASSERT_EQ(s.query_defs[1].params.size(), 3u);
+  EXPECT_EQ(s.query_defs[2].name, "users");
+  // Profiles and mentions (CONTRACT.md, "Stream processors in the default
+  // config").
+  ASSERT_EQ(s.processor_defs.size(), 1u);
+  EXPECT_EQ(s.processor_defs[0].name, "mentions");
+  EXPECT_EQ(s.processor_defs[0].wait_for, std::vector<std::string>{"users"});
+  const auto& inbox = s.namespaces.at("inbox");
+  EXPECT_EQ(inbox.publish, permission::off);
+  EXPECT_EQ(inbox.subscribe, permission::any);
+  EXPECT_TRUE(inbox.anonymous);
+  EXPECT_TRUE(inbox.recovery);
+  EXPECT_EQ(inbox.writers, std::vector<std::string>{"mentions"});
+  EXPECT_EQ(s.namespaces.at("users").publish, permission::any);
   EXPECT_EQ(s.namespace_of("chat:lobby"), &chat);
   EXPECT_EQ(s.namespace_of("lobby"), nullptr);
   EXPECT_EQ(s.namespace_of("news:x"), nullptr);
