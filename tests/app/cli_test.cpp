@@ -221,6 +221,21 @@ TEST(cli, sql_errors_name_their_line_and_exit_2) {
     {schema + "sql = \"INSERT INTO messages (text) VALUES (:body)\"\n",
      "9: projection chat, handler 1: unknown parameter :body (known: :stream :namespace :name "
      ":version :position :type :id :time :meta :data :user :client :private)"},
+    // A stream processor's statement: one read-only SELECT with channel and
+    // data (docs/processors.md).
+    {schema + good_handler
+       + "[namespaces.chat]\n"                    // 10
+         "[[processor]]\nname = \"p\"\n"          // 11-12
+         "namespaces = [\"chat\"]\n"              // 13
+         "read_models = [\"chat\"]\n"             // 14
+         "sql = \"DELETE FROM chat.messages\"\n", // 15
+     "15: processor \"p\": SQL error: not authorized: a processor's statement may only read "
+     "(one SELECT)"},
+    {schema + good_handler
+       + "[namespaces.chat]\n[[processor]]\nname = \"p\"\nnamespaces = [\"chat\"]\n"
+         "read_models = [\"chat\"]\n"
+         "sql = \"SELECT text AS data FROM chat.messages\"\n", // 15
+     "15: processor \"p\": must return a column named channel"},
   };
   for (const auto& c : cases) {
     temp_dir dir;
