@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -23,6 +24,8 @@ namespace {
 /// What the writer thread made of one batch.
 struct commit_outcome {
   std::vector<storage::append_result> results;
+  /// The answer to a processor commit, when the batch was one.
+  std::optional<storage::processor_commit_result> derived;
   event_batch committed;
   std::optional<storage::failure> failure;
   uint64_t commit_ns = 0;
@@ -51,10 +54,14 @@ public:
   batch_writer(const batch_writer&) = delete;
   batch_writer& operator=(const batch_writer&) = delete;
 
-  void start(std::vector<storage::append_request> batch) {
+  /// Starts a batch of appends, or with `commit` a processor commit (its
+  /// own transaction).
+  void start(std::vector<storage::append_request> batch,
+             std::optional<storage::processor_commit> commit = std::nullopt) {
     {
       std::lock_guard<std::mutex> guard(mutex_);
       job_ = std::move(batch);
+      commit_job_ = std::move(commit);
       has_job_ = true;
       done_ = false;
     }
@@ -74,15 +81,18 @@ private:
   void run() {
     for (;;) {
       std::vector<storage::append_request> batch;
+      std::optional<storage::processor_commit> derived;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [this] { return has_job_ || stop_; });
         if (stop_)
           return;
         batch = std::move(job_);
+        derived = std::move(commit_job_);
+        commit_job_.reset();
         has_job_ = false;
       }
-      auto outcome = commit(batch);
+      auto outcome = commit(batch, derived);
       {
         std::lock_guard<std::mutex> guard(mutex_);
         outcome_ = std::move(outcome);
@@ -93,11 +103,15 @@ private:
     }
   }
 
-  commit_outcome commit(std::vector<storage::append_request>& batch) {
+  commit_outcome commit(std::vector<storage::append_request>& batch,
+                        std::optional<storage::processor_commit>& derived) {
     commit_outcome out;
     auto start = counters::clock::now();
     try {
-      out.results = journal_->append(batch, &out.committed);
+      if (derived)
+        out.derived = journal_->commit_processor(*derived, &out.committed);
+      else
+        out.results = journal_->append(batch, &out.committed);
     } catch (const storage::failure& f) {
       out.failure = f;
     }
@@ -111,6 +125,7 @@ private:
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<storage::append_request> job_;
+  std::optional<storage::processor_commit> commit_job_;
   bool has_job_ = false;
   bool stop_ = false;
   bool done_ = false;
@@ -138,6 +153,14 @@ struct journal_state {
   /// The batch the writer works on; its promises wait for its outcome.
   bool in_flight = false;
   std::vector<caf::typed_response_promise<storage::append_result>> in_flight_promises;
+  /// Processor commits waiting for the writer; each is a transaction of its
+  /// own, taken turn about with batches of appends so neither starves.
+  std::deque<std::pair<storage::processor_commit,
+                       caf::typed_response_promise<storage::processor_commit_result>>>
+    commits;
+  std::optional<caf::typed_response_promise<storage::processor_commit_result>> in_flight_commit;
+  bool last_was_commit = false;
+  uint64_t processor_commits = 0;
   /// The last committed position, kept here because the journal is busy on
   /// the writer thread.
   uint64_t head = 0;
@@ -197,11 +220,30 @@ void schedule_batch(self_ptr self) {
   self->delayed_send(self, wait, flush_atom_v);
 }
 
-/// Hands the pending appends (up to the batch bounds) to the writer.
+/// Hands the next processor commit to the writer.
+void start_commit(self_ptr self) {
+  auto& st = self->state;
+  auto [commit, promise] = std::move(st.commits.front());
+  st.commits.pop_front();
+  st.in_flight = true;
+  st.in_flight_commit = promise;
+  st.last_was_commit = true;
+  st.writer->start({}, std::move(commit));
+}
+
+/// Hands the pending appends (up to the batch bounds), or a processor
+/// commit, to the writer.
 void start_batch(self_ptr self) {
   auto& st = self->state;
-  if (st.in_flight || st.pending.empty())
+  if (st.in_flight)
     return;
+  if (!st.commits.empty() && (st.pending.empty() || !st.last_was_commit)) {
+    start_commit(self);
+    return;
+  }
+  if (st.pending.empty())
+    return;
+  st.last_was_commit = false;
   st.holding = false;
   size_t take = 0;
   size_t bytes = 0;
@@ -242,6 +284,27 @@ void fail_batch(self_ptr self, const storage::failure& f,
     p.deliver(err);
 }
 
+/// Passes committed events on to the listeners.
+void publish(self_ptr self, event_batch& committed);
+
+/// Answers the processor commit the writer finished; its events go to the
+/// listeners like any others.
+void finish_commit(self_ptr self, commit_outcome& out,
+                   caf::typed_response_promise<storage::processor_commit_result>& promise) {
+  auto& st = self->state;
+  st.commit_ns += out.commit_ns;
+  if (out.failure) {
+    std::vector<caf::typed_response_promise<storage::append_result>> none;
+    fail_batch(self, *out.failure, none);
+    promise.deliver(from_failure(*out.failure));
+    return;
+  }
+  ++st.processor_commits;
+  promise.deliver(std::move(*out.derived));
+  st.events += out.committed.size();
+  publish(self, out.committed);
+}
+
 /// Acks the batch the writer finished and passes it on to the listeners.
 void finish_batch(self_ptr self, commit_outcome& out,
                   std::vector<caf::typed_response_promise<storage::append_result>>& promises) {
@@ -263,6 +326,11 @@ void finish_batch(self_ptr self, commit_outcome& out,
   st.events += committed.size();
   st.last_batch = committed.size();
   st.largest_batch = std::max<uint64_t>(st.largest_batch, committed.size());
+  publish(self, committed);
+}
+
+void publish(self_ptr self, event_batch& committed) {
+  auto& st = self->state;
   if (committed.empty())
     return;
   st.head = committed.back().position;
@@ -327,21 +395,42 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
           return;
         auto promises = std::move(st.in_flight_promises);
         st.in_flight_promises.clear();
+        auto commit = std::move(st.in_flight_commit);
+        st.in_flight_commit.reset();
         st.in_flight = false;
-        st.awaited = std::min(st.pending.size() + (out->failure ? 0 : promises.size()),
-                              static_cast<size_t>(st.settings.max_batch_events));
-        // A batch that is ready goes to the writer before this one's acks go
+        // A hold's timer that is still to come is stale now.
+        st.holding = false;
+        if (!commit)
+          st.awaited = std::min(st.pending.size() + (out->failure ? 0 : promises.size()),
+                                static_cast<size_t>(st.settings.max_batch_events));
+        // Work that is ready goes to the writer before this one's acks go
         // out, so the writer does not wait for them.
-        if (batch_ready(st))
+        if (batch_ready(st) || !st.commits.empty())
           start_batch(self);
-        finish_batch(self, *out, promises);
+        if (commit)
+          finish_commit(self, *out, *commit);
+        else
+          finish_batch(self, *out, promises);
         if (!st.in_flight && !st.pending.empty())
           schedule_batch(self);
         return;
       }
-      if (st.holding && !batch_ready(st) && counters::clock::now() < st.hold_until)
+      if (st.holding && !batch_ready(st) && st.commits.empty()
+          && counters::clock::now() < st.hold_until)
         return; // the timer of an earlier hold
       start_batch(self);
+    },
+    [self](derive_atom,
+           storage::processor_commit& c) -> caf::result<storage::processor_commit_result> {
+      auto& st = self->state;
+      auto scope = st.stats.measure();
+      auto promise = self->make_response_promise<storage::processor_commit_result>();
+      st.commits.emplace_back(std::move(c), promise);
+      if (!st.in_flight && !st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom_v);
+      }
+      return promise;
     },
     [self](listen_atom, batch_listener& l) {
       auto scope = self->state.stats.measure();
@@ -368,6 +457,7 @@ journal_actor::behavior_type journal_impl(self_ptr self, std::shared_ptr<storage
         {"rejected_overloaded", static_cast<int64_t>(st.rejected)},
         {"failed_batches", static_cast<int64_t>(st.failed_batches)},
         {"listeners", static_cast<int64_t>(st.listeners.size())},
+        {"processor_commits", static_cast<int64_t>(st.processor_commits)},
       };
       return s;
     },

@@ -6,6 +6,10 @@
 //   fsynced). A failed expectation is a result (status), not an error.
 //   Errors: overloaded (the queue is full: retry later), unavailable (the
 //   disk refused: the batch was rolled back; retry later), damaged.
+// - (derive_atom, processor_commit) -> processor_commit_result: a stream
+//   processor's derived events and checkpoint, written by the writer thread
+//   in one transaction of their own (taken turn about with append batches);
+//   answered once committed. Errors as for appends.
 // - (listen_atom, batch_listener): from now on the listener gets
 //   (committed_atom, event_batch) after every commit, in position order.
 //   Listeners are monitored and dropped when they go down.
@@ -52,6 +56,7 @@ using batch_listener = caf::typed_actor<caf::reacts_to<committed_atom, event_bat
 
 using journal_actor = caf::typed_actor<
   caf::replies_to<append_atom, storage::append_request>::with<storage::append_result>,
+  caf::replies_to<derive_atom, storage::processor_commit>::with<storage::processor_commit_result>,
   caf::reacts_to<listen_atom, batch_listener>,
   caf::replies_to<head_atom>::with<storage::journal_position>,
   caf::replies_to<stats_atom>::with<actor_stats>,

@@ -48,6 +48,16 @@ typename Inspector::result_type inspect(Inspector& f, recorded_event& x) {
   return f(x.position, x.stream, x.version, x.type, x.id, x.time, x.meta, x.data);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, processor_commit& x) {
+  return f(x.processor, x.from, x.to, x.appends);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, processor_commit_result& x) {
+  return f(x.status, x.actual, x.message);
+}
+
 } // namespace herald::storage
 
 namespace herald::protocol {
@@ -171,6 +181,32 @@ typename Inspector::result_type inspect(Inspector& f, projection_status& x) {
 }
 
 /// A named query and its parameters, as strings from the request.
+/// A stream processor's status (status_atom to the processor manager).
+struct processor_status {
+  std::string name;
+  /// running, catching_up, waiting (for a read model: waiting_on), faulted
+  std::string status;
+  uint64_t position = 0;   ///< source events handled through here
+  uint64_t checkpoint = 0; ///< the checkpoint committed in the journal
+  uint64_t head = 0;
+  uint64_t lag = 0; ///< head - position
+  std::vector<std::string> waiting_on;
+  uint64_t faulted_position = 0;
+  std::string error;
+  uint64_t batches = 0;    ///< statement runs
+  uint64_t events_in = 0;  ///< source events the statement saw
+  uint64_t events_out = 0; ///< derived events committed
+  uint64_t statement_ns = 0;
+  uint64_t skipped = 0; ///< source events skipped by an operator
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, processor_status& x) {
+  return f(x.name, x.status, x.position, x.checkpoint, x.head, x.lag, x.waiting_on,
+           x.faulted_position, x.error, x.batches, x.events_in, x.events_out, x.statement_ns,
+           x.skipped);
+}
+
 struct query_request {
   std::string name;
   std::map<std::string, std::string> params;

@@ -2,12 +2,14 @@
 
 #include "config/loader.hpp"
 #include "storage/journal.hpp"
+#include "storage/processor_sql.hpp"
 #include "storage/query_runner.hpp"
 #include "storage/read_model.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace herald::actors {
@@ -36,6 +38,10 @@ void validate_definitions(const config::settings& s) {
     if (auto problem = storage::query_runner::validate(q, *projection); !problem.empty())
       fail(q.line, problem);
   }
+  for (const auto& p : s.processor_defs)
+    if (auto problem = storage::processor_statement::validate(p, s.projection_defs);
+        !problem.empty())
+      fail(p.sql_at.line, problem);
 }
 
 node start_node(caf::actor_system& sys, const config::settings& s) {
@@ -61,6 +67,19 @@ node start_node(caf::actor_system& sys, const config::settings& s) {
   n.channels = spawn_channel_registry(sys, s, n.readers, n.journal_id, head);
   caf::anon_send(n.journal, listen_atom_v, caf::actor_cast<batch_listener>(n.channels));
   n.queries = spawn_query_pool(sys, s);
+  // Processors first: projections tell them where their read models are.
+  auto shared_settings = std::make_shared<const config::settings>(s);
+  std::vector<std::pair<std::string, processor_actor>> processors;
+  for (const auto& def : s.processor_defs) {
+    processor_options o;
+    o.def = def;
+    o.settings = shared_settings;
+    o.journal_path = jo.path;
+    o.journal = caf::actor_cast<caf::actor>(n.journal);
+    auto p = spawn_processor(sys, std::move(o));
+    caf::anon_send(n.journal, listen_atom_v, caf::actor_cast<batch_listener>(p));
+    processors.emplace_back(def.name, std::move(p));
+  }
   std::vector<std::pair<std::string, projection_actor>> projections;
   for (const auto& def : s.projection_defs) {
     projection_options o;
@@ -69,19 +88,29 @@ node start_node(caf::actor_system& sys, const config::settings& s) {
     o.data_dir = s.server.data_dir;
     o.journal_path = jo.path;
     o.file_listeners.push_back(caf::actor_cast<file_listener>(n.queries));
+    for (const auto& [name, p] : processors)
+      for (const auto& pd : s.processor_defs)
+        if (pd.name == name
+            && std::find(pd.read_models.begin(), pd.read_models.end(), def.name)
+                 != pd.read_models.end())
+          o.file_listeners.push_back(caf::actor_cast<file_listener>(p));
     auto p = spawn_projection(sys, std::move(o));
     caf::anon_send(n.journal, listen_atom_v, caf::actor_cast<batch_listener>(p));
     projections.emplace_back(def.name, std::move(p));
   }
   n.projections = spawn_projection_manager(sys, std::move(projections));
+  for (const auto& [name, p] : processors)
+    caf::anon_send(p, wait_for_atom_v, caf::actor_cast<caf::actor>(n.projections));
+  n.processors = spawn_processor_manager(sys, std::move(processors));
   return n;
 }
 
 void stop_node(node& n) {
   for (auto handle :
-       {caf::actor_cast<caf::actor>(n.projections), caf::actor_cast<caf::actor>(n.queries),
-        caf::actor_cast<caf::actor>(n.channels), caf::actor_cast<caf::actor>(n.readers),
-        caf::actor_cast<caf::actor>(n.checkpointer), caf::actor_cast<caf::actor>(n.journal)})
+       {caf::actor_cast<caf::actor>(n.processors), caf::actor_cast<caf::actor>(n.projections),
+        caf::actor_cast<caf::actor>(n.queries), caf::actor_cast<caf::actor>(n.channels),
+        caf::actor_cast<caf::actor>(n.readers), caf::actor_cast<caf::actor>(n.checkpointer),
+        caf::actor_cast<caf::actor>(n.journal)})
     caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
 }
 

@@ -3,14 +3,16 @@
 //
 // Start order: the journal file is opened (refusing damaged or foreign
 // files), definitions are validated (projection and query SQL, parameter
-// names), then journal actor -> readers -> channel registry -> query pool ->
-// projections (each a journal listener). Stop: everything but the journal,
-// then the journal, which finishes the batch in flight.
+// names, processor statements), then journal actor -> readers -> channel
+// registry -> query pool -> stream processors -> projections (each a journal
+// listener; processors hear of the projections' files and wait on them). Stop: everything but the
+// journal, then the journal, which finishes the batch in flight.
 #pragma once
 
 #include "actors/channel_registry.hpp"
 #include "actors/checkpoint_actor.hpp"
 #include "actors/journal_actor.hpp"
+#include "actors/processor_manager.hpp"
 #include "actors/projection_manager.hpp"
 #include "actors/query_actor.hpp"
 #include "actors/reader_actor.hpp"
@@ -37,6 +39,7 @@ struct node {
   channel_registry_actor channels;
   query_actor queries;
   projections_actor projections;
+  processors_actor processors;
   checkpoint_actor checkpointer;
 };
 

@@ -1,6 +1,7 @@
 #include "actors/projection_manager.hpp"
 
 #include "actors/errors.hpp"
+#include "actors/gather.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -32,31 +33,6 @@ caf::error unknown(const std::string& name) {
   return caf::make_error(errc::not_found, "no projection named \"" + name + "\"");
 }
 
-/// Asks every projection and answers with all replies, in config order.
-template <class T, class Atom>
-caf::result<std::vector<T>> gather(self_ptr self, Atom atom) {
-  auto& ps = self->state.projections;
-  if (ps.empty())
-    return std::vector<T>{};
-  auto promise = self->make_response_promise<std::vector<T>>();
-  auto results = std::make_shared<std::vector<T>>(ps.size());
-  auto pending = std::make_shared<size_t>(ps.size());
-  for (size_t i = 0; i < ps.size(); ++i)
-    self->request(ps[i].second, 10s, atom)
-      .then(
-        [promise, results, pending, i](T& r) mutable {
-          (*results)[i] = std::move(r);
-          if (--*pending == 0)
-            promise.deliver(std::move(*results));
-        },
-        [promise, results, pending, i, name = ps[i].first](const caf::error&) mutable {
-          (*results)[i].name = name; // unanswered: reported by name only
-          if (--*pending == 0)
-            promise.deliver(std::move(*results));
-        });
-  return promise;
-}
-
 projections_actor::behavior_type
 manager_impl(self_ptr self, std::vector<std::pair<std::string, projection_actor>> projections) {
   self->state.projections = std::move(projections);
@@ -71,7 +47,7 @@ manager_impl(self_ptr self, std::vector<std::pair<std::string, projection_actor>
     };
   };
   return {
-    [self](status_atom a) { return gather<projection_status>(self, a); },
+    [self](status_atom a) { return gather<projection_status>(self, self->state.projections, a); },
     [by_name](status_atom, const std::string& name) { return by_name(status_atom_v)(name); },
     [by_name](rebuild_atom, const std::string& name) { return by_name(rebuild_atom_v)(name); },
     [by_name](retry_atom, const std::string& name) { return by_name(retry_atom_v)(name); },
@@ -89,7 +65,7 @@ manager_impl(self_ptr self, std::vector<std::pair<std::string, projection_actor>
         return unknown(name);
       return self->delegate(*p, a);
     },
-    [self](stats_atom a) { return gather<actor_stats>(self, a); },
+    [self](stats_atom a) { return gather<actor_stats>(self, self->state.projections, a); },
   };
 }
 

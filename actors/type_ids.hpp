@@ -16,7 +16,10 @@
 // - status_atom: a projection's status, asked by operators;
 // - file_status_atom: a projection telling query actors whether its file is
 //   faulted;
-// - tick_atom: a timer an actor set for itself fired.
+// - tick_atom: a timer an actor set for itself fired;
+// - derive_atom: a stream processor's derived events and checkpoint, to the
+//   journal (one transaction);
+// - wait_for_atom: hands a processor the projection manager it waits on.
 #pragma once
 
 #include "actors/messages.hpp"
@@ -59,6 +62,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_ATOM(herald, herald::actors, file_atom, "h_file")
   CAF_ADD_ATOM(herald, herald::actors, file_status_atom, "h_fstatus")
   CAF_ADD_ATOM(herald, herald::actors, query_atom, "h_query")
+  // Stream processors
+  CAF_ADD_ATOM(herald, herald::actors, derive_atom, "h_derive")
+  CAF_ADD_ATOM(herald, herald::actors, wait_for_atom, "h_waitfor")
   // Every actor
   CAF_ADD_ATOM(herald, herald::actors, stats_atom, "h_stats")
   CAF_ADD_ATOM(herald, herald::actors, tick_atom, "h_tick")
@@ -83,5 +89,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(herald, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(herald, (herald::actors::query_request))
   CAF_ADD_TYPE_ID(herald, (herald::actors::query_result))
   CAF_ADD_TYPE_ID(herald, (herald::actors::resync))
+  CAF_ADD_TYPE_ID(herald, (herald::storage::processor_commit))
+  CAF_ADD_TYPE_ID(herald, (herald::storage::processor_commit_result))
+  CAF_ADD_TYPE_ID(herald, (herald::actors::processor_status))
+  CAF_ADD_TYPE_ID(herald, (std::vector<herald::actors::processor_status>) )
 
 CAF_END_TYPE_ID_BLOCK(herald)

@@ -165,6 +165,15 @@ void print_query(std::ostringstream& out, const config::query_def& q) {
   }
 }
 
+void print_processor(std::ostringstream& out, const config::processor_def& p) {
+  out << "\n[[processor]]\nname = " << toml_string(p.name)
+      << "\nnamespaces = " << toml_string_list(p.namespaces)
+      << "\ntypes = " << toml_string_list(p.types)
+      << "\nread_models = " << toml_string_list(p.read_models)
+      << "\nwait_for = " << toml_string_list(p.wait_for) << "\nsql = " << toml_string(p.sql)
+      << "\n";
+}
+
 } // namespace
 
 command_line parse_command_line(int argc, const char* const* argv) {
@@ -263,11 +272,15 @@ std::string settings_as_toml(const config::settings& s) {
       bool quote = def.accepts != config::toml_kind::boolean;
       out << def.key << " = " << (quote ? toml_string(value) : value) << "\n";
     }
+    if (!ns.writers.empty())
+      out << "writers = " << toml_string_list(ns.writers) << "\n";
   }
   for (const auto& p : s.projection_defs)
     print_projection(out, p);
   for (const auto& q : s.query_defs)
     print_query(out, q);
+  for (const auto& p : s.processor_defs)
+    print_processor(out, p);
   return out.str();
 }
 

@@ -171,6 +171,9 @@ void load_section(settings& s, std::string_view section, const toml::table& t,
   }
 }
 
+std::vector<std::string> string_list(const toml::node& n, std::string_view source,
+                                     std::string_view key);
+
 void load_namespaces(settings& s, const toml::table& t, std::string_view source) {
   for (auto&& [k, v] : t) {
     std::string name(k.str());
@@ -180,6 +183,10 @@ void load_namespaces(settings& s, const toml::table& t, std::string_view source)
     auto& ns = s.namespaces[name];
     for (auto&& [ok, ov] : expect_table(v, source, key)) {
       std::string option_key = key + "." + std::string(ok.str());
+      if (ok.str() == "writers") { // the one list-valued option
+        ns.writers = string_list(ov, source, option_key);
+        continue;
+      }
       const auto* def = find_setting(namespace_options(), ok.str());
       if (!def)
         at_key(source, ok).fail(option_key, "unknown namespace option");
@@ -357,6 +364,126 @@ void load_queries(settings& s, const toml::node& n, std::string_view source,
   }
 }
 
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+/// The optional string list `field` of `t`.
+std::vector<std::string> optional_list(const toml::table& t, std::string_view field,
+                                       std::string_view source, const std::string& key) {
+  const auto* n = t.get(field);
+  return n ? string_list(*n, source, key + "." + std::string(field)) : std::vector<std::string>{};
+}
+
+/// At most this many read models per processor: SQLite attaches at most 10
+/// databases to one connection (SQLITE_MAX_ATTACHED in Debian's build).
+constexpr size_t max_read_models = 10;
+
+void check_read_models(const settings& s, const processor_def& def, const toml::table& t,
+                       std::string_view source, const std::string& key) {
+  const auto* where = t.get("read_models");
+  if (def.read_models.size() > max_read_models)
+    at_node(source, *where)
+      .fail(key + ".read_models",
+            "at most " + std::to_string(max_read_models) + " read models (SQLite attaches 10)");
+  for (const auto& rm : def.read_models) {
+    bool known = std::any_of(s.projection_defs.begin(), s.projection_defs.end(),
+                             [&](const auto& p) { return p.name == rm; });
+    if (!known)
+      at_node(source, *where).fail(key + ".read_models", "no projection named \"" + rm + "\"");
+    if (std::count(def.read_models.begin(), def.read_models.end(), rm) > 1)
+      at_node(source, *where).fail(key + ".read_models", "\"" + rm + "\" is listed twice");
+  }
+  for (const auto& w : def.wait_for)
+    if (!contains(def.read_models, w))
+      at_node(source, *t.get("wait_for"))
+        .fail(key + ".wait_for", "\"" + w + "\" is not one of its read_models");
+}
+
+void load_processors(settings& s, const toml::node& n, std::string_view source,
+                     std::string_view text) {
+  auto* arr = n.as_array();
+  if (!arr)
+    at_node(source, n).fail("processor", "expected [[processor]] tables");
+  for (auto&& item : *arr) {
+    const auto& t = expect_table(item, source, "processor");
+    int64_t line = item.source().begin.line;
+    reject_unknown(t, {"name", "namespaces", "types", "read_models", "wait_for", "sql"}, source,
+                   "processor");
+    processor_def def;
+    def.line = static_cast<int>(line);
+    def.name = expect_string(t, "name", source, "processor", line, true);
+    std::string key = "processor." + def.name;
+    // The name is stored in the journal and shown in URLs: keep it plain.
+    if (!valid_name(def.name, 64) || def.name.find('.') != std::string::npos)
+      at_node(source, *t.get("name")).fail(key, "a processor name is 1..64 of A-Z a-z 0-9 _ -");
+    for (const auto& other : s.processor_defs)
+      if (other.name == def.name)
+        at_node(source, *t.get("name")).fail(key, "defined twice");
+    if (!t.get("namespaces"))
+      location{std::string(source), line}.fail(key + ".namespaces", "is required");
+    def.namespaces = optional_list(t, "namespaces", source, key);
+    if (def.namespaces.empty())
+      at_node(source, *t.get("namespaces"))
+        .fail(key + ".namespaces", "name at least one namespace to read");
+    def.types = optional_list(t, "types", source, key);
+    def.read_models = optional_list(t, "read_models", source, key);
+    def.wait_for = t.get("wait_for") ? optional_list(t, "wait_for", source, key) : def.read_models;
+    check_read_models(s, def, t, source, key);
+    def.sql = expect_string(t, "sql", source, key, line, true);
+    def.sql_at = origin_of(*t.get("sql"), text);
+    s.processor_defs.push_back(std::move(def));
+  }
+}
+
+/// Namespaces a processor may write: those listing it as a writer.
+std::vector<std::string> outputs_of(const settings& s, const std::string& processor) {
+  std::vector<std::string> out;
+  for (const auto& [name, ns] : s.namespaces)
+    if (contains(ns.writers, processor))
+      out.push_back(name);
+  return out;
+}
+
+/// Whether following "P writes a namespace Q reads" from `from` comes back
+/// to `target` (a derived event would feed the processor that made it).
+bool feeds(const settings& s, const processor_def& from, const std::string& target,
+           std::vector<std::string>& seen) {
+  for (const auto& ns : outputs_of(s, from.name))
+    for (const auto& q : s.processor_defs)
+      if (contains(q.namespaces, ns)) {
+        if (q.name == target)
+          return true;
+        if (contains(seen, q.name))
+          continue;
+        seen.push_back(q.name);
+        if (feeds(s, q, target, seen))
+          return true;
+      }
+  return false;
+}
+
+/// The rules between namespaces and processors, once both are loaded.
+void check_processor_links(const settings& s) {
+  for (const auto& [name, ns] : s.namespaces)
+    for (const auto& w : ns.writers)
+      if (std::none_of(s.processor_defs.begin(), s.processor_defs.end(),
+                       [&](const auto& p) { return p.name == w; }))
+        location{s.source, 0}.fail("namespaces." + name + ".writers",
+                                   "no processor named \"" + w + "\"");
+  for (const auto& p : s.processor_defs) {
+    location at{s.source, p.line};
+    for (const auto& ns : p.namespaces)
+      if (!s.namespaces.count(ns))
+        at.fail("processor." + p.name + ".namespaces", "no namespace named \"" + ns + "\"");
+    std::vector<std::string> seen;
+    if (feeds(s, p, p.name, seen))
+      at.fail("processor." + p.name,
+              "its derived events would reach it again (a namespace it writes is read by it or "
+              "by a processor that feeds it): processors must not form a cycle");
+  }
+}
+
 /// The whole file; a failure names the file and the system's reason
 /// (strerror), e.g. "No such file or directory" or "Is a directory".
 std::string read_file(const std::string& path) {
@@ -407,7 +534,8 @@ settings parse_toml(std::string_view text, std::string_view source) {
   for (auto&& [k, v] : root) {
     auto name = k.str();
     if (name == "server" || name == "journal" || name == "channels" || name == "projections"
-        || name == "queries" || name == "websocket" || name == "http" || name == "tokens")
+        || name == "queries" || name == "processors" || name == "websocket" || name == "http"
+        || name == "tokens")
       load_section(s, name, expect_table(v, source, name), source);
     else if (name == "namespaces")
       load_namespaces(s, expect_table(v, source, name), source);
@@ -415,11 +543,15 @@ settings parse_toml(std::string_view text, std::string_view source) {
       continue;
     else if (name == "query")
       load_queries(s, v, source, guarded.text);
+    else if (name == "processor")
+      load_processors(s, v, source, guarded.text);
     else
       at_key(source, k).fail(name, "unknown section (expected server, journal, "
-                                   "channels, projections, queries, websocket, http, tokens, "
-                                   "namespaces, [[projection]] or [[query]])");
+                                   "channels, projections, queries, processors, websocket, http, "
+                                   "tokens, namespaces, [[projection]], [[query]] or "
+                                   "[[processor]])");
   }
+  check_processor_links(s);
   return s;
 }
 

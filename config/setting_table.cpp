@@ -376,6 +376,21 @@ std::vector<setting<settings>> make_node_settings() {
                at(&S::queries, &query_settings::row_limit)),
     time_span<S>("queries.timeout", "Longest a named query may run", 1ms, std::chrono::minutes(10),
                  at(&S::queries, &query_settings::timeout)),
+    // [processors]
+    integer<S>("processors.batch_events",
+               "Most source events a stream processor's statement sees in one run", 1, 100000,
+               at(&S::processors, &processor_settings::batch_events)),
+    integer<S>("processors.max_outputs",
+               "Most derived events one run of a processor's statement may produce (more: "
+               "the processor faults)",
+               1, 1000000, at(&S::processors, &processor_settings::max_outputs)),
+    time_span<S>("processors.timeout", "Longest one run of a processor's statement may take", 1ms,
+                 std::chrono::minutes(10), at(&S::processors, &processor_settings::timeout)),
+    time_span<S>("processors.retry_every",
+                 "How soon a processor retries after a temporary failure (a busy or missing read "
+                 "model, a refused append)",
+                 10ms, std::chrono::minutes(10),
+                 at(&S::processors, &processor_settings::retry_every)),
   };
 }
 

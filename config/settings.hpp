@@ -160,6 +160,9 @@ struct namespace_settings {
   /// Channels named NAME#u1,u2 may be subscribed only by users u1 and u2.
   bool user_limited = false;
   std::string default_type = "message";
+  /// Stream processors that may append derived events to this namespace's
+  /// channels (docs/processors.md); none by default.
+  std::vector<std::string> writers;
 };
 
 /// Where a piece of SQL sits in the config file, so that an SQL error can
@@ -209,6 +212,29 @@ struct query_def {
   text_origin sql_at;
 };
 
+/// One stream processor (docs/processors.md): a read-only SELECT run once
+/// per committed batch of the events it reads, whose rows are derived events.
+struct processor_def {
+  std::string name;
+  std::vector<std::string> namespaces;  ///< the namespaces whose events it reads
+  std::vector<std::string> types;       ///< empty = every type
+  std::vector<std::string> read_models; ///< projections it may read (attached read-only)
+  /// Read models that must have applied a batch before it runs on it; when
+  /// not given, every read model it reads.
+  std::vector<std::string> wait_for;
+  std::string sql;
+  int line = 0;
+  text_origin sql_at;
+};
+
+/// Limits shared by every stream processor.
+struct processor_settings {
+  int64_t batch_events = 1000; ///< most source events one statement run sees
+  int64_t max_outputs = 10000; ///< most derived events one run may produce
+  duration timeout = std::chrono::seconds(2);
+  duration retry_every = std::chrono::seconds(5);
+};
+
 struct settings {
   /// Where the structured parts came from, for error messages: the file
   /// name, or "(embedded default)".
@@ -218,12 +244,14 @@ struct settings {
   channel_settings channels;
   projection_settings projections;
   query_settings queries;
+  processor_settings processors;
   websocket_settings websocket;
   http_settings http;
   token_settings tokens;
   std::map<std::string, namespace_settings> namespaces;
   std::vector<projection_def> projection_defs;
   std::vector<query_def> query_defs;
+  std::vector<processor_def> processor_defs;
 
   /// The namespace of a channel name: the part before the first ':', or
   /// "default" for names without one. Returns nullptr when not configured.

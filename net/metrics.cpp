@@ -23,9 +23,46 @@ int64_t figure(const actors::actor_stats& s, const char* key) {
   return it == s.figures.end() ? 0 : it->second;
 }
 
+/// One line per processor of figure `key`, as metric `name`.
+void per_processor(std::ostringstream& out, const char* name, const char* type, const char* help,
+                   const std::vector<actors::actor_stats>& processors, const char* key,
+                   double scale = 1) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  for (const auto& p : processors) {
+    out << name << "{processor=\"" << p.name.substr(p.name.find(' ') + 1) << "\"} ";
+    if (scale == 1)
+      out << figure(p, key) << '\n';
+    else
+      out << std::to_string(static_cast<double>(figure(p, key)) * scale) << '\n';
+  }
+}
+
+void processor_metrics(std::ostringstream& out,
+                       const std::vector<actors::actor_stats>& processors) {
+  per_processor(out, "herald_processor_batches_total", "counter",
+                "Batches a stream processor ran its statement over.", processors, "batches");
+  per_processor(out, "herald_processor_events_in_total", "counter",
+                "Source events a stream processor's statement saw.", processors, "events_in");
+  per_processor(out, "herald_processor_events_out_total", "counter",
+                "Derived events a stream processor committed.", processors, "events_out");
+  per_processor(out, "herald_processor_statement_seconds_total", "counter",
+                "Time spent running a stream processor's statement.", processors, "statement_ns",
+                1e-9);
+  per_processor(out, "herald_processor_wait_seconds_total", "counter",
+                "Time a stream processor waited for its read models (wait_for).", processors,
+                "wait_ns", 1e-9);
+  per_processor(out, "herald_processor_lag", "gauge",
+                "Events committed but not yet handled by a stream processor.", processors, "lag");
+  per_processor(out, "herald_processor_position", "gauge",
+                "Last journal position a stream processor has handled.", processors, "position");
+  per_processor(out, "herald_processor_faulted", "gauge", "1 when a stream processor is faulted.",
+                processors, "faulted");
+}
+
 std::string render(const server_context& ctx, const actors::actor_stats& journal,
                    const actors::actor_stats& channels,
-                   const std::vector<actors::actor_stats>& projections) {
+                   const std::vector<actors::actor_stats>& projections,
+                   const std::vector<actors::actor_stats>& processors) {
   const auto& m = *ctx.session->metrics;
   std::ostringstream out;
   metric(out, "herald_connections", "gauge", "Open client connections.", m.connections.load());
@@ -116,6 +153,7 @@ std::string render(const server_context& ctx, const actors::actor_stats& journal
   for (const auto& p : projections)
     out << "herald_projection_faulted{projection=\"" << p.name.substr(p.name.find(' ') + 1)
         << "\"} " << figure(p, "faulted") << '\n';
+  processor_metrics(out, processors);
   return out.str();
 }
 
@@ -127,9 +165,16 @@ void render_metrics(const std::shared_ptr<server_context>& ctx,
   // answer renders as zeros rather than failing the scrape.
   const auto& node = ctx->node();
   auto timeout = std::chrono::milliseconds(2000);
-  auto after_projections = [ctx, done](auto journal, auto channels) {
-    return [ctx, done, journal, channels](std::vector<actors::actor_stats> projections) {
-      done(render(*ctx, journal, channels, projections));
+  auto after_projections = [ctx, done, timeout](auto journal, auto channels) {
+    return [ctx, done, journal, channels, timeout](std::vector<actors::actor_stats> projections) {
+      auto finish = [ctx, done, journal, channels,
+                     projections](std::vector<actors::actor_stats> processors) {
+        done(render(*ctx, journal, channels, projections, processors));
+      };
+      ask<std::vector<actors::actor_stats>>(
+        ctx->sys, ctx->node().processors, timeout,
+        [finish](std::vector<actors::actor_stats>& p) { finish(std::move(p)); },
+        [finish](const caf::error&) { finish({}); }, actors::stats_atom_v);
     };
   };
   ask<actors::actor_stats>(
@@ -150,7 +195,7 @@ void render_metrics(const std::shared_ptr<server_context>& ctx,
         },
         actors::stats_atom_v);
     },
-    [ctx, done](const caf::error&) { done(render(*ctx, {}, {}, {})); }, actors::stats_atom_v);
+    [ctx, done](const caf::error&) { done(render(*ctx, {}, {}, {}, {})); }, actors::stats_atom_v);
 }
 
 } // namespace herald::net

@@ -82,6 +82,10 @@ const std::vector<route>& routes() {
     {verb::post, "/api/projections/{name}/rebuild", auth_rule::api_key, rebuild_projection},
     {verb::post, "/api/projections/{name}/retry", auth_rule::api_key, retry_projection},
     {verb::post, "/api/projections/{name}/skip", auth_rule::api_key, skip_projection},
+    {verb::get, "/api/processors", auth_rule::api_key, list_processors},
+    {verb::get, "/api/processors/{name}", auth_rule::api_key, show_processor},
+    {verb::post, "/api/processors/{name}/retry", auth_rule::api_key, retry_processor},
+    {verb::post, "/api/processors/{name}/skip", auth_rule::api_key, skip_processor},
     // Anything else under /api is private too: a caller without the key
     // cannot probe which resources exist.
     {std::nullopt, "/api/**", auth_rule::api_key, no_such_resource},

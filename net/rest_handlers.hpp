@@ -76,5 +76,9 @@ void show_projection(const rest_call& call);
 void rebuild_projection(const rest_call& call);
 void retry_projection(const rest_call& call);
 void skip_projection(const rest_call& call);
+void list_processors(const rest_call& call); // rest_processors.cpp
+void show_processor(const rest_call& call);
+void retry_processor(const rest_call& call);
+void skip_processor(const rest_call& call);
 
 } // namespace herald::net

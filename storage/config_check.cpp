@@ -1,6 +1,7 @@
 #include "storage/config_check.hpp"
 
 #include "config/loader.hpp"
+#include "storage/processor_sql.hpp"
 #include "storage/query_runner.hpp"
 #include "storage/read_model.hpp"
 #include "storage/sqlite.hpp"
@@ -133,6 +134,9 @@ std::string check_definitions(const config::settings& s) {
       if (auto problem = c.herald_rules(p); !problem.empty())
         return problem;
     }
+    for (const auto& p : s.processor_defs)
+      if (auto problem = processor_statement::validate(p, s.projection_defs); !problem.empty())
+        return c.at(p.sql_at.line, problem);
   } catch (const failure& f) {
     return c.at(0, std::string("cannot check the SQL: ") + f.what());
   }

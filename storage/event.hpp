@@ -113,4 +113,27 @@ struct event_view {
   }
 };
 
+/// A stream processor's output for some source events (docs/processors.md):
+/// its derived events and its new checkpoint, written in one transaction or
+/// not at all. The checkpoint moves by compare-and-set from `from`, so that a
+/// second instance of the processor (or a stale retry) cannot write twice.
+struct processor_commit {
+  std::string processor;
+  uint64_t from = 0; ///< the checkpoint this output was derived after
+  uint64_t to = 0;   ///< the last source position it covers
+  std::vector<append_request> appends;
+};
+
+enum class processor_commit_status : uint8_t {
+  ok,       ///< written: the checkpoint is `to`
+  conflict, ///< the checkpoint was not `from` (see actual): nothing written
+  rejected, ///< an append failed (see message): nothing written
+};
+
+struct processor_commit_result {
+  processor_commit_status status = processor_commit_status::ok;
+  uint64_t actual = 0; ///< the checkpoint found
+  std::string message;
+};
+
 } // namespace herald::storage

@@ -82,7 +82,7 @@ struct journal::impl {
   opened_journal file;
   database& db;
   statement insert_event, insert_stream, find_stream, index_version, find_event, find_position;
-  statement fold, set_indexed_through;
+  statement fold, set_indexed_through, read_checkpoint, write_checkpoint;
   event_id_index ids;
   uint64_t head = 0;
   /// Everything up to here is in stream_index; later events are the tail.
@@ -112,6 +112,10 @@ struct journal::impl {
                       "positions) VALUES (?1, ?2, ?3, ?4)")),
       set_indexed_through(db.prepare("UPDATE journal_meta SET value = ?1 "
                                      "WHERE key = 'indexed_through'")),
+      read_checkpoint(db.prepare("SELECT position FROM processor_checkpoints WHERE name = ?1")),
+      write_checkpoint(db.prepare("INSERT INTO processor_checkpoints (name, position) "
+                                  "VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET "
+                                  "position = excluded.position")),
       ids(db, o.id_fold_events), cache_limit(o.stream_cache) {
     db.exec(o.durability == config::durability::full ? "PRAGMA synchronous = FULL"
                                                      : "PRAGMA synchronous = NORMAL");
@@ -463,6 +467,57 @@ std::vector<append_result> journal::append(std::vector<append_request>& batch,
   }
   d.committed_batch(folded);
   return results;
+}
+
+namespace {
+
+/// Unwinds a processor commit that must leave nothing behind.
+struct abandon_commit {
+  processor_commit_result result;
+};
+
+} // namespace
+
+processor_commit_result journal::commit_processor(processor_commit& c,
+                                                  std::vector<recorded_event>* committed) {
+  auto& d = *impl_;
+  std::vector<append_result> results(c.appends.size());
+  const size_t committed_before = committed ? committed->size() : 0;
+  impl::folds folded;
+  try {
+    d.transaction([&] {
+      uint64_t actual = 0;
+      {
+        auto row = d.read_checkpoint.use();
+        row.bind(1, c.processor);
+        if (row.step())
+          actual = static_cast<uint64_t>(row.column_int(0));
+      }
+      if (actual != c.from)
+        throw abandon_commit{
+          {processor_commit_status::conflict, actual,
+           "the checkpoint is " + std::to_string(actual) + ", not " + std::to_string(c.from)}};
+      d.write(c.appends, results, committed);
+      for (size_t i = 0; i < results.size(); ++i)
+        if (!results[i].succeeded())
+          throw abandon_commit{{processor_commit_status::rejected, actual,
+                                "the append to " + c.appends[i].stream
+                                  + " failed: " + std::string(to_string(results[i].status))
+                                  + (results[i].message.empty() ? "" : ": " + results[i].message)}};
+      d.write_checkpoint.use().bind(1, c.processor).bind(2, static_cast<int64_t>(c.to)).run();
+      folded = d.fold_if_due(false);
+    });
+  } catch (abandon_commit& a) {
+    if (committed)
+      committed->resize(committed_before);
+    return std::move(a.result);
+  } catch (...) {
+    if (committed)
+      committed->resize(committed_before);
+    throw;
+  }
+  d.committed_batch(folded);
+  return {processor_commit_status::ok, c.to, ""};
 }
 
 void journal::fold_index() {

@@ -76,6 +76,13 @@ public:
   std::vector<append_result> append(std::vector<append_request>& batch,
                                     std::vector<recorded_event>* committed = nullptr);
 
+  /// Writes a processor's derived events and moves its checkpoint from
+  /// `c.from` to `c.to`, in one transaction of its own: all or nothing. The
+  /// appends' payloads are moved from; the events written are appended to
+  /// `committed` as by append(). Throws failure like append().
+  processor_commit_result commit_processor(processor_commit& c,
+                                           std::vector<recorded_event>* committed = nullptr);
+
   /// Folds the stream-index and id-index tails now (commits do it every
   /// journal_format::index_fold_events and journal_options::id_fold_events);
   /// for idle time and clean shutdown.

@@ -1,4 +1,4 @@
-// The journal's on-disk format, version 3. docs/journal-format.md describes it
+// The journal's on-disk format, version 4. docs/journal-format.md describes it
 // for operators and tools; change both together, bump `version` for anything
 // an older herald could misread, and add a step to `migrations` so that a
 // journal of the previous version is upgraded when the writer opens it.
@@ -16,7 +16,8 @@ inline constexpr int32_t application_id = 0x68726c64;
 ///  1: event ids unique across the journal.
 ///  2: event ids unique per stream (as in KurrentDB).
 ///  3: client ids indexed in bulk (`event_ids`), not by an index on events.
-inline constexpr int64_t version = 3;
+///  4: stream processors' checkpoints (`processor_checkpoints`).
+inline constexpr int64_t version = 4;
 
 /// The stream index lags the log by up to this many events: commits write
 /// only the log, and every `index_fold_events` the tail is folded into
@@ -65,6 +66,13 @@ CREATE TABLE stream_chunks (
   PRIMARY KEY (stream_id, first_version)
 ) WITHOUT ROWID;
 
+-- The last source position each stream processor has derived events for,
+-- written in the same transaction as those events (exactly once).
+CREATE TABLE processor_checkpoints (
+  name     TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+) WITHOUT ROWID;
+
 INSERT INTO journal_meta (key, value) VALUES ('indexed_through', '0');
 INSERT INTO journal_meta (key, value) VALUES ('ids_indexed_through', '0');
 INSERT INTO journal_meta (key, value) VALUES ('id_hash_key', lower(hex(randomblob(16))));
@@ -97,6 +105,15 @@ INSERT INTO event_ids (key, position)
 DROP INDEX events_by_stream_id;
 INSERT INTO journal_meta (key, value)
   SELECT 'ids_indexed_through', CAST(ifnull(max(position), 0) AS TEXT) FROM events;
+)sql",
+  // 3 -> 4: stream processors start with no checkpoint.
+  R"sql(
+-- The last source position each stream processor has derived events for,
+-- written in the same transaction as those events (exactly once).
+CREATE TABLE processor_checkpoints (
+  name     TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql",
 };
 

@@ -218,6 +218,14 @@ stream_slice journal_reader::read_stream(std::string_view stream, uint64_t from,
   return slice;
 }
 
+uint64_t journal_reader::processor_checkpoint(std::string_view name) {
+  // Prepared per call: it is read once when a processor starts.
+  auto stmt = db_.prepare("SELECT position FROM processor_checkpoints WHERE name = ?1");
+  auto row = stmt.use();
+  row.bind(1, name);
+  return row.step() ? static_cast<uint64_t>(row.column_int(0)) : 0;
+}
+
 std::vector<recorded_event> journal_reader::read_all(uint64_t from, size_t limit) {
   std::vector<recorded_event> out;
   out.reserve(limit < 4096 ? limit : 4096);

@@ -59,6 +59,9 @@ public:
   /// What read_stream counts of an event against its max_bytes.
   static size_t stored_size(const recorded_event& e);
 
+  /// The checkpoint of stream processor `name` (0: it has none yet).
+  uint64_t processor_checkpoint(std::string_view name);
+
   /// Up to `limit` events of the global log from position `from` (inclusive).
   std::vector<recorded_event> read_all(uint64_t from, size_t limit);
 

@@ -77,9 +77,9 @@ void configure_sqlite_once() {
 
 } // namespace
 
-database::database(const std::string& path, mode m) : path_(path) {
+database::database(const std::string& path, mode m, bool uri) : path_(path) {
   configure_sqlite_once();
-  int flags = SQLITE_OPEN_NOMUTEX;
+  int flags = SQLITE_OPEN_NOMUTEX | (uri ? SQLITE_OPEN_URI : 0);
   switch (m) {
     case mode::read_write_create:
       flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;

@@ -31,7 +31,9 @@ class database {
 public:
   enum class mode : uint8_t { read_write_create, read_write, read_only };
 
-  database(const std::string& path, mode m);
+  /// `uri`: ATTACH (and the path) may be file: URIs such as
+  /// "file:x.db?mode=ro" (stream processors attach read models read-only).
+  database(const std::string& path, mode m, bool uri = false);
   ~database();
   database(const database&) = delete;
   database& operator=(const database&) = delete;

@@ -83,6 +83,7 @@ TEST(projection, a_restarted_node_catches_up_from_its_checkpoint) {
     auto s = chat_settings(dir);
     s.projection_defs.clear();
     s.query_defs.clear();
+    s.processor_defs.clear(); // the mentions processor reads a projection
     node_harness h(s);
     chat_traffic(h, 300, 3);
   }
@@ -216,6 +217,7 @@ config::settings two_projections(const temp_dir& dir) {
   auto s = chat_settings(dir);
   s.projection_defs.clear();
   s.query_defs.clear();
+  s.processor_defs.clear(); // the mentions processor reads a projection
   config::projection_def good{"good", "CREATE TABLE n (k TEXT PRIMARY KEY, c INTEGER);", {}, 1, {}};
   good.handlers.push_back({"",
                            {},
@@ -518,8 +520,9 @@ TEST(projection, unknown_projections_are_not_found) {
   h.self->request(h.node.projections, 10s, actors::status_atom_v)
     .receive(
       [](const std::vector<actors::projection_status>& all) {
-        ASSERT_EQ(all.size(), 1u);
+        ASSERT_EQ(all.size(), 2u); // the default's chat and users
         EXPECT_EQ(all[0].name, "chat");
+        EXPECT_EQ(all[1].name, "users");
       },
       [&](const caf::error& e) { ADD_FAILURE() << h.sys.render(e); });
 }

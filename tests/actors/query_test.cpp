@@ -110,6 +110,7 @@ config::settings numbers_settings(const temp_dir& dir, int64_t row_limit,
   auto s = demo_settings(dir);
   s.projection_defs.clear();
   s.query_defs.clear();
+  s.processor_defs.clear(); // the mentions processor reads a projection
   config::projection_def p{"nums", "CREATE TABLE n (v INTEGER PRIMARY KEY);", {}, 1, {}};
   p.handlers.push_back({"", {}, "INSERT INTO n VALUES (:position)", 2, false, {}});
   s.projection_defs.push_back(p);
@@ -156,6 +157,7 @@ TEST(query, a_faulted_projections_queries_say_so) {
   auto s = demo_settings(dir);
   s.projection_defs.clear();
   s.query_defs.clear();
+  s.processor_defs.clear(); // the mentions processor reads a projection
   config::projection_def p{
     "picky", "CREATE TABLE v (p INTEGER PRIMARY KEY, ok INTEGER CHECK (ok = 1));", {}, 1, {}};
   p.handlers.push_back({"",

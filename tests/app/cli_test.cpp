@@ -94,6 +94,18 @@ void expect_same_definitions(const config::settings& a, const config::settings& 
       EXPECT_EQ(p.params[k].default_value, q.params[k].default_value);
     }
   }
+  ASSERT_EQ(a.processor_defs.size(), b.processor_defs.size());
+  for (size_t i = 0; i < a.processor_defs.size(); ++i) {
+    const auto &p = a.processor_defs[i], &q = b.processor_defs[i];
+    EXPECT_EQ(p.name, q.name);
+    EXPECT_EQ(p.namespaces, q.namespaces);
+    EXPECT_EQ(p.types, q.types);
+    EXPECT_EQ(p.read_models, q.read_models);
+    EXPECT_EQ(p.wait_for, q.wait_for);
+    EXPECT_EQ(p.sql, q.sql);
+  }
+  for (const auto& [name, ns] : a.namespaces)
+    EXPECT_EQ(ns.writers, b.namespaces.at(name).writers) << name;
 }
 
 // `herald config > my.toml` gives a file that serve accepts as is and that
@@ -209,6 +221,21 @@ TEST(cli, sql_errors_name_their_line_and_exit_2) {
     {schema + "sql = \"INSERT INTO messages (text) VALUES (:body)\"\n",
      "9: projection chat, handler 1: unknown parameter :body (known: :stream :namespace :name "
      ":version :position :type :id :time :meta :data :user :client :private)"},
+    // A stream processor's statement: one read-only SELECT with channel and
+    // data (docs/processors.md).
+    {schema + good_handler
+       + "[namespaces.chat]\n"                    // 10
+         "[[processor]]\nname = \"p\"\n"          // 11-12
+         "namespaces = [\"chat\"]\n"              // 13
+         "read_models = [\"chat\"]\n"             // 14
+         "sql = \"DELETE FROM chat.messages\"\n", // 15
+     "15: processor \"p\": SQL error: not authorized: a processor's statement may only read "
+     "(one SELECT)"},
+    {schema + good_handler
+       + "[namespaces.chat]\n[[processor]]\nname = \"p\"\nnamespaces = [\"chat\"]\n"
+         "read_models = [\"chat\"]\n"
+         "sql = \"SELECT text AS data FROM chat.messages\"\n", // 15
+     "15: processor \"p\": must return a column named channel"},
   };
   for (const auto& c : cases) {
     temp_dir dir;

@@ -70,13 +70,27 @@ TEST(loader, the_embedded_default_is_the_chat_demo) {
   EXPECT_EQ(chat.presence, permission::any);
   EXPECT_TRUE(chat.join_leave);
   EXPECT_TRUE(chat.recovery);
-  ASSERT_EQ(s.projection_defs.size(), 1u);
+  ASSERT_EQ(s.projection_defs.size(), 2u);
   EXPECT_EQ(s.projection_defs[0].name, "chat");
   EXPECT_EQ(s.projection_defs[0].handlers.size(), 2u);
-  ASSERT_EQ(s.query_defs.size(), 2u);
+  EXPECT_EQ(s.projection_defs[1].name, "users");
+  ASSERT_EQ(s.query_defs.size(), 3u);
   EXPECT_EQ(s.query_defs[0].name, "rooms");
   EXPECT_EQ(s.query_defs[1].name, "messages");
   ASSERT_EQ(s.query_defs[1].params.size(), 3u);
+  EXPECT_EQ(s.query_defs[2].name, "users");
+  // Profiles and mentions (CONTRACT.md, "Stream processors in the default
+  // config").
+  ASSERT_EQ(s.processor_defs.size(), 1u);
+  EXPECT_EQ(s.processor_defs[0].name, "mentions");
+  EXPECT_EQ(s.processor_defs[0].wait_for, std::vector<std::string>{"users"});
+  const auto& inbox = s.namespaces.at("inbox");
+  EXPECT_EQ(inbox.publish, permission::off);
+  EXPECT_EQ(inbox.subscribe, permission::any);
+  EXPECT_TRUE(inbox.anonymous);
+  EXPECT_TRUE(inbox.recovery);
+  EXPECT_EQ(inbox.writers, std::vector<std::string>{"mentions"});
+  EXPECT_EQ(s.namespaces.at("users").publish, permission::any);
   EXPECT_EQ(s.namespace_of("chat:lobby"), &chat);
   EXPECT_EQ(s.namespace_of("lobby"), nullptr);
   EXPECT_EQ(s.namespace_of("news:x"), nullptr);
@@ -232,6 +246,11 @@ TEST(loader, non_ascii_after_a_line_ending_backslash_is_kept) {
   EXPECT_EQ(s.server.data_dir, "\xe3\x81\x82");
 }
 
+/// A namespace and a projection for processor cases: 7 lines.
+#define P                                                                                          \
+  "[namespaces.chat]\nanonymous = true\n[[projection]]\nname = \"p\"\nschema = \"\"\n"             \
+  "[[projection.handler]]\nsql = \"\"\n"
+
 TEST_P(bad_files, fail_with_file_line_setting_and_reason) {
   EXPECT_EQ(error_of(GetParam().text), GetParam().message);
 }
@@ -246,7 +265,8 @@ INSTANTIATE_TEST_SUITE_P(
     bad_file{
       "\n\n[jornal]\nx = 1\n",
       "h.toml:3: jornal: unknown section (expected server, journal, channels, "
-      "projections, queries, websocket, http, tokens, namespaces, [[projection]] or [[query]])"},
+      "projections, queries, processors, websocket, http, tokens, namespaces, [[projection]], "
+      "[[query]] or [[processor]])"},
     // Outside strings and comments toml++ 3.3.0 would meet undefined
     // behaviour on some non-ASCII characters (config/toml_guard.hpp).
     bad_file{"[server]\ndata_dir = \"x\"\n\xc3\xa9 = 1\n",
@@ -322,7 +342,73 @@ INSTANTIATE_TEST_SUITE_P(
     bad_file{"[[projection]]\nname = \"p\"\nschema = \"\"\n[[projection.handler]]\nsql = \"\"\n"
              "[[query]]\nname = \"q\"\nprojection = \"p\"\nsql = \"S\"\n"
              "params.x = { type = \"float\" }\n",
-             "h.toml:10: query.q.params.x.type: expected \"text\" or \"integer\""}));
+             "h.toml:10: query.q.params.x.type: expected \"text\" or \"integer\""},
+    // Stream processors.
+    bad_file{P "[[processor]]\nname = \"m\"\nnamespaces = [\"chat\"]\n"
+               "read_models = [\"nope\"]\nsql = \"S\"\n",
+             "h.toml:11: processor.m.read_models: no projection named \"nope\""},
+    bad_file{P "[[processor]]\nname = \"m\"\nnamespaces = [\"chat\"]\n"
+               "read_models = [\"p\"]\nwait_for = [\"q\"]\nsql = \"S\"\n",
+             "h.toml:12: processor.m.wait_for: \"q\" is not one of its read_models"},
+    bad_file{P "[[processor]]\nname = \"m\"\nnamespaces = [\"chat\"]\n"
+               "read_models = [\"p\",\"p\",\"p\",\"p\",\"p\",\"p\",\"p\",\"p\",\"p\",\"p\",\"p\"]\n"
+               "sql = \"S\"\n",
+             "h.toml:11: processor.m.read_models: at most 10 read models (SQLite attaches 10)"},
+    bad_file{P "[[processor]]\nname = \"m\"\nnamespaces = [\"chat\"]\n",
+             "h.toml:8: processor.m.sql: is required"},
+    bad_file{P "[[processor]]\nname = \"m\"\nsql = \"S\"\n",
+             "h.toml:8: processor.m.namespaces: is required"},
+    bad_file{P "[[processor]]\nname = \"m\"\nnamespaces = [\"news\"]\nsql = \"S\"\n",
+             "h.toml:8: processor.m.namespaces: no namespace named \"news\""},
+    bad_file{P "[[processor]]\nname = \"m.x\"\nnamespaces = [\"chat\"]\nsql = \"S\"\n",
+             "h.toml:9: processor.m.x: a processor name is 1..64 of A-Z a-z 0-9 _ -"},
+    bad_file{"[namespaces.inbox]\nwriters = [\"ghost\"]\n",
+             "h.toml: namespaces.inbox.writers: no processor named \"ghost\""},
+    bad_file{"[namespaces.inbox]\nwriters = \"m\"\n",
+             "h.toml:2: namespaces.inbox.writers: expected an array of strings"},
+    // m reads chat and may write chat: its output would feed it.
+    bad_file{"[namespaces.chat]\nwriters = [\"m\"]\n"
+             "[[processor]]\nname = \"m\"\nnamespaces = [\"chat\"]\nsql = \"S\"\n",
+             "h.toml:3: processor.m: its derived events would reach it again (a namespace it "
+             "writes is read by it or by a processor that feeds it): processors must not form "
+             "a cycle"},
+    // a -> b -> a through two namespaces.
+    bad_file{"[namespaces.x]\nwriters = [\"b\"]\n[namespaces.y]\nwriters = [\"a\"]\n"
+             "[[processor]]\nname = \"a\"\nnamespaces = [\"x\"]\nsql = \"S\"\n"
+             "[[processor]]\nname = \"b\"\nnamespaces = [\"y\"]\nsql = \"S\"\n",
+             "h.toml:5: processor.a: its derived events would reach it again (a namespace it "
+             "writes is read by it or by a processor that feeds it): processors must not form "
+             "a cycle"}));
+
+TEST(loader, a_processor_loads_with_its_read_models_and_writers) {
+  auto s = parse_toml(std::string(P) + R"(
+[namespaces.inbox]
+writers = ["m"]
+[[processor]]
+name = "m"
+namespaces = ["chat"]
+types = ["message"]
+read_models = ["p"]
+sql = "SELECT 1"
+[[processor]]
+name = "n"
+namespaces = ["chat"]
+read_models = ["p"]
+wait_for = []
+sql = "SELECT 2"
+)",
+                      "h.toml");
+  ASSERT_EQ(s.processor_defs.size(), 2u);
+  const auto& m = s.processor_defs[0];
+  EXPECT_EQ(m.namespaces, std::vector<std::string>{"chat"});
+  EXPECT_EQ(m.types, std::vector<std::string>{"message"});
+  EXPECT_EQ(m.read_models, std::vector<std::string>{"p"});
+  EXPECT_EQ(m.wait_for, std::vector<std::string>{"p"}); // by default, every read model
+  EXPECT_EQ(m.sql, "SELECT 1");
+  EXPECT_TRUE(s.processor_defs[1].wait_for.empty()); // an empty list waits for none
+  EXPECT_EQ(s.namespaces.at("inbox").writers, std::vector<std::string>{"m"});
+  EXPECT_TRUE(s.namespaces.at("chat").writers.empty());
+}
 
 } // namespace
 } // namespace herald::config

@@ -242,7 +242,8 @@ protected:
 TEST_F(migration_2_test, the_writer_moves_the_ids_of_a_format_2_journal_into_the_id_table) {
   open();
   EXPECT_EQ(journal->head(), 5u);
-  EXPECT_EQ(column(path(), "PRAGMA user_version"), "3\n");
+  EXPECT_EQ(column(path(), "PRAGMA user_version"),
+            std::to_string(storage::journal_format::version) + "\n");
   EXPECT_EQ(column(path(), "SELECT position FROM event_ids ORDER BY position"), "1\n2\n3\n4\n");
   EXPECT_EQ(column(path(), "SELECT length(value) FROM journal_meta WHERE key = 'id_hash_key'"),
             "32\n");
