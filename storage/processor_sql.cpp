@@ -6,7 +6,6 @@
 #include "storage/msgpack_json.hpp"
 #include "storage/sqlite.hpp"
 
-#include <msgpack.hpp>
 #include <rapidjson/reader.h>
 #include <rapidjson/stream.h>
 #include <sqlite3.h>
@@ -593,24 +592,16 @@ std::string derived_event_id(const std::string& processor, uint64_t source_posit
 }
 
 std::string derived_meta(const std::string& processor, const recorded_event* source) {
-  std::vector<std::pair<std::string, std::string>> fields{{"processor", processor}};
+  event_meta m;
+  m.via = "processor";
+  m.processor = processor;
   if (source) {
-    auto m = decode_meta(source->meta);
-    std::string causation =
-      source->id.empty() ? "position:" + std::to_string(source->position) : source->id;
+    m.causation = source->id.empty() ? "position:" + std::to_string(source->position) : source->id;
     // A chain keeps the correlation of the event that started it.
-    std::string correlation = m.correlation.empty() ? causation : m.correlation;
-    fields.emplace_back("causation", causation);
-    fields.emplace_back("correlation", correlation);
+    auto from = decode_meta(source->meta);
+    m.correlation = from.correlation.empty() ? m.causation : from.correlation;
   }
-  msgpack::sbuffer buf;
-  msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_map(static_cast<uint32_t>(fields.size()));
-  for (const auto& [k, v] : fields) {
-    pk.pack(k);
-    pk.pack(v);
-  }
-  return std::string(buf.data(), buf.size());
+  return encode_meta(m);
 }
 
 } // namespace herald::storage

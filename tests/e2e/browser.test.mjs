@@ -54,3 +54,33 @@ test('a message sent in one page appears in the other', async () => {
   await carol.waitForSelector('#messages li >> text=hello bob');
   assert.equal(await carol.locator('#messages li').count(), 2);
 });
+
+test('a display name, an @mention and the inbox panel: live, and again after a reload', async () => {
+  const dana = await openChat('dana');
+  await dana.fill('#display-name', 'Dana Scully');
+  await dana.press('#display-name', 'Enter');
+  await dana.waitForSelector('#display-name[data-saved="Dana Scully"]');
+  const fox = await openChat('fox');
+  await dana.fill('#text', 'the files are here @fox');
+  await dana.press('#text', 'Enter');
+  // Live: the mentions processor delivers it to inbox:fox, with the
+  // author's display name from the users read model.
+  const item = await fox.waitForSelector('#inbox li', { timeout: 10000 });
+  assert.match(await item.textContent(), /Dana Scully.*#lobby.*the files are here @fox/);
+  // A message without a mention reaches nobody's inbox.
+  await dana.fill('#text', 'no mention here');
+  await dana.press('#text', 'Enter');
+  await fox.waitForSelector('#messages li >> text=no mention here');
+  assert.equal(await fox.locator('#inbox li').count(), 1);
+  // After a reload the panel shows it again, from the inbox's history.
+  await fox.reload();
+  await fox.waitForFunction(() => document.getElementById('status').textContent === 'connected');
+  const again = await fox.waitForSelector('#inbox li', { timeout: 10000 });
+  assert.match(await again.textContent(), /Dana Scully.*the files are here/);
+  assert.equal(await fox.locator('#inbox li').count(), 1);
+  // The author's own name when there is no profile.
+  await fox.fill('#text', 'back to you @dana');
+  await fox.press('#text', 'Enter');
+  const back = await dana.waitForSelector('#inbox li', { timeout: 10000 });
+  assert.match(await back.textContent(), /^fox.*back to you/);
+});

@@ -67,6 +67,14 @@ test('a message mentioning bob reaches inbox:bob live, with the author\'s displa
   await until(() => bob.pubs.length === 2, 'the second mention');
   assert.equal(bob.pubs[1].offset, 2);
   assert.equal(bob.pubs[1].data.author_name, 'zed');
+  // Audit: each derived event says which processor made it from which event.
+  const source = (await herald.json('/api/streams/chat:x')).body.events[0];
+  const derived = (await herald.json('/api/streams/inbox:bob')).body.events[0];
+  assert.equal(derived.meta.via, 'processor');
+  assert.equal(derived.meta.processor, 'mentions');
+  assert.equal(derived.meta.causation_id, source.id);
+  assert.equal(derived.meta.correlation_id, source.id);
+  assert.equal(source.meta.via, 'ws');
 });
 
 test('a profile set just before a message is always seen by its mentions', async () => {

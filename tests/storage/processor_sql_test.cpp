@@ -235,6 +235,10 @@ TEST(processor_rows, derived_events_name_their_source_and_keep_its_correlation) 
   std::string json;
   ASSERT_TRUE(storage::msgpack_to_json(storage::derived_meta("mentions", &e), json));
   EXPECT_NE(json.find(R"("processor":"mentions")"), std::string::npos);
+  // The audit fields every append path records, under the names REST returns.
+  EXPECT_NE(json.find(R"("via":"processor")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("causation_id":"position:9")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("correlation_id":"position:9")"), std::string::npos) << json;
   EXPECT_EQ(storage::derived_event_id("mentions", 9, 2), "mentions-9-2");
 }
 

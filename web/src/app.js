@@ -1,6 +1,9 @@
 // The herald chat demo: rooms and the latest messages come from the REST
 // queries (the read side); new messages arrive live over WebSocket with the
 // centrifuge SDK, which also recovers what was missed after a reconnect.
+// A display name is a profile event on users:<name>; "@name" in a message
+// mentions that user, and the mentions processor delivers each mention to
+// inbox:<name>, which the Mentions panel follows (history, then live).
 (function () {
   'use strict';
   const $ = (id) => document.getElementById(id);
@@ -9,8 +12,11 @@
     sub: null,
     name: localStorage.getItem('herald-name') || 'guest' + Math.floor(Math.random() * 1000),
     seen: new Set(), // offsets shown in the current room
+    inbox: null,
+    inboxSeen: new Set(),
   };
   $('name').value = state.name;
+  $('display-name').value = localStorage.getItem('herald-display-name') || '';
 
   const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
     '/connection/websocket';
@@ -95,10 +101,74 @@
     if (state.room) await openRoom(state.room);
   }
 
+  // -- mentions ---------------------------------------------------------------
+
+  function showMention(offset, m) {
+    if (state.inboxSeen.has(offset)) return; // history and the live feed overlap
+    state.inboxSeen.add(offset);
+    const li = document.createElement('li');
+    li.dataset.offset = offset;
+    li.innerHTML = '<span class="who"></span><span class="where"></span><span class="text"></span>';
+    li.querySelector('.who').textContent = m.author_name || m.author || 'someone';
+    li.querySelector('.where').textContent = 'in #' + m.room + ':';
+    li.querySelector('.text').textContent = m.text || '';
+    const list = $('inbox');
+    let before = null; // newest first
+    for (const other of list.children)
+      if (Number(other.dataset.offset) < offset) { before = other; break; }
+    list.insertBefore(li, before);
+  }
+
+  // Follows inbox:<name>: the latest mentions from history, then live ones.
+  function openInbox() {
+    if (state.inbox) { state.inbox.unsubscribe(); client.removeSubscription(state.inbox); }
+    state.inboxSeen = new Set();
+    $('inbox').innerHTML = '';
+    const sub = client.newSubscription('inbox:' + state.name);
+    sub.on('publication', (ctx) => showMention(ctx.offset, ctx.data || {}));
+    sub.on('subscribed', async () => {
+      try {
+        const page = await sub.history({ limit: 20, reverse: true });
+        for (const p of page.publications) showMention(p.offset, p.data || {});
+      } catch (err) {
+        setStatus('mentions: ' + (err.message || err.code));
+      }
+    });
+    sub.subscribe();
+    state.inbox = sub;
+  }
+
+  /// "@bob and @carol" -> ['bob', 'carol'], each name once.
+  function mentionsIn(text) {
+    const names = (text.match(/@[A-Za-z0-9_-]{1,40}/g) || []).map((m) => m.slice(1));
+    return [...new Set(names)];
+  }
+
+  async function publishProfile() {
+    const displayName = $('display-name').value.trim();
+    localStorage.setItem('herald-display-name', displayName);
+    if (!displayName) return;
+    try {
+      await client.publish('users:' + state.name, { type: 'profile', display_name: displayName });
+    } catch (err) {
+      setStatus('profile failed: ' + (err.message || err.code));
+    }
+  }
+
+  $('profile').onsubmit = async (e) => {
+    e.preventDefault();
+    await publishProfile();
+    // What the journal has acknowledged (a test waits for it).
+    $('display-name').dataset.saved = $('display-name').value.trim();
+  };
+
   $('join').onsubmit = (e) => {
     e.preventDefault();
-    state.name = $('name').value.trim() || state.name;
+    const name = $('name').value.trim() || state.name;
+    if (name === state.name && state.inbox) return;
+    state.name = name;
     localStorage.setItem('herald-name', state.name);
+    openInbox();
   };
   $('name').onchange = () => $('join').onsubmit(new Event('submit'));
 
@@ -117,12 +187,16 @@
     if (!text || !state.sub) return;
     $('text').value = '';
     try {
-      await state.sub.publish({ type: 'message', author: state.name, text });
+      const message = { type: 'message', author: state.name, text };
+      const mentions = mentionsIn(text);
+      if (mentions.length) message.mentions = mentions;
+      await state.sub.publish(message);
     } catch (err) {
       setStatus('send failed: ' + (err.message || err.code));
     }
   };
 
+  openInbox();
   loadRooms().then(() => openRoom('lobby')).catch((err) => setStatus(err.message));
   setInterval(() => loadRooms().catch(() => {}), 5000);
 })();
