@@ -74,6 +74,12 @@ struct events_cursor {
   /// The decoded metadata of the current row, read at most once per row.
   bool meta_read = false;
   event_meta meta;
+  /// The current row's data as JSON, converted at most once per row: a
+  /// statement reads `data` once per expression that names it, and once
+  /// more for every row a join (json_each over the mentions) makes of it.
+  bool data_read = false;
+  bool data_ok = false;
+  std::string data_json;
 };
 
 size_t batch_size(const events_vtab* t) {
@@ -125,6 +131,7 @@ int vt_filter(sqlite3_vtab_cursor* c, int, const char*, int, sqlite3_value**) {
   auto* cur = reinterpret_cast<events_cursor*>(c);
   cur->row = 0;
   cur->meta_read = false;
+  cur->data_read = false;
   return SQLITE_OK;
 }
 
@@ -132,6 +139,7 @@ int vt_next(sqlite3_vtab_cursor* c) {
   auto* cur = reinterpret_cast<events_cursor*>(c);
   ++cur->row;
   cur->meta_read = false;
+  cur->data_read = false;
   return SQLITE_OK;
 }
 
@@ -214,7 +222,15 @@ int vt_column(sqlite3_vtab_cursor* c, sqlite3_context* ctx, int col) {
       result_json(ctx, e.meta);
       break;
     case c_data:
-      result_json(ctx, e.data);
+      if (!cur->data_read) {
+        cur->data_json.clear();
+        cur->data_ok = msgpack_to_json(e.data, cur->data_json);
+        cur->data_read = true;
+      }
+      if (cur->data_ok)
+        result_text(ctx, cur->data_json);
+      else
+        sqlite3_result_null(ctx);
       break;
     case c_correlation:
       result_optional(ctx, meta().correlation);
