@@ -79,8 +79,16 @@ test('a message mentioning bob reaches inbox:bob live, with the author\'s displa
 
 test('a profile set just before a message is always seen by its mentions', async () => {
   const { r: inbox } = await subscribed('inbox:carol');
-  const { r: room } = await subscribed('chat:race');
-  const { r: me } = await subscribed('users:dave');
+  // One connection publishes both the profiles and the messages, so that
+  // each profile is appended before the message sent after it.
+  const c = client();
+  const me = recorder(c, 'users:dave');
+  const room = recorder(c, 'chat:race');
+  me.sub.subscribe();
+  room.sub.subscribe();
+  c.connect();
+  await me.sub.ready();
+  await room.sub.ready();
   const n = 20;
   for (let i = 0; i < n; i++) {
     me.sub.publish({ type: 'profile', display_name: 'Dave ' + i });
