@@ -5,6 +5,7 @@
 #include "actors/journal_actor.hpp"
 #include "actors/projection_manager.hpp"
 #include "config/channel_rules.hpp"
+#include "protocol/payload_codec.hpp"
 #include "storage/journal_reader.hpp"
 #include "storage/msgpack_json.hpp"
 #include "storage/processor_sql.hpp"
@@ -183,8 +184,14 @@ std::string to_append(self_ptr self, const page& p, const storage::derived_row& 
   e.type = row.type.empty() ? s.namespace_of(row.channel)->default_type : row.type;
   e.id = row.id.empty() ? storage::derived_event_id(name_of(self), at, ordinals[at]++) : row.id;
   e.meta = storage::derived_meta(name_of(self), source);
-  if (!storage::valid_json_to_msgpack(row.data, e.data))
-    return "the data of a row for channel \"" + row.channel + "\" is not JSON";
+  // As on every other append path: the payload checks of client data, and
+  // the one data limit (websocket.max_data_bytes) on what subscribers get.
+  std::string error;
+  if (!protocol::json_to_msgpack(row.data, e.data, error))
+    return "the data of a row for channel \"" + row.channel + "\" is not JSON: " + error;
+  if (!protocol::data_within_limit(e.data, static_cast<size_t>(s.websocket.max_data_bytes)))
+    return "the data of a row for channel \"" + row.channel
+           + "\" is larger than websocket.max_data_bytes";
   out.stream = row.channel;
   out.events.push_back(std::move(e));
   return "";

@@ -71,6 +71,24 @@ TEST(processor, a_forbidden_channel_faults_at_its_event_and_skip_steps_over_it) 
   EXPECT_EQ(stream_of(h, "echo:r").at(1).version, 2u);
 }
 
+// websocket.max_data_bytes is the data limit of every append path, the
+// processor's included: a derived event over it faults at its source event.
+TEST(processor, derived_data_over_max_data_bytes_faults_at_its_event) {
+  temp_dir dir;
+  auto settings = echo_settings(dir);
+  settings.websocket.max_data_bytes = 64;
+  node_harness h(settings);
+  auto first = h.append("chat:r", "message", R"({"text":"one"})");
+  auto big = h.append("chat:r", "message", R"({"text":")" + std::string(100, 'x') + R"("})");
+  ASSERT_TRUE(h.eventually([&] { return status_of(h).status == "faulted"; }));
+  auto s = status_of(h);
+  EXPECT_EQ(s.faulted_position, big.first_position);
+  EXPECT_NE(s.error.find("max_data_bytes"), std::string::npos) << s.error;
+  ASSERT_EQ(stream_of(h, "echo:r").size(), 1u);
+  storage::journal_reader r(actors::journal_path(h.settings));
+  EXPECT_EQ(r.processor_checkpoint("echo"), first.first_position);
+}
+
 TEST(processor, an_unknown_processor_is_not_found) {
   temp_dir dir;
   node_harness h(echo_settings(dir));
