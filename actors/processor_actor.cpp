@@ -73,14 +73,19 @@ const std::string& name_of(self_ptr self) {
   return self->state.o.def.name;
 }
 
-/// Whether the processor reads `e`: a public channel of one of its
-/// namespaces, of one of its types (any when none are listed). Private
-/// channels never feed it: derived events go to open channels.
-bool reads(const config::processor_def& def, const storage::recorded_event& e) {
+/// Whether the processor reads `e`: an open channel of one of its
+/// namespaces, of one of its types (any when none are listed). Private and
+/// user-limited channels never feed it: derived events go to open channels,
+/// and would show their content to clients the source channel refuses.
+bool reads(const config::settings& s, const config::processor_def& def,
+           const storage::recorded_event& e) {
   if (config::is_private_channel(e.stream))
     return false;
   auto ns = config::namespace_name(e.stream);
   if (std::find(def.namespaces.begin(), def.namespaces.end(), ns) == def.namespaces.end())
+    return false;
+  if (const auto* settings = s.namespace_of(e.stream);
+      settings && config::is_user_limited(*settings, e.stream))
     return false;
   return def.types.empty()
          || std::find(def.types.begin(), def.types.end(), e.type) != def.types.end();
@@ -150,7 +155,7 @@ page next_page(self_ptr self) {
   auto events = st.reader->read_all(st.position + 1, limit);
   for (auto& e : events) {
     p.last = e.position;
-    if (!reads(st.o.def, e))
+    if (!reads(*st.o.settings, st.o.def, e))
       continue;
     if (p.events.empty())
       p.first = e.position;

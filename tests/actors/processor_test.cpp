@@ -89,6 +89,26 @@ TEST(processor, derived_data_over_max_data_bytes_faults_at_its_event) {
   EXPECT_EQ(r.processor_checkpoint("echo"), first.first_position);
 }
 
+// A user-limited channel's events reach only its listed users; derived
+// events go to open channels, so a processor never reads them (nor private
+// ones).
+TEST(processor, private_and_user_limited_channels_never_feed_a_processor) {
+  temp_dir dir;
+  auto settings = echo_settings(dir);
+  settings.namespaces["chat"].user_limited = true;
+  node_harness h(settings);
+  h.append("chat:r#alice,bob", "message", R"({"text":"for alice and bob"})");
+  h.append("$chat:r", "message", R"({"text":"private"})");
+  auto open = h.append("chat:r", "message", R"({"text":"open"})");
+  ASSERT_TRUE(h.eventually([&] { return stream_of(h, "echo:r").size() == 1; }));
+  storage::journal_reader r(actors::journal_path(h.settings));
+  ASSERT_TRUE(h.eventually([&] { return r.processor_checkpoint("echo") >= open.first_position; }));
+  auto echo = stream_of(h, "echo:r");
+  ASSERT_EQ(echo.size(), 1u);
+  EXPECT_EQ(storage::decode_meta(echo[0].meta).causation, stream_of(h, "chat:r").at(0).id);
+  EXPECT_TRUE(stream_of(h, "echo:r#alice,bob").empty());
+}
+
 TEST(processor, an_unknown_processor_is_not_found) {
   temp_dir dir;
   node_harness h(echo_settings(dir));
