@@ -50,12 +50,12 @@ typename Inspector::result_type inspect(Inspector& f, recorded_event& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, processor_commit& x) {
-  return f(x.processor, x.from, x.to, x.appends);
+  return f(x.processor, x.from, x.to, x.appends, x.generation, x.rebuild);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, processor_commit_result& x) {
-  return f(x.status, x.actual, x.message);
+  return f(x.status, x.actual, x.message, x.generation);
 }
 
 } // namespace herald::storage
@@ -197,14 +197,16 @@ struct processor_status {
   uint64_t events_in = 0;  ///< source events the statement saw
   uint64_t events_out = 0; ///< derived events committed
   uint64_t statement_ns = 0;
-  uint64_t skipped = 0; ///< source events skipped by an operator
+  uint64_t skipped = 0;    ///< source events skipped by an operator
+  uint64_t generation = 0; ///< rebuilds over the processor's life (in the journal)
+  uint64_t rebuilds = 0;   ///< rebuilds since this node started
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, processor_status& x) {
   return f(x.name, x.status, x.position, x.checkpoint, x.head, x.lag, x.waiting_on,
            x.faulted_position, x.error, x.batches, x.events_in, x.events_out, x.statement_ns,
-           x.skipped);
+           x.skipped, x.generation, x.rebuilds);
 }
 
 struct query_request {

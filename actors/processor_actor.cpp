@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <optional>
 
@@ -31,6 +32,14 @@ struct page {
   uint64_t last = 0;  ///< the last journal position it covers
   event_batch events; ///< the events the processor reads, in order
   uint64_t first = 0; ///< position of the first of `events` (0: none)
+  uint64_t epoch = 0; ///< the processor's epoch when the page was read
+};
+
+/// A rebuild asked for, answered once the journal holds it.
+struct rebuild_request {
+  uint64_t from = 0;
+  std::string by; ///< who asked, for the log
+  caf::typed_response_promise<processor_status> promise;
 };
 
 struct processor_state {
@@ -56,12 +65,20 @@ struct processor_state {
   std::string error;
   /// After a failing page: one source event per page up to here.
   uint64_t single_until = 0;
+  // Rebuilds.
+  uint64_t generation = 0; ///< the journal's, part of every derived id
+  /// Bumped by each rebuild: the outcome of work started in an older epoch
+  /// (a page waiting for read models, a commit in flight) is dropped.
+  uint64_t epoch = 0;
+  /// The rebuild in the journal's hands first, then those asked for since.
+  std::deque<rebuild_request> rebuild_queue;
   // Figures.
   uint64_t batches = 0;
   uint64_t events_in = 0;
   uint64_t events_out = 0;
   uint64_t statement_ns = 0;
   uint64_t skipped = 0;
+  uint64_t rebuilds = 0;
   uint64_t waits = 0;
   uint64_t wait_ns = 0;
   counters stats;
@@ -111,6 +128,8 @@ processor_status status_of(self_ptr self) {
   s.events_out = st.events_out;
   s.statement_ns = st.statement_ns;
   s.skipped = st.skipped;
+  s.generation = st.generation;
+  s.rebuilds = st.rebuilds;
   return s;
 }
 
@@ -151,6 +170,7 @@ void fault(self_ptr self, uint64_t position, std::string why) {
 page next_page(self_ptr self) {
   auto& st = self->state;
   page p;
+  p.epoch = st.epoch;
   const auto limit = static_cast<size_t>(st.o.settings->processors.batch_events);
   auto events = st.reader->read_all(st.position + 1, limit);
   for (auto& e : events) {
@@ -187,8 +207,10 @@ std::string to_append(self_ptr self, const page& p, const storage::derived_row& 
   const uint64_t at = source ? source->position : p.last;
   storage::new_event e;
   e.type = row.type.empty() ? s.namespace_of(row.channel)->default_type : row.type;
-  e.id = row.id.empty() ? storage::derived_event_id(name_of(self), at, ordinals[at]++) : row.id;
-  e.meta = storage::derived_meta(name_of(self), source);
+  e.id = row.id.empty()
+           ? storage::derived_event_id(name_of(self), st.generation, at, ordinals[at]++)
+           : row.id;
+  e.meta = storage::derived_meta(name_of(self), source, st.generation);
   // As on every other append path: the payload checks of client data, and
   // the one data limit (websocket.max_data_bytes) on what subscribers get.
   std::string error;
@@ -247,7 +269,7 @@ void run(self_ptr self, page p) {
     std::chrono::duration_cast<std::chrono::nanoseconds>(counters::clock::now() - start).count());
   ++st.batches;
   st.events_in += p.events.size();
-  storage::processor_commit c{name_of(self), st.checkpoint, p.last, {}};
+  storage::processor_commit c{name_of(self), st.checkpoint, p.last, {}, st.generation};
   std::map<uint64_t, uint64_t> ordinals;
   for (const auto& row : rows) {
     storage::append_request a;
@@ -285,6 +307,11 @@ void commit(self_ptr self, page p, storage::processor_commit c) {
     .then(
       [self, p, derived](storage::processor_commit_result& r) {
         auto& st = self->state;
+        if (p.epoch != st.epoch) { // a rebuild came after it: its outcome is the rebuild's
+          if (r.status == storage::processor_commit_status::ok)
+            st.events_out += derived;
+          return;
+        }
         if (r.status == storage::processor_commit_status::ok) {
           st.checkpoint = st.position = p.last;
           st.events_out += derived;
@@ -300,7 +327,9 @@ void commit(self_ptr self, page p, storage::processor_commit c) {
           page_failed(self, p, r.message);
         }
       },
-      [self](const caf::error& e) {
+      [self, epoch = p.epoch](const caf::error& e) {
+        if (epoch != self->state.epoch)
+          return;
         auto code = code_of(e);
         if (is_temporary(code))
           return retry_later(self, "the journal refused the derived events: " + message_of(e));
@@ -323,6 +352,9 @@ void wait_and_run(self_ptr self, page p) {
     if (--*pending > 0)
       return;
     auto& st = self->state;
+    if (shared->epoch != st.epoch)
+      return; // a rebuild came meanwhile
+
     st.wait_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(counters::clock::now() - started)
         .count());
@@ -335,9 +367,10 @@ void wait_and_run(self_ptr self, page p) {
       ->request(st.projections, caf::infinite, applied_atom_v, rm,
                 storage::journal_position{shared->last})
       .then(
-        [self, rm, done](storage::journal_position) {
+        [self, rm, done, epoch = shared->epoch](storage::journal_position) {
           auto& w = self->state.waiting_on;
-          w.erase(std::remove(w.begin(), w.end(), rm), w.end());
+          if (epoch == self->state.epoch)
+            w.erase(std::remove(w.begin(), w.end(), rm), w.end());
           done();
         },
         [rm, failed, done](const caf::error& e) {
@@ -372,14 +405,16 @@ void step(self_ptr self) {
 void skip(self_ptr self) {
   auto& st = self->state;
   const uint64_t past = st.faulted_position;
-  storage::processor_commit c{name_of(self), st.checkpoint, past, {}};
+  storage::processor_commit c{name_of(self), st.checkpoint, past, {}, st.generation};
   st.busy = true;
   self
     ->request(caf::actor_cast<journal_actor>(st.o.journal), caf::infinite, derive_atom_v,
               std::move(c))
     .then(
-      [self, past](storage::processor_commit_result& r) {
+      [self, past, epoch = st.epoch](storage::processor_commit_result& r) {
         auto& st = self->state;
+        if (epoch != st.epoch)
+          return; // a rebuild un-faulted the processor meanwhile
         st.busy = false;
         if (r.status != storage::processor_commit_status::ok) {
           st.error = "skip failed: " + r.message;
@@ -393,10 +428,121 @@ void skip(self_ptr self) {
         st.error.clear();
         schedule_step(self);
       },
-      [self](const caf::error& e) {
+      [self, epoch = st.epoch](const caf::error& e) {
+        if (epoch != self->state.epoch)
+          return;
         self->state.busy = false;
         self->state.error = "skip failed: " + message_of(e);
       });
+}
+
+/// Why the processor cannot rebuild from `from`, or "": the first source
+/// position to derive again, 1 (the start of the log) to head + 1 (only
+/// what comes next).
+std::string bad_rebuild_from(self_ptr self, uint64_t from) {
+  const uint64_t head = self->state.reader->head();
+  if (from >= 1 && from <= head + 1)
+    return "";
+  return "from must be a journal position from 1 to " + std::to_string(head + 1)
+         + " (the head + 1), not " + std::to_string(from);
+}
+
+void start_rebuild(self_ptr self);
+
+/// Answers the rebuild at the front of the queue and starts the next one,
+/// or goes on deriving.
+void end_rebuild(self_ptr self, caf::error failure) {
+  auto& st = self->state;
+  auto request = std::move(st.rebuild_queue.front());
+  st.rebuild_queue.pop_front();
+  if (failure)
+    request.promise.deliver(std::move(failure));
+  else
+    request.promise.deliver(status_of(self));
+  if (!st.rebuild_queue.empty())
+    return start_rebuild(self);
+  st.busy = false;
+  schedule_step(self);
+}
+
+/// The journal holds the new generation: derive again after from - 1.
+void rebuilt(self_ptr self, uint64_t generation) {
+  auto& st = self->state;
+  const auto& request = st.rebuild_queue.front();
+  spdlog::warn("processor {}: rebuild from position {} asked by {}: generation {} derives "
+               "again from there{}",
+               name_of(self), request.from, request.by, generation,
+               st.faulted ? " (no longer faulted)" : "");
+  st.generation = generation;
+  st.checkpoint = st.position = request.from - 1;
+  st.head = std::max(st.head, st.position);
+  ++st.rebuilds;
+  st.faulted = false;
+  st.faulted_position = 0;
+  st.error.clear();
+  st.single_until = 0;
+  end_rebuild(self, {});
+}
+
+/// The journal refused or failed the rebuild: nothing changed there. What
+/// the processor had under way when it started was dropped, so it goes on
+/// from what the journal holds.
+void rebuild_failed(self_ptr self, errc code, const std::string& why) {
+  auto& st = self->state;
+  spdlog::error("processor {}: rebuild from position {} failed: {}", name_of(self),
+                st.rebuild_queue.front().from, why);
+  try {
+    st.checkpoint = st.reader->processor_checkpoint(name_of(self));
+    st.generation = st.reader->processor_generation(name_of(self));
+    if (!st.faulted)
+      st.position = st.checkpoint;
+  } catch (const storage::failure& f) {
+    fault(self, st.position + 1, std::string("cannot read the checkpoint: ") + f.what());
+  }
+  end_rebuild(self, caf::make_error(code, "the rebuild failed: " + why));
+}
+
+/// Commits the rebuild at the front of the queue: the next generation, and
+/// the checkpoint before its `from`, in one journal transaction.
+void start_rebuild(self_ptr self) {
+  auto& st = self->state;
+  ++st.epoch; // what is under way belongs to the old generation
+  st.busy = true;
+  st.waiting_on.clear();
+  const uint64_t from = st.rebuild_queue.front().from;
+  storage::processor_commit c{name_of(self), st.checkpoint, from - 1, {}, st.generation, true};
+  self
+    ->request(caf::actor_cast<journal_actor>(st.o.journal), caf::infinite, derive_atom_v,
+              std::move(c))
+    .then(
+      [self](storage::processor_commit_result& r) {
+        if (r.status == storage::processor_commit_status::ok)
+          return rebuilt(self, r.generation);
+        rebuild_failed(self, errc::internal,
+                       r.status == storage::processor_commit_status::conflict
+                         ? r.message + ": is another herald running this processor?"
+                         : r.message);
+      },
+      [self](const caf::error& e) {
+        rebuild_failed(self, is_temporary(code_of(e)) ? errc::unavailable : errc::internal,
+                       "the journal failed: " + message_of(e));
+      });
+}
+
+/// Takes a rebuild on: it is answered once the journal holds it.
+caf::result<processor_status> rebuild(self_ptr self, uint64_t from, std::string by) {
+  auto& st = self->state;
+  try {
+    if (auto why = bad_rebuild_from(self, from); !why.empty())
+      return caf::make_error(errc::bad_request, why);
+  } catch (const storage::failure& f) {
+    return from_failure(f);
+  }
+  auto promise = self->make_response_promise<processor_status>();
+  st.rebuild_queue.push_back({from, std::move(by), promise});
+  if (st.rebuild_queue.size() == 1)
+    start_rebuild(self);
+  return promise;
 }
 
 actor_stats stats_of(self_ptr self) {
@@ -418,6 +564,8 @@ actor_stats stats_of(self_ptr self) {
     {"waiting", status.waiting_on.empty() ? 0 : 1},
     {"faulted", st.faulted ? 1 : 0},
     {"skipped", static_cast<int64_t>(st.skipped)},
+    {"rebuilds", static_cast<int64_t>(st.rebuilds)},
+    {"generation", static_cast<int64_t>(st.generation)},
   };
   return s;
 }
@@ -428,8 +576,9 @@ processor_actor::behavior_type processor_impl(self_ptr self, processor_options o
   st.reader = std::make_unique<storage::journal_reader>(st.o.journal_path);
   st.head = st.reader->head();
   st.checkpoint = st.position = st.reader->processor_checkpoint(st.o.def.name);
-  spdlog::info("processor {}: starting at position {} (journal head {})", st.o.def.name,
-               st.position, st.head);
+  st.generation = st.reader->processor_generation(st.o.def.name);
+  spdlog::info("processor {}: starting at position {}, generation {} (journal head {})",
+               st.o.def.name, st.position, st.generation, st.head);
   return {
     [self](committed_atom, const event_batch& batch) {
       auto& st = self->state;
@@ -480,6 +629,9 @@ processor_actor::behavior_type processor_impl(self_ptr self, processor_options o
       if (st.faulted && !st.busy && st.faulted_position > st.checkpoint)
         skip(self);
       return status_of(self);
+    },
+    [self](rebuild_atom, uint64_t from, const std::string& by) -> caf::result<processor_status> {
+      return rebuild(self, from, by);
     },
     [self](stats_atom) -> actor_stats { return stats_of(self); },
   };

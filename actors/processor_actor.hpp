@@ -18,6 +18,13 @@
 //
 // A page that derives nothing moves the checkpoint only in memory; the next
 // commit carries it (re-reading such events after a crash derives nothing).
+// A rebuild from position P commits (generation + 1, checkpoint P - 1) in one
+// journal transaction, then derives again from P: the generation is part of
+// the derived ids, so the new events are new to the journal (and to
+// subscribers). Work started before it (a page waiting for read models, a
+// commit in flight) belongs to the old generation and its outcome is
+// dropped; the journal refuses its commit if it comes after the rebuild.
+//
 // A failing page is re-run one source event at a time, so that a fault names
 // the event; the processor then stops there (status faulted) until retried
 // or skipped. Temporary failures (a busy read model, a refused append) are
@@ -27,6 +34,9 @@
 // - (file_atom, projection, path) / (file_status_atom, ...) from projections
 // - (wait_for_atom, projection manager) once, at start
 // - (status_atom) / (retry_atom) / (skip_atom) -> processor_status
+// - (rebuild_atom, from, by) -> processor_status once the journal holds the
+//   next generation with the checkpoint from - 1; bad_request unless from is
+//   1..head + 1; `by` (who asked) goes to the log
 // - (stats_atom) -> actor_stats (the figures /metrics shows)
 #pragma once
 
@@ -52,6 +62,7 @@ using processor_actor = caf::typed_actor<
   caf::reacts_to<wait_for_atom, caf::actor>, caf::replies_to<status_atom>::with<processor_status>,
   caf::replies_to<retry_atom>::with<processor_status>,
   caf::replies_to<skip_atom>::with<processor_status>,
+  caf::replies_to<rebuild_atom, uint64_t, std::string>::with<processor_status>,
   caf::replies_to<stats_atom>::with<actor_stats>,
   caf::reacts_to<step_atom>,  // internal: the next page
   caf::reacts_to<tick_atom>>; // internal: a retry after a temporary failure

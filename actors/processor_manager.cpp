@@ -43,6 +43,13 @@ manager_impl(self_ptr self, std::vector<std::pair<std::string, processor_actor>>
     [by_name](status_atom, const std::string& name) { return by_name(status_atom_v)(name); },
     [by_name](retry_atom, const std::string& name) { return by_name(retry_atom_v)(name); },
     [by_name](skip_atom, const std::string& name) { return by_name(skip_atom_v)(name); },
+    [self](rebuild_atom, const std::string& name, uint64_t from,
+           const std::string& by) -> caf::result<processor_status> {
+      const auto* p = self->state.find(name);
+      if (!p)
+        return caf::make_error(errc::not_found, "no processor named \"" + name + "\"");
+      return self->delegate(*p, rebuild_atom_v, from, by);
+    },
     [self](stats_atom a) { return gather<actor_stats>(self, self->state.processors, a); },
   };
 }

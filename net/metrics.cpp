@@ -57,6 +57,11 @@ void processor_metrics(std::ostringstream& out,
                 "Last journal position a stream processor has handled.", processors, "position");
   per_processor(out, "herald_processor_faulted", "gauge", "1 when a stream processor is faulted.",
                 processors, "faulted");
+  per_processor(out, "herald_processor_rebuilds_total", "counter",
+                "Rebuilds of a stream processor since the node started.", processors, "rebuilds");
+  per_processor(out, "herald_processor_generation", "gauge",
+                "A stream processor's generation: how many times it was ever rebuilt.", processors,
+                "generation");
 }
 
 std::string render(const server_context& ctx, const actors::actor_stats& journal,

@@ -86,6 +86,7 @@ const std::vector<route>& routes() {
     {verb::get, "/api/processors/{name}", auth_rule::api_key, show_processor},
     {verb::post, "/api/processors/{name}/retry", auth_rule::api_key, retry_processor},
     {verb::post, "/api/processors/{name}/skip", auth_rule::api_key, skip_processor},
+    {verb::post, "/api/processors/{name}/rebuild", auth_rule::api_key, rebuild_processor},
     // Anything else under /api is private too: a caller without the key
     // cannot probe which resources exist.
     {std::nullopt, "/api/**", auth_rule::api_key, no_such_resource},

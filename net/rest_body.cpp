@@ -42,8 +42,8 @@ std::optional<uint64_t> uint_param(const query_args& query, const char* name, ui
 /// The ids have fields of their own on the event.
 bool reserved_meta_key(std::string_view key) {
   return key == "user" || key == "client" || key == "conn_info" || key == "chan_info"
-         || key == "via" || key == "key" || key == "processor" || key == "correlation_id"
-         || key == "causation_id" || key == "tags";
+         || key == "via" || key == "key" || key == "processor" || key == "generation"
+         || key == "correlation_id" || key == "causation_id" || key == "tags";
 }
 
 /// The event's `correlation_id` or `causation_id` into `out` (absent:
@@ -183,6 +183,13 @@ parsed<log_read_args> parse_log_read(const query_args& query) {
   if (!from || !limit)
     return storage::unexpected{bad_request{"from and limit are numbers"}};
   return log_read_args{*from, *limit};
+}
+
+parsed<uint64_t> parse_rebuild_from(const query_args& query) {
+  auto from = uint_param(query, "from", 1);
+  if (!from)
+    return storage::unexpected{bad_request{"from is a journal position (a number from 1)"}};
+  return *from;
 }
 
 bool is_json_media_type(std::string_view content_type) {

@@ -56,6 +56,10 @@ struct log_read_args {
 };
 parsed<log_read_args> parse_log_read(const query_args& query);
 
+/// POST /api/processors/{name}/rebuild?from=P: P, 1 when missing; the
+/// processor checks its range.
+parsed<uint64_t> parse_rebuild_from(const query_args& query);
+
 /// Whether a Content-Type header names application/json (any parameters,
 /// any case).
 bool is_json_media_type(std::string_view content_type);

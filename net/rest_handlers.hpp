@@ -80,5 +80,6 @@ void list_processors(const rest_call& call); // rest_processors.cpp
 void show_processor(const rest_call& call);
 void retry_processor(const rest_call& call);
 void skip_processor(const rest_call& call);
+void rebuild_processor(const rest_call& call);
 
 } // namespace herald::net

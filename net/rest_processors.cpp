@@ -34,14 +34,16 @@ std::string status_json(const actors::processor_status& s) {
     storage::append_json_string(out, s.error);
   out += ",\"batches\":" + std::to_string(s.batches) + ",\"events_in\":"
          + std::to_string(s.events_in) + ",\"events_out\":" + std::to_string(s.events_out)
-         + ",\"statement_ms\":" + std::to_string(s.statement_ns / 1000000)
-         + ",\"skipped\":" + std::to_string(s.skipped) + "}";
+         + ",\"statement_ms\":" + std::to_string(s.statement_ns / 1000000) + ",\"skipped\":"
+         + std::to_string(s.skipped) + ",\"generation\":" + std::to_string(s.generation)
+         + ",\"rebuilds\":" + std::to_string(s.rebuilds) + "}";
   return out;
 }
 
-/// Asks the processor manager `atom` about the {name} processor.
-template <class Atom>
-void ask_processor(const rest_call& call, Atom atom, status answer_status) {
+/// Asks the processor manager `atom` (with `args`) about the {name}
+/// processor.
+template <class Atom, class... Args>
+void ask_processor(const rest_call& call, status answer_status, Atom atom, Args... args) {
   const auto& ctx = call.ctx;
   ask<actors::processor_status>(
     ctx->sys, ctx->node().processors, ctx->settings().http.request_timeout,
@@ -51,7 +53,7 @@ void ask_processor(const rest_call& call, Atom atom, status answer_status) {
     [req = call.req, respond = call.respond](const caf::error& e) {
       (*respond)(node_error(req, e));
     },
-    atom, call.param("name"));
+    atom, call.param("name"), std::move(args)...);
 }
 
 } // namespace
@@ -73,19 +75,34 @@ void list_processors(const rest_call& call) {
 }
 
 void show_processor(const rest_call& call) {
-  ask_processor(call, actors::status_atom_v, status::ok);
+  ask_processor(call, status::ok, actors::status_atom_v);
 }
 
 void retry_processor(const rest_call& call) {
   if (auto refused = cross_site_refusal(*call.ctx, call.req))
     return call.answer(std::move(*refused));
-  ask_processor(call, actors::retry_atom_v, status::accepted);
+  ask_processor(call, status::accepted, actors::retry_atom_v);
 }
 
 void skip_processor(const rest_call& call) {
   if (auto refused = cross_site_refusal(*call.ctx, call.req))
     return call.answer(std::move(*refused));
-  ask_processor(call, actors::skip_atom_v, status::accepted);
+  ask_processor(call, status::accepted, actors::skip_atom_v);
+}
+
+void rebuild_processor(const rest_call& call) {
+  if (auto refused = cross_site_refusal(*call.ctx, call.req))
+    return call.answer(std::move(*refused));
+  auto from = parse_rebuild_from(call.query);
+  if (!from)
+    return call.answer(
+      error_response(call.req, status::bad_request, "bad_request", from.error().message));
+  // The processor logs the rebuild with who asked: the audit trail of an
+  // action that publishes into live channels again.
+  const auto audit = audit_of(*call.ctx, call.req, "rest");
+  const std::string by =
+    audit.key.empty() ? "an anonymous REST caller" : "REST with API key \"" + audit.key + "\"";
+  ask_processor(call, status::accepted, actors::rebuild_atom_v, *from, by);
 }
 
 } // namespace herald::net

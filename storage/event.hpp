@@ -115,13 +115,20 @@ struct event_view {
 
 /// A stream processor's output for some source events (docs/processors.md):
 /// its derived events and its new checkpoint, written in one transaction or
-/// not at all. The checkpoint moves by compare-and-set from `from`, so that a
-/// second instance of the processor (or a stale retry) cannot write twice.
+/// not at all. The checkpoint moves by compare-and-set from `from` and
+/// `generation`, so that a second instance of the processor (or a stale
+/// retry, or output of the generation before a rebuild) cannot write twice.
+///
+/// With `rebuild`, no events: the generation moves from `generation` to
+/// generation + 1 and the checkpoint to `to` (whatever it was: `from` is not
+/// compared), so that the processor derives again after `to`.
 struct processor_commit {
   std::string processor;
   uint64_t from = 0; ///< the checkpoint this output was derived after
   uint64_t to = 0;   ///< the last source position it covers
   std::vector<append_request> appends;
+  uint64_t generation = 0; ///< the generation this output was derived in
+  bool rebuild = false;
 };
 
 enum class processor_commit_status : uint8_t {
@@ -132,8 +139,9 @@ enum class processor_commit_status : uint8_t {
 
 struct processor_commit_result {
   processor_commit_status status = processor_commit_status::ok;
-  uint64_t actual = 0; ///< the checkpoint found
+  uint64_t actual = 0; ///< the checkpoint found (ok: the new one)
   std::string message;
+  uint64_t generation = 0; ///< the generation found (ok: the new one)
 };
 
 } // namespace herald::storage

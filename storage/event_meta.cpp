@@ -29,12 +29,17 @@ std::string encode_meta(const event_meta& m) {
       json.emplace_back(key, value);
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_map(static_cast<uint32_t>(strings.size() + json.size()));
+  const bool generation = m.generation > 0;
+  pk.pack_map(static_cast<uint32_t>(strings.size() + generation + json.size()));
   for (const auto& [key, value] : strings) {
     pk.pack_str(static_cast<uint32_t>(key.size()));
     pk.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
     pk.pack_str(static_cast<uint32_t>(value->size()));
     pk.pack_str_body(value->data(), static_cast<uint32_t>(value->size()));
+  }
+  if (generation) {
+    pk.pack(std::string_view("generation"));
+    pk.pack(m.generation);
   }
   std::string out(buf.data(), buf.size());
   for (const auto& [key, value] : json) {
@@ -91,6 +96,8 @@ event_meta decode_meta(std::string_view mp) {
         m.key = text();
       else if (key == "processor")
         m.processor = text();
+      else if (key == "generation" && kv.val.type == msgpack::type::POSITIVE_INTEGER)
+        m.generation = kv.val.via.u64;
       else if (key == "conn_info")
         m.conn_info = as_json();
       else if (key == "chan_info")

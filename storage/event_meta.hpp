@@ -3,12 +3,13 @@
 // (ws, rest, api or processor), `user`, `client` (the publishing
 // connection), `conn_info` and `chan_info` (the client's info as JSON
 // values), `key` (the name of the API key a REST or server API caller
-// presented; absent: anonymous), `processor`, `tags` (a server API
+// presented; absent: anonymous), `processor` and `generation`, `tags` (a server API
 // publication's tags), and `correlation_id` /
 // `causation_id` when known. REST appends may add any other keys. Readers
 // ignore what they do not know.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,9 @@ struct event_meta {
   std::string via;       ///< ws, rest, api or processor; empty in rows older than it
   std::string key;       ///< the API key's name (http.api_key_name), never the key
   std::string processor; ///< the processor that derived the event
+  /// The processor's generation (rebuilds) when it derived the event; 0,
+  /// the first, is not written.
+  uint64_t generation = 0;
   /// JSON object of strings: the server API's publication tags, which
   /// subscribers see beside herald's own `type` and `position`.
   std::string tags;

@@ -112,10 +112,12 @@ struct journal::impl {
                       "positions) VALUES (?1, ?2, ?3, ?4)")),
       set_indexed_through(db.prepare("UPDATE journal_meta SET value = ?1 "
                                      "WHERE key = 'indexed_through'")),
-      read_checkpoint(db.prepare("SELECT position FROM processor_checkpoints WHERE name = ?1")),
-      write_checkpoint(db.prepare("INSERT INTO processor_checkpoints (name, position) "
-                                  "VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET "
-                                  "position = excluded.position")),
+      read_checkpoint(db.prepare("SELECT position, generation FROM processor_checkpoints "
+                                 "WHERE name = ?1")),
+      write_checkpoint(db.prepare("INSERT INTO processor_checkpoints (name, position, generation) "
+                                  "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
+                                  "position = excluded.position, "
+                                  "generation = excluded.generation")),
       ids(db, o.id_fold_events), cache_limit(o.stream_cache) {
     db.exec(o.durability == config::durability::full ? "PRAGMA synchronous = FULL"
                                                      : "PRAGMA synchronous = NORMAL");
@@ -476,6 +478,26 @@ struct abandon_commit {
   processor_commit_result result;
 };
 
+/// Why a processor commit may not be written over the checkpoint
+/// `actual` of generation `generation`, or nothing.
+std::optional<processor_commit_result> refusal(const processor_commit& c, uint64_t actual,
+                                               uint64_t generation) {
+  if (generation != c.generation)
+    return processor_commit_result{processor_commit_status::conflict, actual,
+                                   "the generation is " + std::to_string(generation) + ", not "
+                                     + std::to_string(c.generation),
+                                   generation};
+  if (!c.rebuild && actual != c.from)
+    return processor_commit_result{processor_commit_status::conflict, actual,
+                                   "the checkpoint is " + std::to_string(actual) + ", not "
+                                     + std::to_string(c.from),
+                                   generation};
+  if (c.rebuild && !c.appends.empty())
+    return processor_commit_result{processor_commit_status::rejected, actual,
+                                   "a rebuild derives nothing itself", generation};
+  return std::nullopt;
+}
+
 } // namespace
 
 processor_commit_result journal::commit_processor(processor_commit& c,
@@ -483,28 +505,35 @@ processor_commit_result journal::commit_processor(processor_commit& c,
   auto& d = *impl_;
   std::vector<append_result> results(c.appends.size());
   const size_t committed_before = committed ? committed->size() : 0;
+  const uint64_t generation = c.rebuild ? c.generation + 1 : c.generation;
   impl::folds folded;
   try {
     d.transaction([&] {
       uint64_t actual = 0;
+      uint64_t actual_generation = 0;
       {
         auto row = d.read_checkpoint.use();
         row.bind(1, c.processor);
-        if (row.step())
+        if (row.step()) {
           actual = static_cast<uint64_t>(row.column_int(0));
+          actual_generation = static_cast<uint64_t>(row.column_int(1));
+        }
       }
-      if (actual != c.from)
-        throw abandon_commit{
-          {processor_commit_status::conflict, actual,
-           "the checkpoint is " + std::to_string(actual) + ", not " + std::to_string(c.from)}};
+      if (auto refused = refusal(c, actual, actual_generation))
+        throw abandon_commit{std::move(*refused)};
       d.write(c.appends, results, committed);
       for (size_t i = 0; i < results.size(); ++i)
         if (!results[i].succeeded())
           throw abandon_commit{{processor_commit_status::rejected, actual,
                                 "the append to " + c.appends[i].stream
                                   + " failed: " + std::string(to_string(results[i].status))
-                                  + (results[i].message.empty() ? "" : ": " + results[i].message)}};
-      d.write_checkpoint.use().bind(1, c.processor).bind(2, static_cast<int64_t>(c.to)).run();
+                                  + (results[i].message.empty() ? "" : ": " + results[i].message),
+                                actual_generation}};
+      d.write_checkpoint.use()
+        .bind(1, c.processor)
+        .bind(2, static_cast<int64_t>(c.to))
+        .bind(3, static_cast<int64_t>(generation))
+        .run();
       folded = d.fold_if_due(false);
     });
   } catch (abandon_commit& a) {
@@ -517,7 +546,7 @@ processor_commit_result journal::commit_processor(processor_commit& c,
     throw;
   }
   d.committed_batch(folded);
-  return {processor_commit_status::ok, c.to, ""};
+  return {processor_commit_status::ok, c.to, "", generation};
 }
 
 void journal::fold_index() {

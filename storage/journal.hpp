@@ -77,7 +77,8 @@ public:
                                     std::vector<recorded_event>* committed = nullptr);
 
   /// Writes a processor's derived events and moves its checkpoint from
-  /// `c.from` to `c.to`, in one transaction of its own: all or nothing. The
+  /// `c.from` to `c.to` (or, with c.rebuild, its generation to the next and
+  /// its checkpoint to `c.to`), in one transaction of its own: all or nothing. The
   /// appends' payloads are moved from; the events written are appended to
   /// `committed` as by append(). Throws failure like append().
   processor_commit_result commit_processor(processor_commit& c,

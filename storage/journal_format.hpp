@@ -1,4 +1,4 @@
-// The journal's on-disk format, version 4. docs/journal-format.md describes it
+// The journal's on-disk format, version 5. docs/journal-format.md describes it
 // for operators and tools; change both together, bump `version` for anything
 // an older herald could misread, and add a step to `migrations` so that a
 // journal of the previous version is upgraded when the writer opens it.
@@ -17,7 +17,8 @@ inline constexpr int32_t application_id = 0x68726c64;
 ///  2: event ids unique per stream (as in KurrentDB).
 ///  3: client ids indexed in bulk (`event_ids`), not by an index on events.
 ///  4: stream processors' checkpoints (`processor_checkpoints`).
-inline constexpr int64_t version = 4;
+///  5: a generation per stream processor (rebuild from a position).
+inline constexpr int64_t version = 5;
 
 /// The stream index lags the log by up to this many events: commits write
 /// only the log, and every `index_fold_events` the tail is folded into
@@ -67,10 +68,12 @@ CREATE TABLE stream_chunks (
 ) WITHOUT ROWID;
 
 -- The last source position each stream processor has derived events for,
--- written in the same transaction as those events (exactly once).
+-- written in the same transaction as those events (exactly once), and its
+-- generation: how many times it was rebuilt (its derived ids carry it).
 CREATE TABLE processor_checkpoints (
-  name     TEXT PRIMARY KEY,
-  position INTEGER NOT NULL
+  name       TEXT PRIMARY KEY,
+  position   INTEGER NOT NULL,
+  generation INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 INSERT INTO journal_meta (key, value) VALUES ('indexed_through', '0');
@@ -114,6 +117,20 @@ CREATE TABLE processor_checkpoints (
   name     TEXT PRIMARY KEY,
   position INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql",
+  // 4 -> 5: every processor is at generation 0. Not ALTER TABLE ADD COLUMN:
+  // it would store a table definition worded unlike `schema`'s; the table is
+  // made anew under `schema`'s very text and the checkpoints copied over.
+  R"sql(
+ALTER TABLE processor_checkpoints RENAME TO processor_checkpoints_4;
+CREATE TABLE processor_checkpoints (
+  name       TEXT PRIMARY KEY,
+  position   INTEGER NOT NULL,
+  generation INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO processor_checkpoints (name, position, generation)
+  SELECT name, position, 0 FROM processor_checkpoints_4;
+DROP TABLE processor_checkpoints_4;
 )sql",
 };
 

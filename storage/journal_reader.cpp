@@ -226,6 +226,16 @@ uint64_t journal_reader::processor_checkpoint(std::string_view name) {
   return row.step() ? static_cast<uint64_t>(row.column_int(0)) : 0;
 }
 
+uint64_t journal_reader::processor_generation(std::string_view name) {
+  // Readers read older formats as they are: before format 5 there is none.
+  if (db_.query_int("PRAGMA user_version") < 5)
+    return 0;
+  auto stmt = db_.prepare("SELECT generation FROM processor_checkpoints WHERE name = ?1");
+  auto row = stmt.use();
+  row.bind(1, name);
+  return row.step() ? static_cast<uint64_t>(row.column_int(0)) : 0;
+}
+
 std::vector<recorded_event> journal_reader::read_all(uint64_t from, size_t limit) {
   std::vector<recorded_event> out;
   out.reserve(limit < 4096 ? limit : 4096);

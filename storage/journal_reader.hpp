@@ -62,6 +62,10 @@ public:
   /// The checkpoint of stream processor `name` (0: it has none yet).
   uint64_t processor_checkpoint(std::string_view name);
 
+  /// The generation of stream processor `name`: how many times it was
+  /// rebuilt (0: never, or a journal older than format 5).
+  uint64_t processor_generation(std::string_view name);
+
   /// Up to `limit` events of the global log from position `from` (inclusive).
   std::vector<recorded_event> read_all(uint64_t from, size_t limit);
 

@@ -602,15 +602,23 @@ std::string check_derived_row(const config::settings& s, const std::string& proc
   return "";
 }
 
-std::string derived_event_id(const std::string& processor, uint64_t source_position,
-                             uint64_t ordinal) {
-  return processor + "-" + std::to_string(source_position) + "-" + std::to_string(ordinal);
+std::string derived_event_id(const std::string& processor, uint64_t generation,
+                             uint64_t source_position, uint64_t ordinal) {
+  const std::string g = generation ? "g" + std::to_string(generation) + "-" : "";
+  return processor + "-" + g + std::to_string(source_position) + "-" + std::to_string(ordinal);
 }
 
-std::string derived_meta(const std::string& processor, const recorded_event* source) {
+std::string derived_event_id(const std::string& processor, uint64_t source_position,
+                             uint64_t ordinal) {
+  return derived_event_id(processor, 0, source_position, ordinal);
+}
+
+std::string derived_meta(const std::string& processor, const recorded_event* source,
+                         uint64_t generation) {
   event_meta m;
   m.via = "processor";
   m.processor = processor;
+  m.generation = generation;
   if (source) {
     m.causation = source->id.empty() ? "position:" + std::to_string(source->position) : source->id;
     // A chain keeps the correlation of the event that started it.

@@ -82,15 +82,23 @@ std::string check_derived_row(const config::settings& s, const std::string& proc
                               const derived_row& row);
 
 /// The id of the `ordinal`-th row (from 0) derived from the event at
-/// `source_position` by `processor`: stable, so a replayed batch derives the
-/// same ids.
+/// `source_position` by `processor` in its `generation`: stable, so a
+/// replayed batch derives the same ids, and new after each rebuild.
+/// Generation 0 has no generation part (`<processor>-<position>-<n>`), so
+/// ids derived before generations existed stay the same; later ones are
+/// `<processor>-g<generation>-<position>-<n>`.
+std::string derived_event_id(const std::string& processor, uint64_t generation,
+                             uint64_t source_position, uint64_t ordinal);
+/// The id of generation 0.
 std::string derived_event_id(const std::string& processor, uint64_t source_position,
                              uint64_t ordinal);
 
-/// The metadata of a derived event: `processor`, `causation` (the source
-/// event's id, or "position:N" when it has none) and `correlation` (the
-/// source's correlation id, else the causation: a chain keeps the id of the
-/// event that started it). `source` null: the processor's name only.
-std::string derived_meta(const std::string& processor, const recorded_event* source);
+/// The metadata of a derived event: `processor`, `generation` (when > 0),
+/// `causation` (the source event's id, or "position:N" when it has none) and
+/// `correlation` (the source's correlation id, else the causation: a chain
+/// keeps the id of the event that started it). `source` null: the
+/// processor's name (and generation) only.
+std::string derived_meta(const std::string& processor, const recorded_event* source,
+                         uint64_t generation = 0);
 
 } // namespace herald::storage

@@ -99,3 +99,14 @@ TEST(EventMeta, MergeWithNothingOrGarbage) {
   EXPECT_EQ(json_of(merge_meta(msgpack_of("[1]"), audit)), R"({"via":"api"})");
   EXPECT_EQ(json_of(merge_meta(std::string("\xc1", 1), audit)), R"({"via":"api"})");
 }
+
+TEST(EventMeta, AProcessorsGenerationIsWrittenOnlyAfterARebuild) {
+  event_meta m;
+  m.processor = "mentions";
+  EXPECT_EQ(json_of(encode_meta(m)), R"({"processor":"mentions"})");
+  m.generation = 2;
+  EXPECT_EQ(json_of(encode_meta(m)), R"({"processor":"mentions","generation":2})");
+  EXPECT_EQ(decode_meta(encode_meta(m)).generation, 2u);
+  EXPECT_EQ(decode_meta(msgpack_of(R"({"generation":"2"})")).generation, 0u);
+  EXPECT_EQ(decode_meta(merge_meta(msgpack_of(R"({"x":1})"), m)).generation, 2u);
+}

@@ -308,5 +308,107 @@ TEST_F(migration_2_test, a_failed_upgrade_leaves_the_journal_at_format_2) {
   EXPECT_EQ(storage::journal_reader(path()).read_all(1, 100).size(), 5u);
 }
 
+/// A journal exactly as herald with format 4 wrote it (its schema, frozen
+/// here): two processors with checkpoints, no generations yet. Stream
+/// `inbox:bob` holds a derived event with its generation-0 id.
+constexpr const char* format_4_journal = R"sql(
+PRAGMA journal_mode = WAL;
+BEGIN;
+CREATE TABLE journal_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE streams (
+  stream_id INTEGER PRIMARY KEY,
+  name      TEXT NOT NULL UNIQUE
+);
+CREATE TABLE events (
+  position  INTEGER PRIMARY KEY,
+  stream_id INTEGER NOT NULL,
+  version   INTEGER NOT NULL,
+  type      TEXT NOT NULL,
+  id        TEXT,
+  time      INTEGER NOT NULL,
+  meta      BLOB NOT NULL,
+  data      BLOB NOT NULL
+);
+CREATE TABLE event_ids (
+  key      INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (key, position)
+) WITHOUT ROWID;
+CREATE TABLE stream_chunks (
+  stream_id     INTEGER NOT NULL,
+  first_version INTEGER NOT NULL,
+  last_version  INTEGER NOT NULL,
+  positions     BLOB NOT NULL,
+  PRIMARY KEY (stream_id, first_version)
+) WITHOUT ROWID;
+CREATE TABLE processor_checkpoints (
+  name     TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO journal_meta (key, value) VALUES ('indexed_through', '0');
+INSERT INTO journal_meta (key, value) VALUES ('ids_indexed_through', '0');
+INSERT INTO journal_meta (key, value) VALUES ('id_hash_key', '00112233445566778899aabbccddeeff');
+INSERT INTO journal_meta (key, value) VALUES ('journal_id', '0b5c2a1e-7d3f-4e21-9a6b-2c4d5e6f7a8b');
+INSERT INTO streams (stream_id, name) VALUES (1, 'chat:r'), (2, 'inbox:bob');
+INSERT INTO events VALUES (1, 1, 1, 'message', NULL, 1700000000000, x'', x'a131');
+INSERT INTO events VALUES (2, 2, 1, 'mention', 'mentions-1-0', 1700000000001, x'', x'a132');
+INSERT INTO processor_checkpoints VALUES ('mentions', 1), ('echo', 2);
+PRAGMA application_id = 1752329316;
+PRAGMA user_version = 4;
+COMMIT;
+)sql";
+
+class migration_4_test : public journal_fixture {
+protected:
+  void SetUp() override {
+    sql(path(), format_4_journal);
+  }
+};
+
+TEST_F(migration_4_test,
+       a_format_4_journal_opens_as_format_5_with_its_checkpoints_at_generation_0) {
+  EXPECT_EQ(storage::journal_reader(path()).processor_generation("mentions"), 0u); // as it is
+  open();
+  EXPECT_EQ(column(path(), "PRAGMA user_version"), "5\n");
+  EXPECT_EQ(storage::journal_format::version, 5);
+  EXPECT_EQ(column(path(), "SELECT name || ' ' || position || ' ' || generation "
+                           "FROM processor_checkpoints ORDER BY name"),
+            "echo 2 0\nmentions 1 0\n");
+  auto r = reader();
+  EXPECT_EQ(r.processor_checkpoint("mentions"), 1u);
+  EXPECT_EQ(r.processor_checkpoint("echo"), 2u);
+  EXPECT_EQ(r.processor_generation("mentions"), 0u);
+  EXPECT_EQ(r.read_all(1, 10).at(1).id, "mentions-1-0");
+  // The processor goes on from its checkpoint in generation 0...
+  storage::processor_commit next{"mentions", 1, 2, {}, 0};
+  EXPECT_EQ(journal->commit_processor(next).status, storage::processor_commit_status::ok);
+  // ...and can be rebuilt.
+  storage::processor_commit rebuild{"mentions", 2, 0, {}, 0, true};
+  auto done = journal->commit_processor(rebuild);
+  EXPECT_EQ(done.status, storage::processor_commit_status::ok);
+  EXPECT_EQ(done.generation, 1u);
+  EXPECT_EQ(reader().processor_generation("mentions"), 1u);
+}
+
+TEST_F(migration_4_test, an_upgraded_format_4_journal_has_the_schema_of_a_new_one) {
+  open();
+  journal.reset();
+  const std::string fresh = dir.file("fresh.db");
+  {
+    storage::journal_options o;
+    o.path = fresh;
+    storage::journal j(o);
+  }
+  const std::string schema = "SELECT type || ' ' || name || ': ' || ifnull(sql, '') "
+                             "FROM sqlite_schema ORDER BY name";
+  EXPECT_EQ(column(path(), schema), column(fresh, schema));
+  EXPECT_NE(column(path(), schema).find("generation INTEGER NOT NULL DEFAULT 0"),
+            std::string::npos);
+  EXPECT_EQ(column(path(), schema).find("processor_checkpoints_4"), std::string::npos);
+}
+
 } // namespace
 } // namespace herald::test

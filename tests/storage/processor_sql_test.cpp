@@ -240,6 +240,14 @@ TEST(processor_rows, derived_events_name_their_source_and_keep_its_correlation) 
   EXPECT_NE(json.find(R"("causation_id":"position:9")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("correlation_id":"position:9")"), std::string::npos) << json;
   EXPECT_EQ(storage::derived_event_id("mentions", 9, 2), "mentions-9-2");
+  // Generation 0 keeps the ids of before rebuilds; later ones name theirs,
+  // in the id and in the metadata.
+  EXPECT_EQ(storage::derived_event_id("mentions", 0, 9, 2), "mentions-9-2");
+  EXPECT_EQ(storage::derived_event_id("mentions", 3, 9, 2), "mentions-g3-9-2");
+  EXPECT_EQ(json.find("generation"), std::string::npos) << json;
+  ASSERT_TRUE(storage::msgpack_to_json(storage::derived_meta("mentions", &e, 3), json));
+  EXPECT_NE(json.find(R"("generation":3)"), std::string::npos) << json;
+  EXPECT_EQ(storage::decode_meta(storage::derived_meta("mentions", &e, 3)).generation, 3u);
 }
 
 // The journal: derived events and checkpoint in one transaction.
@@ -312,6 +320,64 @@ TEST_F(processor_commit_test, a_failing_append_undoes_the_others_and_the_checkpo
   ASSERT_EQ(committed.size(), 1u);
   EXPECT_EQ(committed[0].position, 2u);
   EXPECT_EQ(committed[0].version, 1u);
+}
+
+// A rebuild: the next generation and the checkpoint before its start, in one
+// transaction, whatever the checkpoint was; output of the old generation is
+// then refused, so nothing of it lands after the rebuild.
+TEST_F(processor_commit_test, a_rebuild_moves_the_generation_and_the_checkpoint_back) {
+  std::vector<storage::append_request> out;
+  out.push_back(append("inbox:bob", storage::expected_version::any(),
+                       {event("mention", "a", storage::derived_event_id("mentions", 0, 1, 0))}));
+  auto first = commit(0, 8, std::move(out));
+  ASSERT_EQ(journal->commit_processor(first).status, storage::processor_commit_status::ok);
+  EXPECT_EQ(reader().processor_generation("mentions"), 0u);
+  storage::processor_commit rebuild{"mentions", 8, 2, {}, 0, true};
+  auto r = journal->commit_processor(rebuild);
+  EXPECT_EQ(r.status, storage::processor_commit_status::ok);
+  EXPECT_EQ(r.generation, 1u);
+  EXPECT_EQ(r.actual, 2u);
+  EXPECT_EQ(reader().processor_checkpoint("mentions"), 2u);
+  EXPECT_EQ(reader().processor_generation("mentions"), 1u);
+  EXPECT_EQ(journal->head(), 1u); // a rebuild writes no event
+  // A commit of generation 0 (derived before the rebuild) is refused...
+  std::vector<storage::append_request> stale_out;
+  stale_out.push_back(append("inbox:bob", storage::expected_version::any(), {event("mention")}));
+  auto stale = commit(2, 9, std::move(stale_out));
+  auto refused = journal->commit_processor(stale);
+  EXPECT_EQ(refused.status, storage::processor_commit_status::conflict);
+  EXPECT_EQ(refused.generation, 1u);
+  EXPECT_EQ(journal->head(), 1u);
+  // ...one of generation 1 goes on from the rebuild's checkpoint, with new ids
+  // for the same source event.
+  std::vector<storage::append_request> again;
+  again.push_back(append("inbox:bob", storage::expected_version::any(),
+                         {event("mention", "a", storage::derived_event_id("mentions", 1, 1, 0))}));
+  storage::processor_commit next{"mentions", 2, 9, std::move(again), 1};
+  std::vector<storage::recorded_event> committed;
+  ASSERT_EQ(journal->commit_processor(next, &committed).status,
+            storage::processor_commit_status::ok);
+  ASSERT_EQ(committed.size(), 1u);
+  EXPECT_EQ(committed[0].id, "mentions-g1-1-0");
+  EXPECT_EQ(committed[0].version, 2u);
+  EXPECT_EQ(reader().processor_checkpoint("mentions"), 9u);
+  EXPECT_EQ(reader().processor_generation("mentions"), 1u);
+}
+
+TEST_F(processor_commit_test, a_rebuild_of_a_stale_generation_or_with_events_writes_nothing) {
+  storage::processor_commit rebuild{"mentions", 0, 0, {}, 0, true};
+  ASSERT_EQ(journal->commit_processor(rebuild).status, storage::processor_commit_status::ok);
+  storage::processor_commit again{"mentions", 0, 0, {}, 0, true}; // generation 0 is gone
+  auto r = journal->commit_processor(again);
+  EXPECT_EQ(r.status, storage::processor_commit_status::conflict);
+  EXPECT_EQ(r.generation, 1u);
+  std::vector<storage::append_request> out;
+  out.push_back(append("inbox:bob", storage::expected_version::any(), {event("mention")}));
+  storage::processor_commit with_events{"mentions", 0, 0, std::move(out), 1, true};
+  EXPECT_EQ(journal->commit_processor(with_events).status,
+            storage::processor_commit_status::rejected);
+  EXPECT_EQ(journal->head(), 0u);
+  EXPECT_EQ(reader().processor_generation("mentions"), 1u);
 }
 
 } // namespace
