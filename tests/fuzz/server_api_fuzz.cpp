@@ -355,12 +355,27 @@ std::string glob_instance(const std::vector<glob_part>& parts) {
   return out;
 }
 
-/// glob_match agrees with the reference on names to test: the instance,
-/// the pattern itself, and the strings of a "names" array in the body (not
-/// Centrifugo's, ignored by the decoder; here for the fuzzer to vary).
+/// Names that differ from `name` in one character (the first few), or by
+/// one at the end: near misses, where a matcher that takes an escaped
+/// character or a `?` the wrong way tells.
+std::vector<std::string> near_misses(const std::string& name) {
+  std::vector<std::string> out{name + "x", name.substr(0, name.empty() ? 0 : name.size() - 1)};
+  for (size_t i = 0; i < name.size() && i < 16; ++i) {
+    out.push_back(name);
+    out.back()[i] = static_cast<char>(name[i] ^ 1);
+  }
+  return out;
+}
+
+/// glob_match agrees with the reference on names to test: an instance of
+/// the pattern and its near misses, the pattern itself, and the strings of
+/// a "names" array in the body (not Centrifugo's, ignored by the decoder;
+/// here for the fuzzer to vary).
 void check_glob(std::string_view pattern, const rapidjson::Value& params) {
   auto parts = glob_parts(pattern);
   std::vector<std::string> names{glob_instance(parts), std::string(pattern), ""};
+  for (auto& miss : near_misses(names[0]))
+    names.push_back(std::move(miss));
   if (const auto* more = field(params, "names"); more && more->IsArray())
     for (const auto& n : more->GetArray())
       if (n.IsString())
