@@ -9,17 +9,36 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   SECONDS per target (default 20);
 #                                           targets: client_frame rest_body config
+#                                           server_api (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+all_targets=(client_frame rest_body config server_api)
+usage() {
+  echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]  (SECONDS per target, default 20;" \
+    "targets: ${all_targets[*]}; default all)"
+}
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  usage
+  exit 0
+fi
 
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
 targets=("$@")
-((${#targets[@]})) || targets=(client_frame rest_body config)
+((${#targets[@]})) || targets=("${all_targets[@]}")
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
   echo "fuzz.sh: SECONDS must be a positive number, not '$seconds'" >&2
+  usage >&2
   exit 2
 fi
+for t in "${targets[@]}"; do
+  if ! [[ " ${all_targets[*]} " == *" $t "* ]]; then
+    echo "fuzz.sh: no fuzz target '$t'" >&2
+    usage >&2
+    exit 2
+  fi
+done
 
 if ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz.sh: clang++ is missing (scripts/setup.sh --deps-only installs it)" >&2

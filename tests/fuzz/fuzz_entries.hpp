@@ -24,6 +24,11 @@ void rest_body(std::string_view input);
 /// A TOML configuration through the loader.
 void config(std::string_view input);
 
+/// A Centrifugo server API request: line 1 is the method ("publish"), the
+/// rest the body of POST /api/<method>; for the method "legacy", the body
+/// of POST /api (newline-delimited {"method","params"} lines).
+void server_api(std::string_view input);
+
 /// Aborts, naming the broken invariant: libFuzzer saves the input as a crash,
 /// and the replay test fails.
 [[noreturn]] inline void check_failed(const char* what, const char* file, int line) {

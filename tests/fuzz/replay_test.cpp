@@ -59,6 +59,7 @@ const target targets[] = {
   {"client_frame", &client_frame},
   {"rest_body", &rest_body},
   {"config", &config},
+  {"server_api", &server_api},
 };
 
 /// Names the target in test listings, rather than its bytes.

@@ -8,6 +8,7 @@
 // body through parse_append; what they accept is checked against the rules
 // of docs/rest.md.
 #include "fuzz_entries.hpp"
+#include "input_lines.hpp"
 #include "json_checks.hpp"
 #include "net/rest_body.hpp"
 
@@ -16,14 +17,6 @@
 namespace herald::fuzz {
 
 namespace {
-
-/// Takes the text up to the next newline (or the end) off `in`.
-std::string_view next_line(std::string_view& in) {
-  auto nl = in.find('\n');
-  auto line = in.substr(0, nl);
-  in = nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1);
-  return line;
-}
 
 /// Whether Beast's request-line parser passes `target` on: it refuses
 /// control characters, space and DEL (is_pathchar), so those never reach
